@@ -1,0 +1,57 @@
+"""chaoskit: chaos testing for leader-elected services.
+
+Launch a cluster, inject faults (kills, pauses, partitions, latency, clock skew),
+record what every node and client saw, and check it for split brain, stalled
+elections, non-linearizable histories and lost writes::
+
+    from chaoskit import RunConfig, run
+
+    result = run(RunConfig(target="raft", time_limit=20, seed=7))
+    assert result.valid is True, result.run_dir
+
+The implementation lives in private modules; this package re-exports the public API.
+"""
+
+from chaoskit._api import check_run, run
+from chaoskit._checker import Checker, CheckResult, RunData, merge_verdicts
+from chaoskit._config import NemesisSpec, RunConfig
+from chaoskit._errors import (
+    ChaoskitError,
+    ConfigError,
+    HistoryFormatError,
+    ProxyError,
+    SetupError,
+)
+from chaoskit._nemesis import Fault, Nemesis, NemesisContext
+from chaoskit._runtime import Runtime
+from chaoskit._target import Launch, NodeInfo, Outcome, Status, Target
+from chaoskit._workload import Workload
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckResult",
+    "Checker",
+    "ChaoskitError",
+    "ConfigError",
+    "Fault",
+    "HistoryFormatError",
+    "Launch",
+    "Nemesis",
+    "NemesisContext",
+    "NemesisSpec",
+    "NodeInfo",
+    "Outcome",
+    "ProxyError",
+    "RunConfig",
+    "RunData",
+    "Runtime",
+    "SetupError",
+    "Status",
+    "Target",
+    "Workload",
+    "__version__",
+    "check_run",
+    "merge_verdicts",
+    "run",
+]

@@ -1,0 +1,448 @@
+"""The Controller: one run from start to verdict (ARCHITECTURE.md section 1).
+
+start the proxy and the nodes -> observe, drive clients, apply the fault schedule
+-> final phase (heal everything, wait for a leader, final reads, stop nodes)
+-> checkers -> results.json, report.html, junit.xml.
+
+Whatever happens (Ctrl-C, SIGTERM, an exception, a node that never starts), the
+``finally`` path heals every fault, stops every node and closes every listener
+before the controller exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import socket
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from chaoskit._checker import RunData
+from chaoskit._checking import run_checkers
+from chaoskit._client_runner import ClientRunner
+from chaoskit._config import RunConfig
+from chaoskit._errors import ChaoskitError, ConfigError, SetupError
+from chaoskit._nemesis import Clock, Fault, NemesisContext
+from chaoskit._network import ProxyNetwork
+from chaoskit._observer import Observer
+from chaoskit._plan import RunPlan, plan_run
+from chaoskit._progress import Progress
+from chaoskit._records import HISTORY, NEMESIS, OBSERVATIONS, JsonlWriter, RunClock
+from chaoskit._runtime import Runtime
+from chaoskit._runtime_local import LocalRuntime
+from chaoskit._store import CONFIG, LOGS, RESULTS, create_run_dir, load_run, write_json
+from chaoskit._target import NodeInfo
+from chaoskit.proxy import ProxyClient, ProxyServer
+from nemeses._schedule import Step, build_schedule, default_intervals
+
+STARTUP_TIMEOUT_S = 30.0
+SETTLE_S = 0.5
+
+
+@dataclass
+class RunResult:
+    """What a run came to: its directory, its results and how it ended."""
+
+    run_dir: Path
+    results: dict[str, Any]
+    interrupted: bool = False
+    error: str | None = None
+
+    @property
+    def valid(self) -> Any:
+        return self.results.get("valid", "unknown")
+
+    @property
+    def exit_code(self) -> int:
+        """0 valid, 1 an anomaly was found, 2 the run could not be carried out."""
+        if self.valid is False:
+            return 1
+        if self.valid is True and not self.interrupted and self.error is None:
+            return 0
+        return 2
+
+
+@dataclass
+class _Active:
+    id: int
+    key: str
+    fault: Fault
+
+
+@dataclass
+class _RunState:
+    active: dict[str, _Active] = field(default_factory=dict)
+    next_fault_id: int = 1
+    faults_started: int = 0
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """``count`` distinct free TCP ports on ``host``."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind((host, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+class Controller:
+    """Carries out one planned run; ``await execute()`` returns its ``RunResult``."""
+
+    def __init__(self, plan: RunPlan) -> None:
+        self.plan = plan
+        self.config = plan.config
+        self.seed = int(self.config.seed or 0)
+        self.run_id = uuid.uuid4().hex[:10]
+        self.clock = RunClock()
+        self.run_dir = create_run_dir(
+            self.config.store, plan.target.name, self.config.nemesis_label
+        )
+        self.history = JsonlWriter(self.run_dir / HISTORY)
+        self.observations = JsonlWriter(self.run_dir / OBSERVATIONS)
+        self.nemesis_log = JsonlWriter(self.run_dir / NEMESIS)
+        self.state = _RunState()
+        self.nodes: list[NodeInfo] = []
+        self.stored_config: dict[str, Any] = {}
+        self.proxy_server: ProxyServer | None = None
+        self.proxy: ProxyClient | None = None
+        self.network: ProxyNetwork | None = None
+        self.fault_clock: Clock | None = None
+        self.runtime: Runtime | None = None
+        self.observer: Observer | None = None
+        self.clients: ClientRunner | None = None
+        self.progress = Progress(enabled=self.config.progress)
+        self.phase = "starting"
+
+    # -- the run ---------------------------------------------------------------------
+
+    async def execute(self) -> RunResult:
+        interrupted = False
+        error: str | None = None
+        try:
+            self._write_config(finished=False)
+            await self._start_cluster()
+            await self._main_phase()
+            await self._final_phase()
+        except asyncio.CancelledError:
+            interrupted = True
+        except ChaoskitError as exc:
+            error = str(exc)
+        finally:
+            await self._teardown()
+        if error is not None and self.phase == "starting":
+            raise SetupError(f"{error} (run directory: {self.run_dir})")
+        self._write_config(finished=not interrupted and error is None)
+        results = self._check()
+        if error:
+            results["error"] = error
+        write_json(self.run_dir / RESULTS, results)
+        self._write_reports()
+        return RunResult(self.run_dir, results, interrupted=interrupted, error=error)
+
+    async def _start_cluster(self) -> None:
+        target = self.plan.target
+        ids = [f"n{i + 1}" for i in range(self.config.nodes)]
+        ports = free_ports(len(ids))
+        self.nodes = [
+            NodeInfo(id=nid, index=i, host="127.0.0.1", port=ports[i], peer_port=ports[i],
+                     data_dir=self.run_dir / "data" / nid)
+            for i, nid in enumerate(ids)
+        ]
+        for node in self.nodes:
+            node.data_dir.mkdir(parents=True, exist_ok=True)
+        await self._start_proxy()
+        assert self.network is not None
+        peers = await self.network.setup(self.nodes)
+        self.fault_clock = self._make_clock(ids)
+        runtime = self._make_runtime()
+        self.runtime = runtime
+        self._write_config(finished=False)
+        for node in self.nodes:
+            await runtime.launch(node, target.launch(node, peers[node.id]))
+        self.observer = Observer(target, self.nodes, self.observations, self.clock)
+        await self._wait_ready()
+        self.observer.start()
+
+    async def _start_proxy(self) -> None:
+        url = self.config.toxiproxy_url
+        if url is None:
+            self.proxy_server = ProxyServer(host="127.0.0.1", port=0, seed=self.seed)
+            await self.proxy_server.start()
+            url = self.proxy_server.url
+        self.proxy = ProxyClient(url)
+        try:
+            await self.proxy.version()
+        except ChaoskitError as exc:
+            raise SetupError(f"the fault proxy at {url} does not answer: {exc}") from exc
+        self.network = ProxyNetwork(self.proxy, self.run_id)
+
+    def _make_clock(self, ids: list[str]) -> Clock | None:
+        if not any(spec.name.startswith("clock") for spec in self.config.nemeses):
+            return None
+        from chaoskit._clock import FaketimeClock
+
+        return FaketimeClock(self.run_dir / "clock", ids)
+
+    def _make_runtime(self) -> Runtime:
+        if self.config.runtime != "local":
+            raise ConfigError(f"unknown runtime '{self.config.runtime}' (known: local)")
+        clock = self.fault_clock
+        extra = getattr(clock, "env_for", None)
+        return LocalRuntime(self.run_id, self.run_dir / LOGS, extra_env=extra)
+
+    async def _wait_ready(self) -> None:
+        """Every node must answer its status API before faults may start."""
+        assert self.observer is not None and self.runtime is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STARTUP_TIMEOUT_S
+        pending = {n.id: n for n in self.nodes}
+        while pending:
+            for nid, node in list(pending.items()):
+                if not self.runtime.is_running(nid):
+                    raise SetupError(f"node {nid} exited at start-up: {self._log_tail(nid)}")
+                rec = await self.observer.observe_once(node)
+                if rec["role"] != "down":
+                    del pending[nid]
+            if loop.time() > deadline:
+                names = ", ".join(sorted(pending))
+                raise SetupError(
+                    f"node(s) {names} never answered within {STARTUP_TIMEOUT_S:g} s: "
+                    f"{self._log_tail(sorted(pending)[0])}"
+                )
+            await asyncio.sleep(0.05)
+
+    def _log_tail(self, node: str) -> str:
+        path = self.run_dir / LOGS / f"{node}.log"
+        try:
+            lines = path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            lines = []
+        return lines[-1] if lines else f"no output (see {path})"
+
+    async def _main_phase(self) -> None:
+        assert self.observer is not None
+        self.phase = "running"
+        stop_clients = asyncio.Event()
+        client_task = self._start_clients(stop_clients)
+        steps = self._schedule()
+        self.progress.start(self)
+        try:
+            await self._run_schedule(steps)
+        finally:
+            stop_clients.set()
+            if client_task is not None:
+                with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                    await asyncio.wait_for(client_task, 5.0)
+            self.progress.stop()
+
+    def _start_clients(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
+        assert self.observer is not None
+        if self.plan.concurrency <= 0:
+            return None
+        self.clients = ClientRunner(
+            target=self.plan.target,
+            nodes=self.nodes,
+            workload=self.plan.workload,
+            history=self.history,
+            clock=self.clock,
+            http=httpx.AsyncClient(limits=httpx.Limits(max_connections=100)),
+            concurrency=self.plan.concurrency,
+            rng=random.Random(f"{self.seed}:clients"),
+            op_timeout=max(1.0, 4 * self.plan.target.election_timeout),
+            leader=self.observer,
+        )
+        return asyncio.create_task(self.clients.run(stop), name="clients")
+
+    def _schedule(self) -> list[Step]:
+        fault_s, heal_s = default_intervals(self.plan.target.election_timeout)
+        return build_schedule(
+            list(self.plan.nemeses),
+            time_limit=self.config.time_limit,
+            fault_s=self.config.fault_s or fault_s,
+            heal_s=self.config.heal_s or heal_s,
+            rng=random.Random(f"{self.seed}:schedule"),
+        )
+
+    async def _run_schedule(self, steps: list[Step]) -> None:
+        loop = asyncio.get_running_loop()
+        origin = loop.time()
+        for step in steps:
+            delay = origin + step.at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if step.action == "start":
+                await self._start_fault(step.nemesis)
+            else:
+                await self._stop_fault(step.nemesis)
+        delay = origin + self.config.time_limit - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    def _context(self, key: str) -> NemesisContext:
+        assert self.runtime is not None and self.network is not None
+        assert self.observer is not None
+        return NemesisContext(
+            nodes=self.nodes,
+            rng=random.Random(f"{self.seed}:{key}:{self.state.faults_started}"),
+            runtime=self.runtime,
+            network=self.network,
+            leader=self.observer,
+            clock=self.fault_clock,
+        )
+
+    async def _start_fault(self, key: str) -> None:
+        if key in self.state.active:
+            return
+        nemesis = self.plan.nemeses[key]
+        self.state.faults_started += 1
+        fault = await nemesis.start(self._context(key))
+        if fault is None:
+            return
+        fid = self.state.next_fault_id
+        self.state.next_fault_id += 1
+        self.state.active[key] = _Active(fid, key, fault)
+        self.nemesis_log.write({
+            "time": self.clock.now(), "type": "start", "id": fid, "fault": fault.fault,
+            "nemesis": key, "detail": fault.detail, "down": sorted(fault.down),
+            "cut": [list(link) for link in fault.cut],
+        })
+
+    async def _stop_fault(self, key: str) -> None:
+        active = self.state.active.pop(key, None)
+        if active is None:
+            return
+        try:
+            await self.plan.nemeses[key].stop(self._context(key), active.fault)
+        finally:
+            self.nemesis_log.write({
+                "time": self.clock.now(), "type": "stop", "id": active.id,
+                "fault": active.fault.fault, "nemesis": key,
+            })
+
+    async def _final_phase(self) -> None:
+        """Heal everything, wait for a leader, run the final reads."""
+        self.phase = "final"
+        await self._heal_everything()
+        self._sync_streams()
+        await self._wait_for_leader(max(5.0, 3 * self.plan.election_deadline))
+        if self.clients is not None:
+            await self.clients.final(timeout=max(5.0, 3 * self.plan.election_deadline))
+        await asyncio.sleep(SETTLE_S)
+
+    async def _heal_everything(self) -> None:
+        """Stop every active fault, then undo anything a nemesis may have missed."""
+        for key in list(self.state.active):
+            try:
+                await self._stop_fault(key)
+            except Exception as exc:  # noqa: BLE001 - keep healing the rest
+                self.progress.warn(f"healing {key} failed: {exc}")
+        if self.network is not None:
+            await self.network.heal_all()
+        if self.fault_clock is not None:
+            self.fault_clock.reset()
+        if self.runtime is not None:
+            for node in self.nodes:
+                await self.runtime.resume(node.id)
+                if not self.runtime.is_running(node.id):
+                    await self.runtime.start(node.id)
+
+    async def _wait_for_leader(self, timeout: float) -> None:
+        assert self.observer is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline and self.observer.current_leader() is None:
+            await asyncio.sleep(0.05)
+
+    async def _teardown(self) -> None:
+        """Runs on every exit path: heal, stop nodes, close listeners, flush streams."""
+        self.phase = "teardown" if self.phase != "starting" else self.phase
+        with contextlib.suppress(Exception):
+            await self._heal_everything()
+        if self.clients is not None:
+            with contextlib.suppress(Exception):
+                await self.clients.http.aclose()
+        if self.observer is not None:
+            with contextlib.suppress(Exception):
+                await self.observer.stop()
+        if self.runtime is not None:
+            with contextlib.suppress(Exception):
+                await self.runtime.close()
+        if self.network is not None:
+            with contextlib.suppress(Exception):
+                await self.network.close()
+        if self.proxy is not None:
+            with contextlib.suppress(Exception):
+                await self.proxy.aclose()
+        if self.proxy_server is not None:
+            with contextlib.suppress(Exception):
+                await self.proxy_server.close()
+        close = getattr(self.fault_clock, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
+        self.end_time = self.clock.now()
+        for writer in (self.history, self.observations, self.nemesis_log):
+            writer.close()
+
+    def _sync_streams(self) -> None:
+        for writer in (self.history, self.observations, self.nemesis_log):
+            writer.sync()
+
+    # -- records -----------------------------------------------------------------------
+
+    def _write_config(self, *, finished: bool) -> None:
+        cfg = self.config.to_json()
+        target = self.plan.target
+        cfg.update({
+            "run_id": self.run_id,
+            "target": target.name,
+            "nodes": [n.id for n in self.nodes] or [f"n{i + 1}" for i in range(self.config.nodes)],
+            "node_count": self.config.nodes,
+            "nemesis": [str(n) for n in self.config.nemeses],
+            "policy": self.plan.policy,
+            "election_deadline": self.plan.election_deadline,
+            "election_timeout": target.election_timeout,
+            "workload": self.plan.workload.name,
+            "model": self.plan.workload.model,
+            "concurrency": self.plan.concurrency,
+            "checkers": list(self.plan.checkers),
+            "started_at": self.stored_config.get(
+                "started_at", datetime.now(UTC).isoformat(timespec="seconds")),
+            "finished": finished,
+            "end_time": getattr(self, "end_time", None),
+            "node_addresses": {n.id: f"{n.host}:{n.port}" for n in self.nodes},
+        })
+        self.stored_config = cfg
+        write_json(self.run_dir / CONFIG, cfg)
+
+    def _check(self) -> dict[str, Any]:
+        run: RunData = load_run(self.run_dir)
+        return run_checkers(run, self.plan.checkers)
+
+    def _write_reports(self) -> None:
+        try:
+            from chaoskit.report import write_junit, write_run_report
+        except ImportError:
+            return
+        for write in (write_run_report, write_junit):
+            try:
+                write(self.run_dir)
+            except Exception as exc:  # noqa: BLE001 - a report never loses a run
+                self.progress.warn(f"could not write {write.__name__}: {exc}")
+
+
+async def execute(config: RunConfig) -> RunResult:
+    """Plan and carry out one run."""
+    plan = plan_run(config.with_seed())
+    return await Controller(plan).execute()

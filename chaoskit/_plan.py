@@ -1,0 +1,83 @@
+"""Resolve a RunConfig into the plug-ins of one run, failing before anything starts.
+
+Everything a user can get wrong (unknown names, options a target does not take, a
+workload the target cannot serve) is found here and reported as one ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chaoskit import _plugins
+from chaoskit._checker import Checker
+from chaoskit._config import RunConfig
+from chaoskit._errors import ConfigError
+from chaoskit._nemesis import Nemesis
+from chaoskit._target import Policy, Target
+from chaoskit._workload import Workload
+
+LEADER_CHECKERS = ("split-brain", "stalled-election", "stats")
+
+
+@dataclass
+class RunPlan:
+    """The resolved parts of a run."""
+
+    config: RunConfig
+    target: Target
+    nemeses: dict[str, Nemesis]
+    workload: Workload
+    checkers: dict[str, Checker]
+    policy: Policy
+    election_deadline: float
+    concurrency: int
+
+
+def load_target(name: str) -> Target:
+    """A built-in or plug-in target by name, or a target spec file by path."""
+    if name.endswith(".toml"):
+        from chaoskit._spec import load_spec_target
+
+        return load_spec_target(Path(name))
+    target: Target = _plugins.load("targets", name)
+    return target
+
+
+def plan_run(config: RunConfig) -> RunPlan:
+    """Validate ``config`` and load every plug-in it names."""
+    config.validate()
+    target = load_target(config.target)
+    target.configure(config.options)
+    nemeses: dict[str, Nemesis] = {}
+    for spec in config.nemeses:
+        nemesis: Any = _plugins.load("nemeses", spec.name)
+        if spec.options:
+            if not hasattr(nemesis, "configure"):
+                raise ConfigError(f"nemesis '{spec.name}' takes no options")
+            nemesis.configure(spec.options)
+        nemeses[str(spec)] = nemesis
+    workload_name = config.workload or ("register" if "register" in target.workloads else "none")
+    workload: Workload = _plugins.load("workloads", workload_name)
+    if workload_name != "none" and workload_name not in target.workloads:
+        raise ConfigError(
+            f"target '{target.name}' does not support the '{workload_name}' workload "
+            f"(it supports: {', '.join(target.workloads)})"
+        )
+    names = list(config.checkers) if config.checkers else [*LEADER_CHECKERS, *workload.checkers]
+    checkers = {name: _plugins.load("checkers", name) for name in dict.fromkeys(names)}
+    concurrency = config.concurrency if config.concurrency is not None else config.nodes
+    if workload_name == "none":
+        concurrency = 0
+    config.workload = workload_name
+    return RunPlan(
+        config=config,
+        target=target,
+        nemeses=nemeses,
+        workload=workload,
+        checkers=checkers,
+        policy=config.policy or target.default_policy,
+        election_deadline=config.election_deadline or target.election_deadline,
+        concurrency=concurrency,
+    )

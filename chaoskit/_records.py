@@ -1,0 +1,137 @@
+"""The three recorded streams of a run, as JSON Lines (ARCHITECTURE.md section 3).
+
+Every record carries ``time``: nanoseconds since the run started, from the
+controller's monotonic clock. Writers flush every line as it comes so that a
+controller killed mid-run still leaves checkable files; readers ignore only a torn
+last line.
+
+history.jsonl::
+
+    {"index": 17, "type": "invoke", "process": 3, "f": "cas", "key": "k2",
+     "value": [4, 7], "node": "n2", "time": 1532000000}
+
+observations.jsonl::
+
+    {"time": 1533000000, "node": "n1", "role": "leader", "term": 7,
+     "leader": "n1", "latency": 410000}
+
+nemesis.jsonl (``down`` and ``cut`` are what checkers read to know who is up and
+which directed links are cut; ``detail`` is free-form for humans and reports)::
+
+    {"time": ..., "type": "start", "id": 3, "fault": "partition",
+     "detail": {"groups": [["n1","n2"],["n3","n4","n5"]]},
+     "down": [], "cut": [["n1","n3"], ...]}
+    {"time": ..., "type": "stop", "id": 3, "fault": "partition"}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+HISTORY = "history.jsonl"
+OBSERVATIONS = "observations.jsonl"
+NEMESIS = "nemesis.jsonl"
+
+Record = dict[str, Any]
+OpType = Literal["invoke", "ok", "fail", "info"]
+Role = Literal["leader", "follower", "candidate", "down"]
+
+
+class RunClock:
+    """The controller's timeline: nanoseconds since the run started (monotonic).
+
+    A node's clock is never used for the recorded timeline; the clock nemesis skews it.
+    """
+
+    def __init__(self) -> None:
+        self._origin = time.monotonic_ns()
+
+    def now(self) -> int:
+        """Nanoseconds since the run started."""
+        return time.monotonic_ns() - self._origin
+
+
+class JsonlWriter:
+    """Append records to a JSON Lines file, one flushed line per record."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+
+    def write(self, record: Record) -> None:
+        """Append one record and flush it to the kernel."""
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def sync(self) -> None:
+        """Flush and fsync: called at phase ends so a crash loses nothing before them."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self.sync()
+            self._file.close()
+
+
+@dataclass
+class StreamRead:
+    """What reading a stream found: the records and whether the last line was torn."""
+
+    records: list[Record] = field(default_factory=list)
+    torn: bool = False
+
+
+def iter_jsonl(path: Path) -> Iterator[Record]:
+    """Yield the records of a JSON Lines file, skipping a torn last line.
+
+    A malformed line anywhere but at the end raises ``ValueError``: that is
+    corruption, not a crash mid-write.
+    """
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as f:
+        pending: str | None = None
+        for line in f:
+            if pending is not None:
+                yield _parse(pending, path)
+            pending = line
+        if pending is not None:
+            try:
+                yield _parse(pending, path)
+            except ValueError:
+                if pending.endswith("\n"):
+                    raise
+
+
+def read_jsonl(path: Path) -> StreamRead:
+    """Read a whole stream, noting a torn last line instead of failing on it."""
+    out = StreamRead()
+    if not path.exists():
+        return out
+    with open(path, encoding="utf-8") as f:
+        lines = f.readlines()
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            out.records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            if i == len(lines) - 1 and not line.endswith("\n"):
+                out.torn = True
+            else:
+                raise ValueError(f"{path}: line {i + 1} is not JSON: {exc}") from exc
+    return out
+
+
+def _parse(line: str, path: Path) -> Record:
+    try:
+        rec: Record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: a line is not JSON: {exc}") from exc
+    return rec

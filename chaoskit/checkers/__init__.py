@@ -1,0 +1,1 @@
+"""Checkers: pure functions of a run's recorded streams (ARCHITECTURE.md section 4)."""

@@ -1,0 +1,1 @@
+"""Nemeses: the fault families chaoskit ships (registered as entry points)."""

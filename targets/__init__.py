@@ -1,0 +1,1 @@
+"""Targets: the systems under test chaoskit ships (reference nodes, real systems)."""

@@ -1,0 +1,1 @@
+"""Workloads: client operations and the model that checks them."""
