@@ -30,9 +30,9 @@ from chaoskit._workload import Workload
 __version__ = "0.1.0"
 
 __all__ = [
+    "ChaoskitError",
     "CheckResult",
     "Checker",
-    "ChaoskitError",
     "ConfigError",
     "Fault",
     "HistoryFormatError",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from chaoskit._config import RunConfig
 
 if TYPE_CHECKING:
-    from chaoskit._controller import RunResult
+    from chaoskit._result import RunResult
 
 
 def run(config: RunConfig) -> RunResult:

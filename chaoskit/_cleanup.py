@@ -32,5 +32,6 @@ def leftover_warning() -> str | None:
     if not found:
         return None
     runs = sorted(set(found.values()))
-    return (f"{len(found)} process(es) left by earlier run(s) {', '.join(runs)}: "
-            "run `chaoskit cleanup`")
+    return (
+        f"{len(found)} process(es) left by earlier run(s) {', '.join(runs)}: run `chaoskit cleanup`"
+    )

@@ -46,52 +46,129 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--target", "-t", default="raft", show_default=True,
-              help="Target name (see `chaoskit list`) or a target spec file (.toml).")
-@click.option("--nemesis", "-n", default="partition", show_default=True,
-              help="Fault families, comma-separated, each NAME[:key=value;...]; 'none' for none.")
+@click.option(
+    "--target",
+    "-t",
+    default="raft",
+    show_default=True,
+    help="Target name (see `chaoskit list`) or a target spec file (.toml).",
+)
+@click.option(
+    "--nemesis",
+    "-n",
+    default="partition",
+    show_default=True,
+    help="Fault families, comma-separated, each NAME[:key=value;...]; 'none' for none.",
+)
 @click.option("--nodes", default=5, show_default=True, type=int, help="Cluster size.")
-@click.option("--time-limit", default=60.0, show_default=True, type=float,
-              help="Seconds of faults and load before the final phase.")
-@click.option("--seed", type=int, default=None, help="Seed of every random choice (random if absent).")
-@click.option("--concurrency", type=int, default=None,
-              help="Logical client processes (default: one per node).")
-@click.option("--workload", "-w", default=None,
-              help="Client workload: register, kv, set, none (default: register where supported).")
+@click.option(
+    "--time-limit",
+    default=60.0,
+    show_default=True,
+    type=float,
+    help="Seconds of faults and load before the final phase.",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Seed of every random choice (random if absent)."
+)
+@click.option(
+    "--concurrency",
+    type=int,
+    default=None,
+    help="Logical client processes (default: one per node).",
+)
+@click.option(
+    "--workload",
+    "-w",
+    default=None,
+    help="Client workload: register, kv, set, none (default: register where supported).",
+)
 @click.option("--runtime", default="local", show_default=True, help="local or docker.")
-@click.option("--store", default=Path("runs"), show_default=True, type=click.Path(path_type=Path),
-              help="Where runs are stored.")
-@click.option("-o", "options", multiple=True, metavar="KEY=VALUE",
-              help="Target option, e.g. -o bug=stale-read (repeatable).")
-@click.option("--policy", type=click.Choice(["strict", "per-term"]), default=None,
-              help="Split-brain policy (default: the target's).")
-@click.option("--election-deadline", type=float, default=None,
-              help="Seconds a healthy majority may stay leaderless (default: the target's).")
-@click.option("--checker", "checkers", multiple=True,
-              help="Run only these checkers (repeatable; default: leader checks + workload's).")
-@click.option("--toxiproxy-url", default=None, help="Drive a real Toxiproxy instead of the embedded proxy.")
+@click.option(
+    "--store",
+    default=Path("runs"),
+    show_default=True,
+    type=click.Path(path_type=Path),
+    help="Where runs are stored.",
+)
+@click.option(
+    "-o",
+    "options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Target option, e.g. -o bug=stale-read (repeatable).",
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["strict", "per-term"]),
+    default=None,
+    help="Split-brain policy (default: the target's).",
+)
+@click.option(
+    "--election-deadline",
+    type=float,
+    default=None,
+    help="Seconds a healthy majority may stay leaderless (default: the target's).",
+)
+@click.option(
+    "--checker",
+    "checkers",
+    multiple=True,
+    help="Run only these checkers (repeatable; default: leader checks + workload's).",
+)
+@click.option(
+    "--toxiproxy-url", default=None, help="Drive a real Toxiproxy instead of the embedded proxy."
+)
 @click.option("--fault-seconds", type=float, default=None, help="Mean length of a fault interval.")
 @click.option("--heal-seconds", type=float, default=None, help="Mean length of a healthy interval.")
 @click.option("--no-progress", is_flag=True, help="No live display.")
-def run(target: str, nemesis: str, nodes: int, time_limit: float, seed: int | None,
-        concurrency: int | None, workload: str | None, runtime: str, store: Path,
-        options: tuple[str, ...], policy: str | None, election_deadline: float | None,
-        checkers: tuple[str, ...], toxiproxy_url: str | None, fault_seconds: float | None,
-        heal_seconds: float | None, no_progress: bool) -> None:
+def run(
+    target: str,
+    nemesis: str,
+    nodes: int,
+    time_limit: float,
+    seed: int | None,
+    concurrency: int | None,
+    workload: str | None,
+    runtime: str,
+    store: Path,
+    options: tuple[str, ...],
+    policy: str | None,
+    election_deadline: float | None,
+    checkers: tuple[str, ...],
+    toxiproxy_url: str | None,
+    fault_seconds: float | None,
+    heal_seconds: float | None,
+    no_progress: bool,
+) -> None:
     """Launch a cluster, inject faults, record everything, check it."""
+    from chaoskit._cleanup import leftover_warning
     from chaoskit._controller import execute
 
+    warning = leftover_warning()
+    if warning:
+        err.print(f"warning: {warning}", markup=False)
     config = RunConfig(
-        target=target, nemeses=parse_nemeses(nemesis), nodes=nodes, time_limit=time_limit,
-        seed=seed, concurrency=concurrency, workload=workload, runtime=runtime, store=store,
-        options=parse_options(list(options)), policy=policy,  # type: ignore[arg-type]
-        election_deadline=election_deadline, checkers=list(checkers) or None,
-        toxiproxy_url=toxiproxy_url, fault_s=fault_seconds, heal_s=heal_seconds,
+        target=target,
+        nemeses=parse_nemeses(nemesis),
+        nodes=nodes,
+        time_limit=time_limit,
+        seed=seed,
+        concurrency=concurrency,
+        workload=workload,
+        runtime=runtime,
+        store=store,
+        options=parse_options(list(options)),
+        policy=policy,  # type: ignore[arg-type]
+        election_deadline=election_deadline,
+        checkers=list(checkers) or None,
+        toxiproxy_url=toxiproxy_url,
+        fault_s=fault_seconds,
+        heal_s=heal_seconds,
         progress=not no_progress,
     )
     result = run_async(execute(config))
-    print_summary(out, result.run_dir, result.results, seed=config.seed,
-                  command=config.command())
+    print_summary(out, result.run_dir, result.results, seed=config.seed, command=config.command())
     if result.interrupted:
         err.print(f"run interrupted; partial run stored in {result.run_dir}")
     elif result.error:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import shlex
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,8 @@ class NemesisSpec:
 class RunConfig:
     """One run. ``None`` fields take the target's defaults when the run starts."""
 
-    target: str = "raft"
+    #: A target name, a spec file path (``.toml``), or a Target object (from conftest.py).
+    target: Any = "raft"
     nemeses: list[NemesisSpec] = field(default_factory=lambda: [NemesisSpec("partition")])
     nodes: int = DEFAULT_NODES
     time_limit: float = DEFAULT_TIME_LIMIT
@@ -90,14 +91,29 @@ class RunConfig:
         return self
 
     @property
+    def target_name(self) -> str:
+        return self.target if isinstance(self.target, str) else str(self.target.name)
+
+    @property
     def nemesis_label(self) -> str:
         return "+".join(n.name for n in self.nemeses) or "none"
 
     def command(self) -> str:
         """The command line that repeats this run exactly."""
-        argv = ["chaoskit", "run", "--target", self.target, "--nodes", str(self.nodes),
-                "--time-limit", f"{self.time_limit:g}", "--seed", str(self.seed),
-                "--runtime", self.runtime]
+        argv = [
+            "chaoskit",
+            "run",
+            "--target",
+            self.target,
+            "--nodes",
+            str(self.nodes),
+            "--time-limit",
+            f"{self.time_limit:g}",
+            "--seed",
+            str(self.seed),
+            "--runtime",
+            self.runtime,
+        ]
         if self.nemeses:
             argv += ["--nemesis", ",".join(str(n) for n in self.nemeses)]
         if self.workload:
@@ -113,8 +129,10 @@ class RunConfig:
         return shlex.join(argv)
 
     def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["options"] = dict(self.options)
         out["store"] = str(self.store)
+        out["target"] = self.target_name
         out["nemeses"] = [str(n) for n in self.nemeses]
         out["command"] = self.command()
         return out

@@ -18,7 +18,6 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,38 +33,16 @@ from chaoskit._observer import Observer
 from chaoskit._plan import RunPlan, plan_run
 from chaoskit._progress import Progress
 from chaoskit._records import HISTORY, NEMESIS, OBSERVATIONS, JsonlWriter, RunClock
+from chaoskit._result import RunResult
 from chaoskit._runtime import Runtime
 from chaoskit._runtime_local import LocalRuntime
 from chaoskit._store import CONFIG, LOGS, RESULTS, create_run_dir, load_run, write_json
 from chaoskit._target import NodeInfo
 from chaoskit.proxy import ProxyClient, ProxyServer
-from nemeses._schedule import Step, build_schedule, default_intervals
+from nemeses._schedule import Step, build_schedule, default_intervals, nemesis_rng, schedule_rng
 
 STARTUP_TIMEOUT_S = 30.0
 SETTLE_S = 0.5
-
-
-@dataclass
-class RunResult:
-    """What a run came to: its directory, its results and how it ended."""
-
-    run_dir: Path
-    results: dict[str, Any]
-    interrupted: bool = False
-    error: str | None = None
-
-    @property
-    def valid(self) -> Any:
-        return self.results.get("valid", "unknown")
-
-    @property
-    def exit_code(self) -> int:
-        """0 valid, 1 an anomaly was found, 2 the run could not be carried out."""
-        if self.valid is False:
-            return 1
-        if self.valid is True and not self.interrupted and self.error is None:
-            return 0
-        return 2
 
 
 @dataclass
@@ -112,6 +89,9 @@ class Controller:
         self.observations = JsonlWriter(self.run_dir / OBSERVATIONS)
         self.nemesis_log = JsonlWriter(self.run_dir / NEMESIS)
         self.state = _RunState()
+        self._rngs: dict[str, random.Random] = {}
+        self._client_task: asyncio.Task[None] | None = None
+        self._stop_clients = asyncio.Event()
         self.nodes: list[NodeInfo] = []
         self.stored_config: dict[str, Any] = {}
         self.proxy_server: ProxyServer | None = None
@@ -127,36 +107,95 @@ class Controller:
     # -- the run ---------------------------------------------------------------------
 
     async def execute(self) -> RunResult:
+        """The whole run: start, faults under load for the time limit, finish."""
         interrupted = False
         error: str | None = None
         try:
-            self._write_config(finished=False)
-            await self._start_cluster()
+            await self.start()
+        except asyncio.CancelledError:
+            return await self.finish(interrupted=True)
+        try:
             await self._main_phase()
-            await self._final_phase()
+        except asyncio.CancelledError:
+            interrupted = True
+        except ChaoskitError as exc:
+            error = str(exc)
+        return await self.finish(interrupted=interrupted, error=error)
+
+    async def start(self) -> None:
+        """Start the proxy and the nodes and begin observing (faults may follow)."""
+        self._write_config(finished=False)
+        try:
+            await self._start_cluster()
+        except ChaoskitError as exc:
+            await self._teardown()
+            raise SetupError(f"{exc} (logs in {self.run_dir / LOGS})") from exc
+        except BaseException:
+            await self._teardown()
+            raise
+        self.phase = "running"
+
+    async def finish(self, *, interrupted: bool = False, error: str | None = None) -> RunResult:
+        """Final phase (unless cut short), teardown, checkers, results and reports."""
+        try:
+            if not interrupted and error is None:
+                await self._final_phase()
         except asyncio.CancelledError:
             interrupted = True
         except ChaoskitError as exc:
             error = str(exc)
         finally:
             await self._teardown()
-        if error is not None and self.phase == "starting":
-            raise SetupError(f"{error} (run directory: {self.run_dir})")
         self._write_config(finished=not interrupted and error is None)
         results = self._check()
         if error:
             results["error"] = error
         write_json(self.run_dir / RESULTS, results)
         self._write_reports()
-        return RunResult(self.run_dir, results, interrupted=interrupted, error=error)
+        return RunResult(
+            self.run_dir,
+            results,
+            seed=self.seed,
+            command=self.config.command(),
+            interrupted=interrupted,
+            error=error,
+        )
+
+    async def apply(self, name: str) -> int:
+        """Start one fault of the nemesis ``name`` now (for tests that drive faults)."""
+        if name not in self.plan.nemeses:
+            from chaoskit._config import NemesisSpec
+            from chaoskit._plugins import load
+
+            spec = NemesisSpec.parse(name)
+            nemesis = load("nemeses", spec.name)
+            if spec.options:
+                nemesis.configure(spec.options)
+            self.plan.nemeses[name] = nemesis
+        await self._start_fault(name)
+        active = self.state.active.get(name)
+        if active is None:
+            raise ConfigError(f"nemesis '{name}' found nothing to do")
+        return active.id
+
+    async def heal(self, name: str | None = None) -> None:
+        """Stop one active fault, or every one."""
+        for key in [name] if name else list(self.state.active):
+            await self._stop_fault(key)
 
     async def _start_cluster(self) -> None:
         target = self.plan.target
         ids = [f"n{i + 1}" for i in range(self.config.nodes)]
         ports = free_ports(len(ids))
         self.nodes = [
-            NodeInfo(id=nid, index=i, host="127.0.0.1", port=ports[i], peer_port=ports[i],
-                     data_dir=self.run_dir / "data" / nid)
+            NodeInfo(
+                id=nid,
+                index=i,
+                host="127.0.0.1",
+                port=ports[i],
+                peer_port=ports[i],
+                data_dir=self.run_dir / "data" / nid,
+            )
             for i, nid in enumerate(ids)
         ]
         for node in self.nodes:
@@ -231,25 +270,21 @@ class Controller:
         return lines[-1] if lines else f"no output (see {path})"
 
     async def _main_phase(self) -> None:
-        assert self.observer is not None
-        self.phase = "running"
-        stop_clients = asyncio.Event()
-        client_task = self._start_clients(stop_clients)
         steps = self._schedule()
+        write_json(self.run_dir / "schedule.json", [s.to_json() for s in steps])
+        self.start_load()
         self.progress.start(self)
         try:
             await self._run_schedule(steps)
         finally:
-            stop_clients.set()
-            if client_task is not None:
-                with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-                    await asyncio.wait_for(client_task, 5.0)
+            await self.stop_load()
             self.progress.stop()
 
-    def _start_clients(self, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    def start_load(self) -> None:
+        """Start the workload's clients in the background (none for ``none``)."""
         assert self.observer is not None
-        if self.plan.concurrency <= 0:
-            return None
+        if self.plan.concurrency <= 0 or self._client_task is not None:
+            return
         self.clients = ClientRunner(
             target=self.plan.target,
             nodes=self.nodes,
@@ -262,7 +297,19 @@ class Controller:
             op_timeout=max(1.0, 4 * self.plan.target.election_timeout),
             leader=self.observer,
         )
-        return asyncio.create_task(self.clients.run(stop), name="clients")
+        self._stop_clients = asyncio.Event()
+        self._client_task = asyncio.create_task(
+            self.clients.run(self._stop_clients), name="clients"
+        )
+
+    async def stop_load(self) -> None:
+        """Stop the clients; each finishes (or times out) the op it has in flight."""
+        if self._client_task is None:
+            return
+        self._stop_clients.set()
+        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+            await asyncio.wait_for(self._client_task, 5.0)
+        self._client_task = None
 
     def _schedule(self) -> list[Step]:
         fault_s, heal_s = default_intervals(self.plan.target.election_timeout)
@@ -271,7 +318,7 @@ class Controller:
             time_limit=self.config.time_limit,
             fault_s=self.config.fault_s or fault_s,
             heal_s=self.config.heal_s or heal_s,
-            rng=random.Random(f"{self.seed}:schedule"),
+            rng=schedule_rng(self.seed),
         )
 
     async def _run_schedule(self, steps: list[Step]) -> None:
@@ -294,7 +341,7 @@ class Controller:
         assert self.observer is not None
         return NemesisContext(
             nodes=self.nodes,
-            rng=random.Random(f"{self.seed}:{key}:{self.state.faults_started}"),
+            rng=self._rngs.setdefault(key, nemesis_rng(self.seed, key)),
             runtime=self.runtime,
             network=self.network,
             leader=self.observer,
@@ -312,11 +359,18 @@ class Controller:
         fid = self.state.next_fault_id
         self.state.next_fault_id += 1
         self.state.active[key] = _Active(fid, key, fault)
-        self.nemesis_log.write({
-            "time": self.clock.now(), "type": "start", "id": fid, "fault": fault.fault,
-            "nemesis": key, "detail": fault.detail, "down": sorted(fault.down),
-            "cut": [list(link) for link in fault.cut],
-        })
+        self.nemesis_log.write(
+            {
+                "time": self.clock.now(),
+                "type": "start",
+                "id": fid,
+                "fault": fault.fault,
+                "nemesis": key,
+                "detail": fault.detail,
+                "down": sorted(fault.down),
+                "cut": [list(link) for link in fault.cut],
+            }
+        )
 
     async def _stop_fault(self, key: str) -> None:
         active = self.state.active.pop(key, None)
@@ -325,10 +379,15 @@ class Controller:
         try:
             await self.plan.nemeses[key].stop(self._context(key), active.fault)
         finally:
-            self.nemesis_log.write({
-                "time": self.clock.now(), "type": "stop", "id": active.id,
-                "fault": active.fault.fault, "nemesis": key,
-            })
+            self.nemesis_log.write(
+                {
+                    "time": self.clock.now(),
+                    "type": "stop",
+                    "id": active.id,
+                    "fault": active.fault.fault,
+                    "nemesis": key,
+                }
+            )
 
     async def _final_phase(self) -> None:
         """Heal everything, wait for a leader, run the final reads."""
@@ -366,7 +425,8 @@ class Controller:
 
     async def _teardown(self) -> None:
         """Runs on every exit path: heal, stop nodes, close listeners, flush streams."""
-        self.phase = "teardown" if self.phase != "starting" else self.phase
+        with contextlib.suppress(Exception):
+            await self.stop_load()
         with contextlib.suppress(Exception):
             await self._heal_everything()
         if self.clients is not None:
@@ -404,25 +464,29 @@ class Controller:
     def _write_config(self, *, finished: bool) -> None:
         cfg = self.config.to_json()
         target = self.plan.target
-        cfg.update({
-            "run_id": self.run_id,
-            "target": target.name,
-            "nodes": [n.id for n in self.nodes] or [f"n{i + 1}" for i in range(self.config.nodes)],
-            "node_count": self.config.nodes,
-            "nemesis": [str(n) for n in self.config.nemeses],
-            "policy": self.plan.policy,
-            "election_deadline": self.plan.election_deadline,
-            "election_timeout": target.election_timeout,
-            "workload": self.plan.workload.name,
-            "model": self.plan.workload.model,
-            "concurrency": self.plan.concurrency,
-            "checkers": list(self.plan.checkers),
-            "started_at": self.stored_config.get(
-                "started_at", datetime.now(UTC).isoformat(timespec="seconds")),
-            "finished": finished,
-            "end_time": getattr(self, "end_time", None),
-            "node_addresses": {n.id: f"{n.host}:{n.port}" for n in self.nodes},
-        })
+        cfg.update(
+            {
+                "run_id": self.run_id,
+                "target": target.name,
+                "nodes": [n.id for n in self.nodes]
+                or [f"n{i + 1}" for i in range(self.config.nodes)],
+                "node_count": self.config.nodes,
+                "nemesis": [str(n) for n in self.config.nemeses],
+                "policy": self.plan.policy,
+                "election_deadline": self.plan.election_deadline,
+                "election_timeout": target.election_timeout,
+                "workload": self.plan.workload.name,
+                "model": self.plan.workload.model,
+                "concurrency": self.plan.concurrency,
+                "checkers": list(self.plan.checkers),
+                "started_at": self.stored_config.get(
+                    "started_at", datetime.now(UTC).isoformat(timespec="seconds")
+                ),
+                "finished": finished,
+                "end_time": getattr(self, "end_time", None),
+                "node_addresses": {n.id: f"{n.host}:{n.port}" for n in self.nodes},
+            }
+        )
         self.stored_config = cfg
         write_json(self.run_dir / CONFIG, cfg)
 

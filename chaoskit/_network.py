@@ -14,6 +14,7 @@ The same code drives the embedded proxy and a real Toxiproxy given by URL.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 
 from chaoskit._nemesis import LinkMode
@@ -86,7 +87,10 @@ class ProxyNetwork:
             if link in self._delayed:
                 await self.client.remove_toxic(name, _DELAY)
             await self.client.add_toxic(
-                name, "latency", stream="upstream", name=_DELAY,
+                name,
+                "latency",
+                stream="upstream",
+                name=_DELAY,
                 attributes={"latency": latency_ms, "jitter": jitter_ms},
             )
             self._delayed.add(link)
@@ -107,10 +111,8 @@ class ProxyNetwork:
     async def close(self) -> None:
         """Delete this run's proxies (matters with a shared, real Toxiproxy)."""
         for name in self._proxies.values():
-            try:
+            with contextlib.suppress(Exception):  # best effort during teardown
                 await self.client.delete_proxy(name)
-            except Exception:  # noqa: BLE001 - best effort during teardown
-                pass
         self._proxies.clear()
 
     @staticmethod

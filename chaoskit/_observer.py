@@ -50,8 +50,9 @@ class Observer:
         )
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._poll(n), name=f"observe-{n.id}")
-                       for n in self.nodes]
+        self._tasks = [
+            asyncio.create_task(self._poll(n), name=f"observe-{n.id}") for n in self.nodes
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -86,14 +87,27 @@ class Observer:
                 self.target.status(self._http, node, self.timeout), self.timeout * 1.5
             )
             now = self.clock.now()
-            rec = {"time": now, "node": node.id, "role": status.role, "term": status.term,
-                   "leader": status.leader, "latency": now - sent}
+            rec = {
+                "time": now,
+                "node": node.id,
+                "role": status.role,
+                "term": status.term,
+                "leader": status.leader,
+                "latency": now - sent,
+            }
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - any failure to answer means "down"
             now = self.clock.now()
-            rec = {"time": now, "node": node.id, "role": "down", "term": None,
-                   "leader": None, "latency": now - sent, "error": type(exc).__name__}
+            rec = {
+                "time": now,
+                "node": node.id,
+                "role": "down",
+                "term": None,
+                "leader": None,
+                "latency": now - sent,
+                "error": type(exc).__name__,
+            }
         self.writer.write(rec)
         self.latest[node.id] = rec
         self.samples += 1

@@ -18,6 +18,7 @@ from chaoskit._nemesis import Nemesis
 from chaoskit._target import Policy, Target
 from chaoskit._workload import Workload
 
+RUNTIMES = ("local", "docker")
 LEADER_CHECKERS = ("split-brain", "stalled-election", "stats")
 
 
@@ -35,8 +36,10 @@ class RunPlan:
     concurrency: int
 
 
-def load_target(name: str) -> Target:
-    """A built-in or plug-in target by name, or a target spec file by path."""
+def load_target(name: str | Target) -> Target:
+    """A built-in or plug-in target by name, a target spec file by path, or a Target."""
+    if not isinstance(name, str):
+        return name
     if name.endswith(".toml"):
         from chaoskit._spec import load_spec_target
 
@@ -48,6 +51,8 @@ def load_target(name: str) -> Target:
 def plan_run(config: RunConfig) -> RunPlan:
     """Validate ``config`` and load every plug-in it names."""
     config.validate()
+    if config.runtime not in RUNTIMES:
+        raise ConfigError(f"unknown runtime '{config.runtime}' (known: {', '.join(RUNTIMES)})")
     target = load_target(config.target)
     target.configure(config.options)
     nemeses: dict[str, Nemesis] = {}

@@ -33,7 +33,12 @@ def create_run_dir(store: Path, target: str, nemesis: str) -> Path:
         parent = store / label
         parent.mkdir(parents=True, exist_ok=True)
         run_dir = parent / stamp
-        run_dir.mkdir()
+        for attempt in range(1, 100):  # parallel runs (pytest-xdist) in the same microsecond
+            try:
+                run_dir.mkdir()
+                break
+            except FileExistsError:
+                run_dir = parent / f"{stamp}-{attempt}"
         (run_dir / LOGS).mkdir()
         _point_latest(store, run_dir)
     except OSError as exc:

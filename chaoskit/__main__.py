@@ -1,0 +1,5 @@
+"""``python -m chaoskit`` is the ``chaoskit`` command."""
+
+from chaoskit._cli import main
+
+main()

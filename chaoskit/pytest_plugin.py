@@ -1,0 +1,174 @@
+"""The chaoskit pytest plugin: chaos tests for service teams, in a few lines.
+
+Registered through the ``pytest11`` entry point. It imports nothing heavy until a
+test uses one of its fixtures, so sessions without chaos tests pay nothing.
+
+::
+
+    import pytest
+
+    @pytest.mark.chaos(target="raft", nemesis="partition", time_limit=20)
+    def test_raft_survives_partitions(chaos_run):
+        chaos_run.assert_valid()
+
+    def test_isolated_leader_steps_down(chaos_cluster):
+        leader = chaos_cluster.wait_for_leader()
+        chaos_cluster.apply("isolate-leader")
+        ...
+        chaos_cluster.heal()
+        chaos_cluster.check().assert_valid()
+
+Options (each with an ini twin): ``--chaos-seed``, ``--chaos-store``,
+``--chaos-time-scale``, ``--chaos-runtime``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from chaoskit._cluster import ChaosCluster
+    from chaoskit._config import RunConfig
+    from chaoskit._result import RunResult
+
+OPT_SEED = "chaos_seed"
+OPT_STORE = "chaos_store"
+OPT_TIME_SCALE = "chaos_time_scale"
+OPT_RUNTIME = "chaos_runtime"
+_OPTIONS = {
+    OPT_SEED: "seed of every chaos run (default: drawn at random, printed on failure)",
+    OPT_STORE: "where chaos runs are stored (default: runs)",
+    OPT_TIME_SCALE: "multiply every chaos time limit (0.5 on a laptop, 3 at night)",
+    OPT_RUNTIME: "runtime of chaos runs: local (default) or docker",
+}
+MARKER = (
+    "chaos(target='raft', nemesis='partition', time_limit=20, nodes=5, workload=None, "
+    "options=None, policy=None, seed=None, concurrency=None): configure the chaos run of "
+    "the chaos_run / chaos_cluster fixtures"
+)
+_RUNS_KEY = pytest.StashKey[list[tuple[str, Any]]]()
+_MARKER_KEYS = {"target", "nemesis", "time_limit", "nodes", "workload", "options", "policy",
+                "seed", "concurrency", "election_deadline", "checkers", "fault_seconds",
+                "heal_seconds"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("chaoskit", "chaos testing of leader-elected services")
+    for name, help_text in _OPTIONS.items():
+        group.addoption("--" + name.replace("_", "-"), dest=name, default=None, help=help_text)
+        parser.addini(name, help_text, default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER)
+    config.stash[_RUNS_KEY] = []
+
+
+def _option(config: pytest.Config, name: str) -> Any:
+    value = config.getoption(name)
+    if value is None:
+        value = config.getini(name)
+    return value or None
+
+
+def build_config(kwargs: dict[str, Any], pyconfig: pytest.Config, node_id: str) -> RunConfig:
+    """A RunConfig from the marker's keywords and the session's options."""
+    from chaoskit._config import RunConfig, parse_nemeses
+
+    unknown = set(kwargs) - _MARKER_KEYS
+    if unknown:
+        raise pytest.UsageError(
+            f"{node_id}: unknown chaos marker argument(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(_MARKER_KEYS))}"
+        )
+    scale = float(_option(pyconfig, OPT_TIME_SCALE) or 1.0)
+    seed = kwargs.get("seed", _option(pyconfig, OPT_SEED))
+    nemesis = kwargs.get("nemesis", "partition")
+    return RunConfig(
+        target=kwargs.get("target", "raft"),
+        nemeses=parse_nemeses(nemesis if isinstance(nemesis, str) else ",".join(nemesis)),
+        nodes=int(kwargs.get("nodes", 5)),
+        time_limit=float(kwargs.get("time_limit", 20)) * scale,
+        seed=int(seed) if seed is not None else None,
+        concurrency=kwargs.get("concurrency"),
+        workload=kwargs.get("workload"),
+        runtime=str(_option(pyconfig, OPT_RUNTIME) or "local"),
+        store=Path(_option(pyconfig, OPT_STORE) or "runs"),
+        options={str(k): str(v) for k, v in (kwargs.get("options") or {}).items()},
+        policy=kwargs.get("policy"),
+        election_deadline=kwargs.get("election_deadline"),
+        checkers=kwargs.get("checkers"),
+        fault_s=kwargs.get("fault_seconds"),
+        heal_s=kwargs.get("heal_seconds"),
+        progress=False,
+    ).with_seed()
+
+
+def _marker_kwargs(request: pytest.FixtureRequest) -> dict[str, Any]:
+    marker = request.node.get_closest_marker("chaos")
+    return dict(marker.kwargs) if marker is not None else {}
+
+
+def _record(request: pytest.FixtureRequest, result: RunResult) -> None:
+    """Put the verdict where CI systems look: JUnit properties, report, summary."""
+    node = request.node
+    node.user_properties += [
+        ("chaos_run_dir", str(result.run_dir)),
+        ("chaos_verdict", str(result.valid)),
+        ("chaos_seed", str(result.seed)),
+    ]
+    node.add_report_section("call", "chaoskit", result.describe())
+    request.config.stash[_RUNS_KEY].append((node.nodeid, result))
+
+
+@pytest.fixture
+def chaos_run(request: pytest.FixtureRequest) -> RunResult:
+    """Carry out the run the test's ``@pytest.mark.chaos(...)`` describes."""
+    from chaoskit._api import run
+
+    if request.node.get_closest_marker("chaos") is None:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: the chaos_run fixture needs @pytest.mark.chaos(...) "
+            "naming at least the target, e.g. @pytest.mark.chaos(target='raft')"
+        )
+    config = build_config(_marker_kwargs(request), request.config, request.node.nodeid)
+    result = run(config)
+    _record(request, result)
+    return result
+
+
+@pytest.fixture
+def chaos_cluster(request: pytest.FixtureRequest) -> Iterator[ChaosCluster]:
+    """A running cluster the test drives itself; ``check()`` ends it with a verdict."""
+    from chaoskit._cluster import ChaosCluster
+
+    kwargs = _marker_kwargs(request)
+    kwargs.setdefault("nemesis", "none")
+    config = build_config(kwargs, request.config, request.node.nodeid)
+    cluster = ChaosCluster(config)
+    try:
+        yield cluster
+    finally:
+        result = cluster.close()
+        if result is not None:
+            _record(request, result)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    runs = config.stash.get(_RUNS_KEY, [])
+    if not runs:
+        return
+    terminalreporter.section("chaoskit")
+    for nodeid, result in runs:
+        terminalreporter.write_line(
+            f"{nodeid}: {result.valid} seed={result.seed} run={result.run_dir}"
+        )
+    failed = [r for _, r in runs if r.valid is not True]
+    if failed:
+        seeds = " ".join(str(r.seed) for r in failed)
+        terminalreporter.write_line(f"re-run failing chaos runs with --chaos-seed (seeds: {seeds})")
+
