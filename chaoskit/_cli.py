@@ -180,13 +180,13 @@ def run(
 def list_plugins() -> None:
     """Show the targets, nemeses, workloads and checkers available."""
     for kind in _plugins.KINDS:
-        out.print(f"[bold]{kind}[/bold]")
+        click.echo(click.style(kind, bold=True))
         for name in _plugins.names(kind):
             try:
                 desc = getattr(_plugins.load(kind, name), "description", "")
             except Exception as exc:  # noqa: BLE001 - a broken plug-in is listed, not fatal
-                desc = f"[red](cannot load: {exc})[/red]"
-            out.print(f"  {name:<28} {desc}")
+                desc = f"(cannot load: {exc})"
+            click.echo(f"  {name:<28} {desc}")
 
 
 @cli.command()

@@ -1,1 +1,73 @@
-"""Nemeses: the fault families chaoskit ships (registered as entry points)."""
+"""Nemeses: the fault families chaoskit ships (registered as entry points).
+
+=========================== =====================================================
+``kill`` / ``pause``        SIGKILL / SIGSTOP a random minority (``count=``)
+``kill-leader``             SIGKILL the current leader
+``pause-leader``            SIGSTOP the current leader
+``partition``               random halves (``mode=cut|hang``)
+``partition-oneway``        only one half's traffic to the other is cut
+``partition-majorities-ring`` every node sees a different majority
+``partition-bridge``        two halves joined by one node
+``isolate``                 one random node cut off (``direction=both|in|out``)
+``isolate-leader``          the current leader cut off
+``latency``                 delay and jitter on every link
+``none``                    nothing (a baseline)
+=========================== =====================================================
+
+Faults are data drawn by pure functions (``nemeses._grudges``) and a schedule
+drawn up front (``nemeses._schedule``), both from the run's seed.
+"""
+
+from __future__ import annotations
+
+from nemeses._latency import Latency, NoFault
+from nemeses._partition import (
+    Isolate,
+    IsolateLeader,
+    Partition,
+    PartitionBridge,
+    PartitionMajoritiesRing,
+    PartitionOneWay,
+)
+from nemeses._process import Kill, KillLeader, Pause, PauseLeader
+from nemeses._schedule import Step, build_schedule, default_intervals, nemesis_rng, schedule_rng
+
+#: Every built-in nemesis class, by the name it is registered under.
+BUILTINS: dict[str, type] = {
+    cls.name: cls
+    for cls in (
+        Kill,
+        Pause,
+        KillLeader,
+        PauseLeader,
+        Partition,
+        PartitionOneWay,
+        PartitionMajoritiesRing,
+        PartitionBridge,
+        Isolate,
+        IsolateLeader,
+        Latency,
+        NoFault,
+    )
+}
+
+__all__ = [
+    "BUILTINS",
+    "Isolate",
+    "IsolateLeader",
+    "Kill",
+    "KillLeader",
+    "Latency",
+    "NoFault",
+    "Partition",
+    "PartitionBridge",
+    "PartitionMajoritiesRing",
+    "PartitionOneWay",
+    "Pause",
+    "PauseLeader",
+    "Step",
+    "build_schedule",
+    "default_intervals",
+    "nemesis_rng",
+    "schedule_rng",
+]

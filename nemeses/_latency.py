@@ -1,0 +1,63 @@
+"""Slow links: delay and jitter on every link, and the nemesis that does nothing.
+
+Latency cuts nothing and stops nobody, so ``Fault.down`` and ``Fault.cut`` stay
+empty: a majority is still up and connected, and an election that stalls under
+latency alone is a liveness finding. The figures go into ``detail``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from chaoskit._nemesis import Fault, NemesisContext
+from nemeses._options import check_keys, parse_int
+
+DEFAULT_LATENCY_MS = 100
+DEFAULT_JITTER_MS = 50
+
+
+class Latency:
+    """Delay (plus uniform jitter) on every directed link between nodes."""
+
+    name = "latency"
+    description = "add latency_ms of delay (+/- jitter_ms) on every link between nodes"
+
+    def __init__(self) -> None:
+        self.latency_ms = DEFAULT_LATENCY_MS
+        self.jitter_ms = DEFAULT_JITTER_MS
+
+    def configure(self, options: Mapping[str, str]) -> None:
+        """``latency_ms`` and ``jitter_ms``; unknown options are a ``ConfigError``."""
+        check_keys(self.name, options, ("latency_ms", "jitter_ms"))
+        if "latency_ms" in options:
+            self.latency_ms = parse_int(self.name, "latency_ms", options["latency_ms"])
+        if "jitter_ms" in options:
+            self.jitter_ms = parse_int(self.name, "jitter_ms", options["jitter_ms"])
+
+    async def start(self, ctx: NemesisContext) -> Fault | None:
+        links = sorted(ctx.network.links())
+        if not links:
+            return None
+        await ctx.network.delay(links, self.latency_ms, self.jitter_ms)
+        detail = {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms, "links": len(links)}
+        return Fault(fault=self.name, detail=detail, state=links)
+
+    async def stop(self, ctx: NemesisContext, fault: Fault) -> None:
+        links = fault.state if fault.state is not None else sorted(ctx.network.links())
+        await ctx.network.undelay(links)
+
+
+class NoFault:
+    """Observations only: lets a run measure a healthy cluster with the same machinery."""
+
+    name = "none"
+    description = "no fault at all (a baseline run)"
+
+    def configure(self, options: Mapping[str, str]) -> None:
+        check_keys(self.name, options, ())
+
+    async def start(self, ctx: NemesisContext) -> Fault | None:
+        return None
+
+    async def stop(self, ctx: NemesisContext, fault: Fault) -> None:
+        return None

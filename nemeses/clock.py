@@ -1,0 +1,281 @@
+"""Clock faults: lie to nodes about the time through the run's Clock (``ctx.clock``).
+
+=========================== =====================================================
+``clock-bump``              jump a random subset by up to +-``max_offset_s``
+``clock-strobe``            flip a subset between +``offset_s`` and -``offset_s``
+                            every ~``period_ms`` until stopped
+``clock-rate``              a node's clock runs slow or fast (``rate=0.5``, ``1.5``)
+``clock-skew-leader``       the current leader's clock: ``offset_s`` and ``rate``
+=========================== =====================================================
+
+Victims: ``count=random`` (any non-empty subset), ``one``, ``minority``,
+``majority``, ``all``, a number, or ``leader`` (the node the observer believes leads,
+a random node when nobody does). A wrong clock makes nobody unavailable, so
+``Fault.down`` and ``Fault.cut`` stay empty; ``detail`` records every node's offset
+and rate. ``stop`` resets the victims to the true time, and so does the final
+phase through ``Clock.reset()``; stop a strobe first, or its task keeps flipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from chaoskit._errors import ConfigError, SetupError
+from chaoskit._nemesis import Clock, Fault, NemesisContext
+from nemeses._options import COUNT_WORDS, check_keys, parse_count, parse_int
+from nemeses._victims import leader_or_fallback, pick
+
+DEFAULT_MAX_OFFSET_S = 30.0
+DEFAULT_STROBE_OFFSET_S = 0.5
+DEFAULT_STROBE_PERIOD_MS = 20
+#: ``clock-rate`` without ``rate=`` draws each victim's rate from these.
+DEFAULT_RATES = (0.5, 1.5)
+DEFAULT_LEADER_RATE = 0.5
+MAX_RATE = 100.0
+
+Count = str | int
+
+
+def require_clock(ctx: NemesisContext, nemesis: str) -> Clock:
+    """The run's Clock, or a ``SetupError`` that says why there is none."""
+    if ctx.clock is None:
+        raise SetupError(
+            f"nemesis '{nemesis}' needs control of node clocks: libfaketime is missing "
+            "(apt-get install faketime) or the runtime has no clock support"
+        )
+    return ctx.clock
+
+
+def parse_float(nemesis: str, key: str, value: str, *, positive: bool = False) -> float:
+    """A finite number of seconds or a rate, e.g. ``max_offset_s=2.5``."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"nemesis '{nemesis}': {key} must be a number, not '{value}'") from None
+    if not math.isfinite(number) or (positive and number <= 0):
+        want = "a positive number" if positive else "a finite number"
+        raise ConfigError(f"nemesis '{nemesis}': {key} must be {want}, not '{value}'")
+    return number
+
+
+def parse_rate(nemesis: str, value: str, *, allow_one: bool = False) -> float:
+    """A clock speed factor: slower below 1, faster above, never stopped."""
+    rate = parse_float(nemesis, "rate", value, positive=True)
+    if rate > MAX_RATE:
+        raise ConfigError(f"nemesis '{nemesis}': rate must be at most {MAX_RATE}, not {rate}")
+    if rate == 1.0 and not allow_one:
+        raise ConfigError(f"nemesis '{nemesis}': rate=1 is the true speed, not a fault")
+    return rate
+
+
+def parse_victims(nemesis: str, value: str) -> Count:
+    """``random``, ``leader``, or any count the process nemeses take."""
+    if value in ("random", "leader"):
+        return value
+    if value not in COUNT_WORDS and not value.isdigit():
+        raise ConfigError(
+            f"nemesis '{nemesis}': count must be a positive number or one of "
+            f"random, leader, {', '.join(COUNT_WORDS)}, not '{value}'"
+        )
+    return parse_count(nemesis, value)
+
+
+def choose_victims(ctx: NemesisContext, count: Count) -> tuple[list[str], dict[str, Any]]:
+    """The nodes to skew, drawn from the run's generator, and what to log about it."""
+    ids = sorted(ctx.ids)
+    if count == "leader":
+        node, detail = leader_or_fallback(ctx)
+        return ([node] if node is not None else []), {"count": count, **detail}
+    if count == "random":
+        k = ctx.rng.randint(1, len(ids)) if ids else 0
+        return sorted(ctx.rng.sample(ids, k)), {"count": count}
+    return pick(ids, count, ctx.rng), {"count": count}
+
+
+def clock_fault(
+    name: str, victims: list[str], settings: dict[str, tuple[float, float]], detail: dict[str, Any]
+) -> Fault:
+    """A Fault whose detail names each victim's offset and rate; nobody is down."""
+    clocks = {n: {"offset_s": o, "rate": r} for n, (o, r) in sorted(settings.items())}
+    return Fault(
+        fault=name, detail={**detail, "nodes": victims, "clocks": clocks}, state=list(victims)
+    )
+
+
+class _ClockNemesis:
+    """Shared shape: parse options, pick victims, set their clocks; stop resets them."""
+
+    name = ""
+    description = ""
+    options: tuple[str, ...] = ("count",)
+    default_count: Count = "random"
+
+    def __init__(self) -> None:
+        self.count: Count = self.default_count
+
+    def configure(self, options: Mapping[str, str]) -> None:
+        """Take this nemesis's options; an unknown one is a ``ConfigError``."""
+        check_keys(self.name, options, self.options)
+        if "count" in options:
+            self.count = parse_victims(self.name, options["count"])
+        self._configure(options)
+
+    def _configure(self, options: Mapping[str, str]) -> None:
+        pass
+
+    async def start(self, ctx: NemesisContext) -> Fault | None:
+        clock = require_clock(ctx, self.name)
+        victims, detail = choose_victims(ctx, self.count)
+        if not victims:
+            return None
+        settings = {node: self._setting(ctx.rng) for node in victims}
+        for node, (offset_s, rate) in settings.items():
+            clock.set(node, offset_s=offset_s, rate=rate)
+        return clock_fault(self.name, victims, settings, detail)
+
+    async def stop(self, ctx: NemesisContext, fault: Fault) -> None:
+        if ctx.clock is None:
+            return
+        for node in _victims_of(fault):
+            ctx.clock.reset(node)
+
+    def _setting(self, rng: random.Random) -> tuple[float, float]:
+        """``(offset_s, rate)`` for one victim."""
+        raise NotImplementedError
+
+
+def _victims_of(fault: Fault) -> list[str]:
+    if isinstance(fault.state, list):
+        return [str(n) for n in fault.state]
+    if isinstance(fault.state, _Strobe):
+        return list(fault.state.victims)
+    return [str(n) for n in fault.detail.get("nodes", [])]
+
+
+class ClockBump(_ClockNemesis):
+    """Each victim's clock jumps by its own random offset, as a bad NTP step would."""
+
+    name = "clock-bump"
+    description = "jump the clocks of a random subset of nodes by up to +-max_offset_s"
+    options = ("count", "max_offset_s")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.max_offset_s = DEFAULT_MAX_OFFSET_S
+
+    def _configure(self, options: Mapping[str, str]) -> None:
+        if "max_offset_s" in options:
+            value = options["max_offset_s"]
+            self.max_offset_s = parse_float(self.name, "max_offset_s", value, positive=True)
+
+    def _setting(self, rng: random.Random) -> tuple[float, float]:
+        return round(rng.uniform(-self.max_offset_s, self.max_offset_s), 3), 1.0
+
+
+class ClockRate(_ClockNemesis):
+    """Victims' clocks run slow or fast: a drifting oscillator, or a starved VM."""
+
+    name = "clock-rate"
+    description = "make the clocks of random node(s) run slow or fast (rate=0.5, 1.5, ...)"
+    options = ("count", "rate")
+    default_count = "one"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rate: float | None = None
+
+    def _configure(self, options: Mapping[str, str]) -> None:
+        if "rate" in options:
+            self.rate = parse_rate(self.name, options["rate"])
+
+    def _setting(self, rng: random.Random) -> tuple[float, float]:
+        return 0.0, self.rate if self.rate is not None else rng.choice(DEFAULT_RATES)
+
+
+class ClockSkewLeader(_ClockNemesis):
+    """The leader's clock: by default it runs at half speed, so its lease outlives it."""
+
+    name = "clock-skew-leader"
+    description = "skew the current leader's clock (offset_s, rate; default rate=0.5)"
+    options = ("offset_s", "rate")
+    default_count = "leader"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offset_s = 0.0
+        self.rate = DEFAULT_LEADER_RATE
+
+    def _configure(self, options: Mapping[str, str]) -> None:
+        if "offset_s" in options:
+            self.offset_s = parse_float(self.name, "offset_s", options["offset_s"])
+        if "rate" in options:
+            self.rate = parse_rate(self.name, options["rate"], allow_one=True)
+        if self.offset_s == 0.0 and self.rate == 1.0:
+            raise ConfigError(f"nemesis '{self.name}': offset_s=0 with rate=1 is no fault")
+
+    def _setting(self, rng: random.Random) -> tuple[float, float]:
+        return self.offset_s, self.rate
+
+
+@dataclass
+class _Strobe:
+    """What a running strobe needs at stop: its task and its victims."""
+
+    task: asyncio.Task[None]
+    victims: list[str]
+
+
+class ClockStrobe(_ClockNemesis):
+    """Victims' clocks flip between +d and -d every few milliseconds until stopped."""
+
+    name = "clock-strobe"
+    description = "flip the clocks of a random subset between +offset_s and -offset_s quickly"
+    options = ("count", "offset_s", "period_ms")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offset_s = DEFAULT_STROBE_OFFSET_S
+        self.period_ms = DEFAULT_STROBE_PERIOD_MS
+
+    def _configure(self, options: Mapping[str, str]) -> None:
+        if "offset_s" in options:
+            value = options["offset_s"]
+            self.offset_s = parse_float(self.name, "offset_s", value, positive=True)
+        if "period_ms" in options:
+            self.period_ms = parse_int(self.name, "period_ms", options["period_ms"], minimum=1)
+
+    async def start(self, ctx: NemesisContext) -> Fault | None:
+        clock = require_clock(ctx, self.name)
+        victims, detail = choose_victims(ctx, self.count)
+        if not victims:
+            return None
+        for node in victims:
+            clock.set(node, offset_s=self.offset_s)
+        # Its own generator: the flips must not shift the run's seeded draws.
+        rng = random.Random(ctx.rng.getrandbits(64))
+        task = asyncio.create_task(self._flip(clock, victims, rng), name=f"{self.name}-flips")
+        settings = {node: (self.offset_s, 1.0) for node in victims}
+        fault = clock_fault(self.name, victims, settings, detail)
+        fault.detail.update(offsets_s=[self.offset_s, -self.offset_s], period_ms=self.period_ms)
+        fault.state = _Strobe(task, victims)
+        return fault
+
+    async def stop(self, ctx: NemesisContext, fault: Fault) -> None:
+        if isinstance(fault.state, _Strobe):
+            fault.state.task.cancel()
+            await asyncio.gather(fault.state.task, return_exceptions=True)
+        await super().stop(ctx, fault)
+
+    async def _flip(self, clock: Clock, victims: list[str], rng: random.Random) -> None:
+        sign = 1.0
+        while True:
+            # Jittered, so the flips do not beat against a node's own timers.
+            await asyncio.sleep(self.period_ms * rng.uniform(0.5, 1.5) / 1000)
+            sign = -sign
+            for node in victims:
+                clock.set(node, offset_s=sign * self.offset_s)

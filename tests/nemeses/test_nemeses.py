@@ -1,0 +1,362 @@
+"""Every nemesis against a fake runtime and network: the Fault data and the calls made."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import nemeses
+from chaoskit._errors import ConfigError
+from chaoskit._nemesis import Fault, LinkMode, Nemesis, NemesisContext
+from chaoskit._target import Launch, NodeInfo
+from nemeses import _grudges as g
+
+Link = tuple[str, str]
+
+
+class FakeRuntime:
+    """Records every lifecycle call; tracks who is down."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.down: set[str] = set()
+
+    async def launch(self, node: NodeInfo, launch: Launch) -> None:
+        self.calls.append(("launch", node.id))
+
+    async def start(self, node: str) -> None:
+        self.calls.append(("start", node))
+        self.down.discard(node)
+
+    async def kill(self, node: str) -> None:
+        self.calls.append(("kill", node))
+        self.down.add(node)
+
+    async def stop(self, node: str) -> None:
+        self.calls.append(("stop", node))
+
+    async def pause(self, node: str) -> None:
+        self.calls.append(("pause", node))
+        self.down.add(node)
+
+    async def resume(self, node: str) -> None:
+        self.calls.append(("resume", node))
+        self.down.discard(node)
+
+    def is_running(self, node: str) -> bool:
+        return node not in self.down
+
+    async def close(self) -> None:
+        pass
+
+
+class FakeNetwork:
+    """A proxy per ordered pair, in memory: which links are cut (and how) or delayed."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        self._links = [(a, b) for a in ids for b in ids if a != b]
+        self.cut_links: dict[Link, LinkMode] = {}
+        self.delayed: dict[Link, tuple[int, int]] = {}
+        self.calls: list[tuple[str, Any]] = []
+
+    async def cut(self, links: Sequence[Link], mode: LinkMode = "cut") -> None:
+        self.calls.append(("cut", (list(links), mode)))
+        for link in links:
+            assert link in self._links, f"unknown link {link}"
+            self.cut_links[link] = mode
+
+    async def heal(self, links: Sequence[Link] | None = None) -> None:
+        self.calls.append(("heal", None if links is None else list(links)))
+        for link in list(self.cut_links) if links is None else links:
+            self.cut_links.pop(link, None)
+
+    async def delay(self, links: Sequence[Link], latency_ms: int, jitter_ms: int) -> None:
+        self.calls.append(("delay", (list(links), latency_ms, jitter_ms)))
+        for link in links:
+            self.delayed[link] = (latency_ms, jitter_ms)
+
+    async def undelay(self, links: Sequence[Link]) -> None:
+        self.calls.append(("undelay", list(links)))
+        for link in links:
+            self.delayed.pop(link, None)
+
+    def links(self) -> list[Link]:
+        return list(self._links)
+
+
+class FakeLeader:
+    def __init__(self, leader: str | None) -> None:
+        self.leader = leader
+
+    def current_leader(self) -> str | None:
+        return self.leader
+
+
+def make_ctx(n: int = 5, *, seed: int = 1, leader: str | None = None) -> NemesisContext:
+    nodes = [
+        NodeInfo(f"n{i}", i, "127.0.0.1", 9000 + i, 9000 + i, Path(f"/tmp/ck-fake/n{i}"))
+        for i in range(1, n + 1)
+    ]
+    ids = [x.id for x in nodes]
+    return NemesisContext(
+        nodes=nodes,
+        rng=random.Random(seed),
+        runtime=FakeRuntime(),
+        network=FakeNetwork(ids),
+        leader=FakeLeader(leader),
+    )
+
+
+def make(name: str, **options: str) -> Any:
+    nemesis = nemeses.BUILTINS[name]()
+    if options:
+        nemesis.configure(options)
+    return nemesis
+
+
+def start(nemesis: Any, ctx: NemesisContext) -> Fault | None:
+    result: Fault | None = asyncio.run(nemesis.start(ctx))
+    return result
+
+
+def stop(nemesis: Any, ctx: NemesisContext, fault: Fault) -> None:
+    asyncio.run(nemesis.stop(ctx, fault))
+
+
+def net(ctx: NemesisContext) -> FakeNetwork:
+    assert isinstance(ctx.network, FakeNetwork)
+    return ctx.network
+
+
+def rt(ctx: NemesisContext) -> FakeRuntime:
+    assert isinstance(ctx.runtime, FakeRuntime)
+    return ctx.runtime
+
+
+def test_every_builtin_satisfies_the_protocol_and_has_a_unique_name() -> None:
+    assert len(nemeses.BUILTINS) == 12
+    for name, cls in nemeses.BUILTINS.items():
+        nemesis = cls()
+        assert isinstance(nemesis, Nemesis)
+        assert nemesis.name == name and nemesis.description
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_kill_kills_a_nonempty_minority_and_restarts_exactly_them(seed: int) -> None:
+    ctx = make_ctx(5, seed=seed)
+    nemesis = make("kill")
+    fault = start(nemesis, ctx)
+    assert fault is not None and fault.fault == "kill"
+    assert 1 <= len(fault.down) <= 2
+    assert fault.cut == []
+    assert rt(ctx).calls == [("kill", n) for n in fault.down]
+    assert rt(ctx).down == set(fault.down)
+    assert fault.detail["nodes"] == fault.down
+    stop(nemesis, ctx, fault)
+    assert rt(ctx).calls[len(fault.down) :] == [("start", n) for n in fault.down]
+    assert rt(ctx).down == set()
+
+
+def test_pause_pauses_and_resumes() -> None:
+    ctx = make_ctx(3, seed=4)
+    nemesis = make("pause")
+    fault = start(nemesis, ctx)
+    assert fault is not None and len(fault.down) == 1
+    (victim,) = fault.down
+    stop(nemesis, ctx, fault)
+    assert rt(ctx).calls == [("pause", victim), ("resume", victim)]
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"), [("one", 1), ("majority", 3), ("all", 5), ("2", 2), ("9", 5)]
+)
+def test_kill_count_option(count: str, expected: int) -> None:
+    ctx = make_ctx(5)
+    fault = start(make("kill", count=count), ctx)
+    assert fault is not None and len(fault.down) == expected
+
+
+def test_kill_on_two_nodes_still_kills_one() -> None:
+    fault = start(make("kill"), make_ctx(2))
+    assert fault is not None and len(fault.down) == 1
+
+
+@pytest.mark.parametrize("name", ["kill-leader", "pause-leader"])
+def test_leader_nemeses_hit_the_current_leader(name: str) -> None:
+    ctx = make_ctx(5, leader="n4")
+    fault = start(make(name), ctx)
+    assert fault is not None
+    assert fault.down == ["n4"]
+    assert fault.detail["leader"] == "n4" and fault.detail["fallback"] is False
+    verb = "kill" if name == "kill-leader" else "pause"
+    assert rt(ctx).calls == [(verb, "n4")]
+
+
+@pytest.mark.parametrize("name", ["kill-leader", "pause-leader", "isolate-leader"])
+def test_leader_nemeses_fall_back_to_a_random_node_and_say_so(name: str) -> None:
+    victims = set()
+    for seed in range(20):
+        ctx = make_ctx(5, seed=seed, leader=None)
+        fault = start(make(name), ctx)
+        assert fault is not None
+        assert fault.detail["leader"] is None and fault.detail["fallback"] is True
+        victims.add(fault.detail.get("node") or fault.down[0])
+    assert len(victims) > 1
+
+
+def test_leader_unknown_to_the_cluster_is_a_fallback() -> None:
+    fault = start(make("kill-leader"), make_ctx(3, leader="ghost"))
+    assert fault is not None and fault.detail["fallback"] is True and fault.down != ["ghost"]
+
+
+@pytest.mark.parametrize("mode", ["cut", "hang"])
+def test_partition_cuts_every_crossing_link_and_heals_exactly_them(mode: str) -> None:
+    ctx = make_ctx(5, seed=7)
+    net(ctx).cut_links[("n9", "n9")] = "cut"  # someone else's cut must survive the heal
+    nemesis = make("partition", mode=mode)
+    fault = start(nemesis, ctx)
+    assert fault is not None and fault.down == []
+    small, big = fault.detail["groups"]
+    assert len(small) == 2 and len(big) == 3 and sorted(small + big) == ctx.ids
+    assert fault.cut == g.links_between_groups([small, big])
+    assert len(fault.cut) == 2 * 2 * 3
+    assert fault.detail["mode"] == mode
+    assert all(net(ctx).cut_links[link] == mode for link in fault.cut)
+    stop(nemesis, ctx, fault)
+    assert net(ctx).calls[-1] == ("heal", fault.cut)
+    assert net(ctx).cut_links == {("n9", "n9"): "cut"}
+
+
+def test_partition_oneway_cuts_one_direction_only() -> None:
+    directions = set()
+    for seed in range(10):
+        ctx = make_ctx(5, seed=seed)
+        fault = start(make("partition-oneway"), ctx)
+        assert fault is not None
+        src, dst = fault.detail["from"], fault.detail["to"]
+        assert fault.cut == g.links_one_way(src, dst)
+        assert all((b, a) not in fault.cut for a, b in fault.cut)
+        directions.add(len(src))
+    assert directions == {2, 3}, "either half may be the one that cannot send"
+
+
+def test_majorities_ring_cuts_its_grudge() -> None:
+    ctx = make_ctx(5, seed=3)
+    fault = start(make("partition-majorities-ring"), ctx)
+    assert fault is not None
+    assert fault.cut == g.grudge_links(fault.detail["grudge"])
+    assert fault.detail["grudge"] == g.ring_grudge(fault.detail["ring"])
+    assert len(fault.cut) == 5 * 2
+
+
+def test_bridge_leaves_the_bridge_node_connected() -> None:
+    ctx = make_ctx(5, seed=5)
+    fault = start(make("partition-bridge", mode="hang"), ctx)
+    assert fault is not None
+    bridge = fault.detail["bridge"]
+    assert bridge in fault.detail["groups"][1]
+    assert all(bridge not in link for link in fault.cut)
+    assert len(fault.cut) == 2 * 2 * 2
+    assert set(net(ctx).cut_links.values()) == {"hang"}
+
+
+def test_isolate_cuts_both_directions_of_one_node() -> None:
+    ctx = make_ctx(5, seed=2)
+    fault = start(make("isolate"), ctx)
+    assert fault is not None
+    node = fault.detail["node"]
+    assert fault.cut == g.links_of(node, ctx.ids, "both")
+    assert fault.detail["groups"][0] == [node]
+
+
+def test_isolate_leader_one_way_in() -> None:
+    ctx = make_ctx(3, leader="n2")
+    nemesis = make("isolate-leader", direction="in")
+    fault = start(nemesis, ctx)
+    assert fault is not None
+    assert fault.cut == [("n1", "n2"), ("n3", "n2")]
+    assert fault.detail["leader"] == "n2" and fault.detail["direction"] == "in"
+    stop(nemesis, ctx, fault)
+    assert net(ctx).cut_links == {}
+
+
+def test_partition_of_a_single_node_does_nothing() -> None:
+    ctx = make_ctx(1)
+    assert start(make("partition"), ctx) is None
+    assert net(ctx).calls == []
+
+
+def test_latency_delays_every_link_and_cuts_nothing() -> None:
+    ctx = make_ctx(3)
+    nemesis = make("latency", latency_ms="250", jitter_ms="20")
+    fault = start(nemesis, ctx)
+    assert fault is not None and fault.down == [] and fault.cut == []
+    assert fault.detail == {"latency_ms": 250, "jitter_ms": 20, "links": 6}
+    assert net(ctx).delayed == {link: (250, 20) for link in net(ctx).links()}
+    stop(nemesis, ctx, fault)
+    assert net(ctx).delayed == {}
+
+
+def test_none_does_nothing() -> None:
+    ctx = make_ctx(3)
+    assert start(make("none"), ctx) is None
+    assert net(ctx).calls == [] and rt(ctx).calls == []
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "fragment"),
+    [
+        ("partition", {"colour": "red"}, "no option 'colour'"),
+        ("partition", {"mode": "drop"}, "mode must be one of cut, hang"),
+        ("kill", {"count": "few"}, "count must be"),
+        ("kill", {"count": "0"}, "at least 1"),
+        ("latency", {"latency_ms": "fast"}, "whole number"),
+        ("isolate", {"direction": "up"}, "direction must be one of"),
+        ("kill-leader", {"count": "1"}, "no option 'count'"),
+        ("none", {"x": "1"}, "no option 'x'"),
+    ],
+)
+def test_bad_options_are_config_errors(name: str, options: dict[str, str], fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        make(name).configure(options)
+
+
+def _victims_of_two_runs(names: list[str], seed: int) -> list[list[Any]]:
+    """Start and stop each nemesis in turn, each with its own seeded generator."""
+    runs = []
+    for _ in range(2):
+        ctx = make_ctx(5, leader="n1")
+        log = []
+        for name, k in itertools.product(names, range(3)):
+            ctx.rng = nemeses.nemesis_rng(seed, f"{name}:{k}")
+            nemesis = make(name)
+            fault = start(nemesis, ctx)
+            assert fault is not None
+            log.append([name, fault.down, fault.cut, fault.detail])
+            stop(nemesis, ctx, fault)
+        runs.append(log)
+    return runs
+
+
+def test_same_seed_same_victims_across_runs() -> None:
+    names = [
+        "kill",
+        "pause",
+        "partition",
+        "partition-oneway",
+        "partition-majorities-ring",
+        "partition-bridge",
+        "isolate",
+    ]
+    first, second = _victims_of_two_runs(names, seed=42)
+    assert first == second
+    other, _ = _victims_of_two_runs(names, seed=43)
+    assert other != first
