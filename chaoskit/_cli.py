@@ -224,17 +224,6 @@ def check_history(file: Path, model: str) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8474, show_default=True, type=int)
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of toxic randomness.")
-def proxy(host: str, port: int, seed: int) -> None:
-    """Run the embedded Toxiproxy-compatible fault proxy in the foreground."""
-    from chaoskit.proxy import serve
-
-    serve(host, port, seed)
-
-
-@cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 def report(run_dir: Path) -> None:
     """Regenerate a run's report.html and junit.xml."""
@@ -278,6 +267,15 @@ def cleanup(run_id: str | None) -> None:
 
     for line in cleanup_leftovers(run_id):
         out.print(line)
+
+
+def _add_lazy_commands() -> None:
+    from chaoskit.proxy._cli import proxy_command
+
+    cli.add_command(proxy_command)
+
+
+_add_lazy_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,247 @@
+"""Benchmark the embedded fault proxy against a direct connection and socat.
+
+Run: ``python benchmarks/proxy_bench.py`` (needs ``socat`` on PATH).
+
+What is measured, all on 127.0.0.1, each path forwarding to the same upstream:
+
+- direct:   the client talks to the upstream itself;
+- socat:    ``socat TCP-LISTEN:...,fork TCP:upstream`` in its own process;
+- chaoskit: ``python -m chaoskit.proxy`` in its own process, one proxy, no toxics.
+
+1. Round trip of a small request (64 bytes, echoed) over one kept-alive connection:
+   p50 and p99 over many requests after a warm-up; "added" is the p50/p99 minus the
+   direct one, i.e. what the forwarding hop costs.
+2. Bulk throughput: the client uploads a large payload in 256 KiB writes, half-closes,
+   and the upstream answers once it has read everything; MB/s over that time (best of
+   a few runs, to damp noise from other work on the machine).
+
+The upstream is a plain blocking-socket Python server in a separate process.
+Printed: one table, plus chaoskit/socat ratios of added latency and of throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+REQUEST = b"x" * 64
+BULK_CHUNK = b"\0" * (256 * 1024)
+
+
+# -- the upstream (runs in its own process) --------------------------------------------
+def _serve_one(conn: socket.socket) -> None:
+    """First byte chooses the mode: b"e" echo, b"s" sink (count until EOF, answer)."""
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    with conn:
+        mode = conn.recv(1)
+        if mode == b"e":
+            while data := conn.recv(65536):
+                conn.sendall(data)
+        elif mode == b"s":
+            total = 0
+            while data := conn.recv(1 << 20):
+                total += len(data)
+            conn.sendall(str(total).encode())
+
+
+def upstream_main(port_file: str) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    Path(port_file).write_text(str(listener.getsockname()[1]))
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=_serve_one, args=(conn,), daemon=True).start()
+
+
+# -- helpers ----------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise SystemExit(f"nothing listens on port {port} after {timeout} s")
+
+
+@contextlib.contextmanager
+def process(argv: list[str]) -> Iterator[subprocess.Popen[bytes]]:
+    """A child in its own process group, killed with its group (socat forks)."""
+    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def start_upstream(tmp: Path) -> tuple[contextlib.ExitStack, int]:
+    stack = contextlib.ExitStack()
+    port_file = tmp / "upstream.port"
+    stack.enter_context(process([sys.executable, __file__, "--upstream", str(port_file)]))
+    deadline = time.monotonic() + 10
+    while not port_file.exists() or not port_file.read_text():
+        if time.monotonic() > deadline:
+            raise SystemExit("upstream did not start")
+        time.sleep(0.02)
+    return stack, int(port_file.read_text())
+
+
+# -- measurements -------------------------------------------------------------------------
+def round_trips(port: int, count: int, warmup: int) -> list[float]:
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(b"e")
+        samples = []
+        for i in range(warmup + count):
+            start = time.perf_counter()
+            sock.sendall(REQUEST)
+            got = 0
+            while got < len(REQUEST):
+                got += len(sock.recv(4096))
+            if i >= warmup:
+                samples.append(time.perf_counter() - start)
+        return samples
+
+
+def bulk(port: int, total: int) -> float:
+    """MB/s of one upload of ``total`` bytes, until the upstream confirms the count."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"s")
+        start = time.perf_counter()
+        sent = 0
+        while sent < total:
+            sock.sendall(BULK_CHUNK)
+            sent += len(BULK_CHUNK)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while data := sock.recv(64):
+            answer += data
+        elapsed = time.perf_counter() - start
+    if int(answer or b"0") != sent:
+        raise SystemExit(f"bulk transfer lost data: sent {sent}, upstream read {answer!r}")
+    return sent / elapsed / 1e6
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
+
+
+def measure(ports: dict[str, int], args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Interleave the paths round by round, so load from other work hits all alike."""
+    samples: dict[str, list[float]] = {name: [] for name in ports}
+    rates: dict[str, list[float]] = {name: [] for name in ports}
+    per_round = max(1, args.requests // args.runs)
+    for _ in range(args.runs):
+        for name, port in ports.items():
+            samples[name] += round_trips(port, per_round, args.warmup)
+            rates[name].append(bulk(port, args.megabytes * 1_000_000))
+    return {
+        name: {
+            "p50": percentile(samples[name], 50) * 1e6,
+            "p99": percentile(samples[name], 99) * 1e6,
+            "mbps": max(rates[name]),
+        }
+        for name in ports
+    }
+
+
+# -- the paths under test -------------------------------------------------------------------
+@contextlib.contextmanager
+def socat(upstream: int) -> Iterator[int]:
+    port = free_port()
+    argv = [
+        "socat",
+        "-b",
+        str(len(BULK_CHUNK)),  # socat's default 8 KiB buffer would handicap it
+        f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,nodelay",
+        f"TCP:127.0.0.1:{upstream},nodelay",
+    ]
+    with process(argv):
+        wait_port(port)
+        yield port
+
+
+@contextlib.contextmanager
+def chaoskit(upstream: int) -> Iterator[int]:
+    api = free_port()
+    argv = [sys.executable, "-m", "chaoskit.proxy", "--port", str(api)]
+    env_path = os.environ.get("PYTHONPATH", "")
+    os.environ["PYTHONPATH"] = f"{REPO}{os.pathsep}{env_path}" if env_path else str(REPO)
+    with process(argv):
+        wait_port(api)
+        body = {"name": "bench", "listen": "127.0.0.1:0", "upstream": f"127.0.0.1:{upstream}"}
+        answer = httpx.post(f"http://127.0.0.1:{api}/proxies", json=body).json()
+        yield int(answer["listen"].rpartition(":")[2])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=5000)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--megabytes", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=5, help="rounds (paths interleaved)")
+    parser.add_argument("--upstream", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.upstream:
+        upstream_main(args.upstream)
+        return
+    if shutil.which("socat") is None:
+        raise SystemExit("socat is not installed (apt-get install -y socat)")
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        stack, upstream = start_upstream(Path(tmp))
+        with stack, socat(upstream) as via_socat, chaoskit(upstream) as via_chaoskit:
+            ports = {"direct": upstream, "socat": via_socat, "chaoskit": via_chaoskit}
+            results = measure(ports, args)
+    report(results, args)
+
+
+def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
+    direct = results["direct"]
+    print(
+        f"{args.requests} round trips of {len(REQUEST)} B on one connection; "
+        f"bulk upload of {args.megabytes} MB, best of {args.runs}; "
+        "paths interleaved round by round"
+    )
+    print(f"{'path':<10}{'p50 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}{'+p99 µs':>10}{'MB/s':>10}")
+    for name, r in results.items():
+        print(
+            f"{name:<10}{r['p50']:>10.1f}{r['p99']:>10.1f}{r['p50'] - direct['p50']:>10.1f}"
+            f"{r['p99'] - direct['p99']:>10.1f}{r['mbps']:>10.0f}"
+        )
+    ours, theirs = results["chaoskit"], results["socat"]
+    for q, aim in (("p50", " (aim <= 1.5x)"), ("p99", "")):
+        mine, socats = ours[q] - direct[q], theirs[q] - direct[q]
+        ratio = f"{mine / socats:.2f}x" if socats > 0 else "n/a (socat added nothing: noise)"
+        print(f"chaoskit/socat added latency {q}: {ratio}{aim}")
+    print(f"chaoskit/socat throughput: {ours['mbps'] / theirs['mbps']:.2f}x (aim >= 0.5x)")
+
+
+if __name__ == "__main__":
+    main()

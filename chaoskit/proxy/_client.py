@@ -1,0 +1,222 @@
+"""chaoskit's typed async client for the Toxiproxy HTTP API.
+
+The rest of chaoskit calls this, never HTTP directly, and it works the same against
+the embedded ``ProxyServer`` and a real Toxiproxy (``--toxiproxy-url``). Every
+failure is a ``ProxyError``: its message is the server's own error text and
+``.status`` the HTTP status (None when the server could not be reached).
+
+Example::
+
+    async with ProxyClient("http://127.0.0.1:8474") as proxies:
+        info = await proxies.create_proxy("n1-n2", "127.0.0.1:0", "127.0.0.1:7002")
+        await proxies.add_toxic("n1-n2", "timeout", attributes={"timeout": 0})
+        await proxies.update_proxy("n1-n2", enabled=False)      # cut
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from chaoskit._errors import ProxyError
+
+
+@dataclass(frozen=True)
+class ToxicInfo:
+    """A toxic as the server reports it."""
+
+    name: str
+    type: str
+    stream: str = "downstream"
+    toxicity: float = 1.0
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ToxicInfo:
+        return cls(
+            name=str(data["name"]),
+            type=str(data["type"]),
+            stream=str(data.get("stream", "downstream")),
+            toxicity=float(data.get("toxicity", 1.0)),
+            attributes=dict(data.get("attributes") or {}),
+        )
+
+
+@dataclass(frozen=True)
+class ProxyInfo:
+    """A proxy as the server reports it; ``listen`` carries the real port."""
+
+    name: str
+    listen: str
+    upstream: str
+    enabled: bool
+    toxics: list[ToxicInfo] = field(default_factory=list)
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ProxyInfo:
+        return cls(
+            name=str(data["name"]),
+            listen=str(data["listen"]),
+            upstream=str(data["upstream"]),
+            enabled=bool(data["enabled"]),
+            toxics=[ToxicInfo.from_json(t) for t in data.get("toxics") or []],
+        )
+
+
+class ProxyClient:
+    """Async client of one Toxiproxy-compatible server at ``url``."""
+
+    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+        self.url = url.rstrip("/")
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout)
+
+    async def __aenter__(self) -> ProxyClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(self, method: str, path: str, json: Any = None) -> Any:
+        """One request; the decoded JSON answer (None for 204) or a ProxyError."""
+        try:
+            response = await self._http.request(method, path, json=json)
+        except httpx.HTTPError as exc:
+            raise ProxyError(f"fault proxy at {self.url} unreachable: {exc}") from exc
+        if response.status_code >= 400:
+            raise ProxyError(_error_text(response), status=response.status_code)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            return response.text
+
+    # -- server ------------------------------------------------------------------
+    async def version(self) -> str:
+        """The server's version (old Toxiproxy answers plain text, newer JSON)."""
+        answer = await self._call("GET", "/version")
+        if isinstance(answer, dict):
+            return str(answer.get("version", ""))
+        return str(answer).strip()
+
+    async def reset(self) -> None:
+        """Enable every proxy and remove every toxic."""
+        await self._call("POST", "/reset")
+
+    # -- proxies -----------------------------------------------------------------
+    async def proxies(self) -> dict[str, ProxyInfo]:
+        answer = await self._call("GET", "/proxies")
+        return {name: ProxyInfo.from_json(data) for name, data in answer.items()}
+
+    async def create_proxy(
+        self, name: str, listen: str, upstream: str, enabled: bool = True
+    ) -> ProxyInfo:
+        """Create a proxy; ``listen`` with port 0 gets a free port, reported back."""
+        body = {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
+        return ProxyInfo.from_json(await self._call("POST", "/proxies", body))
+
+    async def get_proxy(self, name: str) -> ProxyInfo:
+        return ProxyInfo.from_json(await self._call("GET", f"/proxies/{_quote(name)}"))
+
+    async def update_proxy(
+        self,
+        name: str,
+        *,
+        enabled: bool | None = None,
+        listen: str | None = None,
+        upstream: str | None = None,
+    ) -> ProxyInfo:
+        """Change a proxy; ``enabled=False`` refuses new and closes open connections."""
+        body = {
+            key: value
+            for key, value in (("enabled", enabled), ("listen", listen), ("upstream", upstream))
+            if value is not None
+        }
+        return ProxyInfo.from_json(await self._call("POST", f"/proxies/{_quote(name)}", body))
+
+    async def delete_proxy(self, name: str) -> None:
+        await self._call("DELETE", f"/proxies/{_quote(name)}")
+
+    async def populate(self, proxies: Iterable[Mapping[str, Any]]) -> list[ProxyInfo]:
+        """Create or replace many proxies at once (dicts with name/listen/upstream)."""
+        answer = await self._call("POST", "/populate", [dict(p) for p in proxies])
+        return [ProxyInfo.from_json(p) for p in answer.get("proxies") or []]
+
+    # -- toxics ------------------------------------------------------------------
+    async def toxics(self, proxy: str) -> list[ToxicInfo]:
+        answer = await self._call("GET", f"/proxies/{_quote(proxy)}/toxics")
+        return [ToxicInfo.from_json(t) for t in answer]
+
+    async def add_toxic(
+        self,
+        proxy: str,
+        type: str,
+        *,
+        stream: str = "downstream",
+        toxicity: float = 1.0,
+        attributes: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ) -> ToxicInfo:
+        """Add a toxic; it takes effect on connections already open too."""
+        body: dict[str, Any] = {
+            "type": type,
+            "stream": stream,
+            "toxicity": toxicity,
+            "attributes": dict(attributes or {}),
+        }
+        if name is not None:
+            body["name"] = name
+        answer = await self._call("POST", f"/proxies/{_quote(proxy)}/toxics", body)
+        return ToxicInfo.from_json(answer)
+
+    async def get_toxic(self, proxy: str, name: str) -> ToxicInfo:
+        path = f"/proxies/{_quote(proxy)}/toxics/{_quote(name)}"
+        return ToxicInfo.from_json(await self._call("GET", path))
+
+    async def update_toxic(
+        self,
+        proxy: str,
+        name: str,
+        *,
+        attributes: Mapping[str, Any] | None = None,
+        toxicity: float | None = None,
+    ) -> ToxicInfo:
+        """Change a toxic's attributes (merged over the old ones) or toxicity."""
+        body: dict[str, Any] = {}
+        if attributes is not None:
+            body["attributes"] = dict(attributes)
+        if toxicity is not None:
+            body["toxicity"] = toxicity
+        path = f"/proxies/{_quote(proxy)}/toxics/{_quote(name)}"
+        return ToxicInfo.from_json(await self._call("POST", path, body))
+
+    async def remove_toxic(self, proxy: str, name: str) -> None:
+        await self._call("DELETE", f"/proxies/{_quote(proxy)}/toxics/{_quote(name)}")
+
+
+def _quote(segment: str) -> str:
+    """A path segment with '/', '?', '#' and '%' escaped."""
+    return quote(segment, safe="")
+
+
+def _error_text(response: httpx.Response) -> str:
+    """Toxiproxy's error text from a failed answer, whatever its shape."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return str(data["error"])
+    text = response.text.strip()
+    return text or f"HTTP {response.status_code}"

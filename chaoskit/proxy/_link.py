@@ -1,0 +1,358 @@
+"""One proxied TCP connection: two sockets, two directions, each with its toxics.
+
+Forwarding uses asyncio Protocols directly (no StreamReader): with no toxic on a
+direction, ``data_received`` writes straight into the other socket's transport. With
+toxics, a chunk runs through the pure stages of ``_toxics`` at once, and the events
+they schedule are carried out by event-loop timers. Nothing here awaits except the
+upstream connect, so the proxy can share the controller's loop.
+
+Flow control: a direction stops reading its source while the destination's write
+buffer is above its high-water mark, or while more than ``BACKLOG_HIGH`` bytes wait
+in its schedule (for example behind a bandwidth toxic), and resumes below the marks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import random
+import socket
+import struct
+from collections import deque
+from collections.abc import Callable
+from typing import Literal
+
+from chaoskit.proxy._toxics import (
+    Event,
+    Stage,
+    Stream,
+    ToxicSpec,
+    make_stage,
+    run_chain,
+    start_chain,
+)
+
+BACKLOG_HIGH = 1 << 20
+BACKLOG_LOW = 1 << 18
+WRITE_HIGH = 1 << 20
+WRITE_LOW = 1 << 18
+CONNECT_RETRY = 1.0  # seconds to keep retrying a refused upstream connect
+
+
+def tune(transport: asyncio.BaseTransport) -> None:
+    """TCP_NODELAY (no Nagle delay on small messages) and a roomier write buffer."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if isinstance(transport, asyncio.WriteTransport):
+        transport.set_write_buffer_limits(high=WRITE_HIGH, low=WRITE_LOW)
+
+
+def reset(transport: asyncio.BaseTransport) -> None:
+    """Close with RST instead of FIN (SO_LINGER 0), so the peer sees a reset."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    if isinstance(transport, asyncio.Transport):
+        transport.abort()
+    else:
+        transport.close()
+
+
+class Side(asyncio.Protocol):
+    """One socket of a link; hands what it reads to the direction leaving it."""
+
+    def __init__(self, link: Link, role: Literal["client", "server"]) -> None:
+        self.link = link
+        self.role = role
+        self.transport: asyncio.Transport | None = None
+        self.write_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        tune(transport)
+        self.link.side_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.link.outbound(self).feed(data)
+
+    def eof_received(self) -> bool:
+        self.link.outbound(self).feed_eof()
+        return True  # keep the socket open: the other direction may still flow
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self.link.inbound(self).update_reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self.link.inbound(self).update_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.link.side_lost(self, exc)
+
+
+class Direction:
+    """Bytes from ``src`` to ``dst`` through this direction's toxic stages."""
+
+    def __init__(self, link: Link, stream: Stream, src: Side, dst: Side) -> None:
+        self.link = link
+        self.stream = stream
+        self.src = src
+        self.dst = dst
+        self.loop = asyncio.get_running_loop()
+        self.stages: list[Stage] = []
+        self.state: dict[str, dict[str, int]] = {}
+        self.queue: deque[Event] = deque()
+        self.backlog = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.reading_paused = False
+        self.eof_seen = False
+        self.done = False
+
+    # -- input -------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        if self.done:
+            return
+        if not self.stages and not self.queue:
+            if self.dst.transport is not None:
+                self.dst.transport.write(data)  # the fast path: no toxic, nothing queued
+            return
+        self.enqueue(run_chain(self.stages, [Event(self.loop.time(), "data", data)]))
+
+    def feed_eof(self) -> None:
+        self.eof_seen = True
+        if self.done:
+            return
+        self.enqueue(run_chain(self.stages, [Event(self.loop.time(), "eof")]))
+
+    # -- toxics ------------------------------------------------------------------
+    def set_toxics(self, specs: list[ToxicSpec]) -> None:
+        """Install the proxy's current toxics for this stream on this open connection.
+
+        What is already scheduled goes out now (a toxic interrupted in Toxiproxy also
+        lets its held data go) and pending closes are dropped; then every toxic starts
+        afresh from now. Only limit_data's byte count carries over, and the draws stay
+        reproducible because they are seeded per connection, toxic and revision.
+        """
+        self.flush()
+        if self.done:
+            return
+        self.state = {spec.name: self.state.get(spec.name, {}) for spec in specs}
+        stages = (self.new_stage(spec) for spec in specs)
+        self.stages = [stage for stage in stages if stage is not None]
+        self.enqueue(start_chain(self.stages, self.loop.time()))
+
+    def new_stage(self, spec: ToxicSpec) -> Stage | None:
+        """A stage for ``spec``, or None when its toxicity draw says "not here"."""
+        base = f"{self.link.seed_key}/{self.stream}/{spec.name}/{spec.revision}"
+        if spec.toxicity < 1.0 and random.Random(base + "/toxicity").random() >= spec.toxicity:
+            return None
+        return make_stage(spec, random.Random(base + "/draws"), self.state[spec.name])
+
+    # -- output ------------------------------------------------------------------
+    def enqueue(self, events: list[Event]) -> None:
+        """Add events in time order (a toxic's timer may fire before queued data)."""
+        for event in events:
+            if not self.queue or self.queue[-1].time <= event.time:
+                self.queue.append(event)
+            else:
+                index = bisect.bisect_right(self.queue, event.time, key=lambda e: e.time)
+                self.queue.insert(index, event)
+            self.backlog += len(event.data)
+        self.run_due()
+
+    def run_due(self) -> None:
+        """Carry out every event whose time has come; arm a timer for the next one."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        now = self.loop.time()
+        while self.queue and not self.done:
+            head = self.queue[0]
+            if head.time > now:
+                self.timer = self.loop.call_at(head.time, self.run_due)
+                break
+            self.queue.popleft()
+            self.carry_out(head)
+        self.update_reading()
+
+    def flush(self) -> None:
+        """Carry out all scheduled data and end-of-stream now; drop scheduled closes."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        while self.queue and not self.done:
+            event = self.queue.popleft()
+            if event.kind in ("data", "eof"):
+                self.carry_out(event)
+        self.queue.clear()
+        self.backlog = 0
+        self.update_reading()
+
+    def carry_out(self, event: Event) -> None:
+        self.backlog -= len(event.data)
+        transport = self.dst.transport
+        if event.kind == "data":
+            if transport is not None and not transport.is_closing():
+                transport.write(event.data)
+        elif event.kind == "eof":
+            self.done = True
+            if transport is not None and not transport.is_closing() and transport.can_write_eof():
+                transport.write_eof()
+            self.link.direction_done()
+        elif event.kind == "close":
+            self.link.close()
+        else:
+            self.link.reset()
+
+    def update_reading(self) -> None:
+        """Pause or resume reading the source to bound memory (see module docstring)."""
+        transport = self.src.transport
+        if transport is None or transport.is_closing() or self.eof_seen:
+            return
+        full = self.backlog > BACKLOG_HIGH or (self.reading_paused and self.backlog > BACKLOG_LOW)
+        should_pause = full or self.dst.write_paused
+        if should_pause and not self.reading_paused:
+            transport.pause_reading()
+            self.reading_paused = True
+        elif not should_pause and self.reading_paused:
+            transport.resume_reading()
+            self.reading_paused = False
+
+    def stop(self) -> None:
+        self.done = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.queue.clear()
+        self.backlog = 0
+
+
+ToxicsFor = Callable[[Stream], list[ToxicSpec]]
+
+
+class Link:
+    """A client connection accepted by a proxy and its connection to the upstream."""
+
+    def __init__(
+        self,
+        upstream: tuple[str, int],
+        toxics_for: ToxicsFor,
+        seed_key: str,
+        on_finished: Callable[[Link], None],
+        connect_retry: float = CONNECT_RETRY,
+    ) -> None:
+        self.upstream = upstream
+        self.toxics_for = toxics_for
+        self.seed_key = seed_key
+        self.on_finished = on_finished
+        self.connect_retry = connect_retry
+        self.client = Side(self, "client")
+        self.server = Side(self, "server")
+        self.up: Direction | None = None
+        self.down: Direction | None = None
+        self.connector: asyncio.Task[None] | None = None
+        self.finished = False
+
+    def outbound(self, side: Side) -> Direction:
+        direction = self.up if side is self.client else self.down
+        assert direction is not None
+        return direction
+
+    def inbound(self, side: Side) -> Direction:
+        direction = self.down if side is self.client else self.up
+        assert direction is not None
+        return direction
+
+    # -- lifecycle -----------------------------------------------------------------
+    def side_made(self, side: Side) -> None:
+        assert side.transport is not None
+        if side is self.client:
+            side.transport.pause_reading()  # nothing to forward to until upstream is up
+            self.connector = asyncio.get_running_loop().create_task(self.connect())
+        elif self.finished or self.client.transport is None:
+            side.transport.close()
+        else:
+            self.start_forwarding()
+
+    def start_forwarding(self) -> None:
+        """Both sockets are up: build the directions with the current toxics."""
+        self.up = Direction(self, "upstream", self.client, self.server)
+        self.down = Direction(self, "downstream", self.server, self.client)
+        self.up.set_toxics(self.toxics_for("upstream"))
+        self.down.set_toxics(self.toxics_for("downstream"))
+        if not self.finished and self.client.transport is not None:
+            self.client.transport.resume_reading()
+            self.up.update_reading()
+
+    async def connect(self) -> None:
+        """Dial the upstream, retrying refusals briefly (a node may be restarting).
+
+        Giving up resets the client: "connected, then EOF" would look like a peer that
+        accepted and hung up, which some systems treat worse than a refusal.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.connect_retry
+        pause = 0.02
+        host, port = self.upstream
+        while not self.finished:
+            try:
+                await loop.create_connection(lambda: self.server, host, port)
+                return
+            except OSError:
+                if loop.time() + pause > deadline:
+                    self.reset()
+                    return
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 0.2)
+
+    def update_toxics(self) -> None:
+        """The proxy's toxics changed: apply them to this open connection."""
+        if self.finished:
+            return
+        for direction in (self.up, self.down):
+            if direction is not None and not direction.done:
+                direction.set_toxics(self.toxics_for(direction.stream))
+
+    def direction_done(self) -> None:
+        """Both ends half-closed: the connection is over."""
+        if self.up is not None and self.down is not None and self.up.done and self.down.done:
+            self.close()
+
+    def side_lost(self, side: Side, exc: Exception | None) -> None:
+        """A socket went away; an error (such as a reset) is passed on as a reset."""
+        side.transport = None
+        if exc is not None:
+            self.reset()
+        else:
+            self.close()
+
+    def close(self) -> None:
+        """Close both sockets after their buffered data is written (FIN)."""
+        self._finish()
+        for side in (self.client, self.server):
+            if side.transport is not None and not side.transport.is_closing():
+                side.transport.close()
+
+    def reset(self) -> None:
+        """Abort both sockets with RST: what a peer sees when a link is cut."""
+        self._finish()
+        for side in (self.client, self.server):
+            if side.transport is not None:
+                reset(side.transport)
+
+    def _finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        for direction in (self.up, self.down):
+            if direction is not None:
+                direction.stop()
+        if self.connector is not None and not self.connector.done():
+            self.connector.cancel()
+        self.on_finished(self)

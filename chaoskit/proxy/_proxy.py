@@ -1,0 +1,150 @@
+"""One named proxy: a listening socket, its open links, and its toxics.
+
+``enabled = False`` is the "cut" fault: the listener closes (new connections are
+refused by the kernel) and every open link is reset. Enabling binds the same
+address again; a port chosen by the kernel (listen port 0) is kept across restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+
+from chaoskit._errors import ProxyError
+from chaoskit.proxy._link import CONNECT_RETRY, Link
+from chaoskit.proxy._model import ProxyFields, join_hostport, split_hostport
+from chaoskit.proxy._toxics import Stream, ToxicSpec
+
+
+async def bind(listen: str) -> socket.socket:
+    """A listening, non-blocking socket for ``host:port``; ProxyError if impossible."""
+    host, port = split_hostport(listen, what="listen", allow_port_zero=True)
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ProxyError(f"cannot listen on {listen}: {exc}", status=400) from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(512)
+        sock.setblocking(False)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ProxyError(f"listen address {listen} is already in use", status=409) from None
+        raise ProxyError(f"cannot listen on {listen}: {exc.strerror}", status=400) from None
+    return sock
+
+
+class Proxy:
+    """A Toxiproxy proxy: accepts on ``listen``, forwards each connection to ``upstream``."""
+
+    def __init__(self, fields: ProxyFields, seed_key: str) -> None:
+        self.name = fields.name
+        self.listen = fields.listen
+        self.upstream = fields.upstream
+        self.enabled = False
+        self.toxics: dict[str, ToxicSpec] = {}
+        self.links: set[Link] = set()
+        self.seed_key = seed_key
+        self.serial = 0
+        self.server: asyncio.Server | None = None
+        self.connect_retry = CONNECT_RETRY
+
+    @property
+    def fields(self) -> ProxyFields:
+        return ProxyFields(self.name, self.listen, self.upstream, self.enabled)
+
+    def to_json(self) -> dict[str, object]:
+        """The proxy in Toxiproxy's JSON shape, toxics included (upstream ones first)."""
+        toxics = [spec.to_json() for spec in self.ordered_toxics()]
+        return {
+            "name": self.name,
+            "listen": self.listen,
+            "upstream": self.upstream,
+            "enabled": self.enabled,
+            "toxics": toxics,
+        }
+
+    def ordered_toxics(self) -> list[ToxicSpec]:
+        return self.toxics_for("upstream") + self.toxics_for("downstream")
+
+    def toxics_for(self, stream: Stream) -> list[ToxicSpec]:
+        return [spec for spec in self.toxics.values() if spec.stream == stream]
+
+    # -- listening ------------------------------------------------------------------
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """Listen (on ``sock`` if already bound) and accept; no-op when enabled."""
+        if self.enabled:
+            if sock is not None:
+                sock.close()
+            return
+        if sock is None:
+            sock = await bind(self.listen)
+        host, port = sock.getsockname()[:2]
+        self.listen = join_hostport(host, port)
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(self.new_link, sock=sock)
+        self.enabled = True
+
+    def new_link(self) -> asyncio.Protocol:
+        self.serial += 1
+        link = Link(
+            split_hostport(self.upstream, what="upstream", allow_port_zero=False),
+            self.toxics_for,
+            f"{self.seed_key}/{self.name}/{self.serial}",
+            self.links.discard,
+            self.connect_retry,
+        )
+        self.links.add(link)
+        return link.client
+
+    def stop(self) -> None:
+        """Stop listening and reset every open connection."""
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        self.enabled = False
+        for link in list(self.links):
+            link.reset()
+        self.links.clear()
+
+    async def update(self, fields: ProxyFields) -> None:
+        """Apply a new listen/upstream/enabled; moving restarts as Toxiproxy does.
+
+        A new listen address is bound before anything stops, so a failure changes nothing.
+        """
+        if fields.listen != self.listen or fields.upstream != self.upstream:
+            moving = fields.listen != self.listen and fields.enabled
+            sock = await bind(fields.listen) if moving else None
+            self.stop()
+            self.listen, self.upstream = fields.listen, fields.upstream
+            if fields.enabled:
+                await self.start(sock)
+            return
+        if fields.enabled and not self.enabled:
+            await self.start()
+        elif not fields.enabled and self.enabled:
+            self.stop()
+
+    # -- toxics -----------------------------------------------------------------------
+    def set_toxic(self, spec: ToxicSpec) -> None:
+        """Add or replace a toxic; open connections pick it up at once."""
+        self.toxics[spec.name] = spec
+        self.refresh_links()
+
+    def remove_toxic(self, name: str) -> None:
+        del self.toxics[name]
+        self.refresh_links()
+
+    def clear_toxics(self) -> None:
+        self.toxics.clear()
+        self.refresh_links()
+
+    def refresh_links(self) -> None:
+        for link in list(self.links):
+            link.update_toxics()

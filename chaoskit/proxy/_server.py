@@ -1,0 +1,229 @@
+"""The Toxiproxy 2.x HTTP API on aiohttp, and the server object that owns it.
+
+Routes, status codes and JSON bodies follow Toxiproxy (201 on create and populate,
+204 on delete and reset, ``{"error": ..., "status": ...}`` on failure), so any
+Toxiproxy client works against it. Like Toxiproxy, requests from browsers
+(``User-Agent: Mozilla/...``) are refused: a web page must not be able to cut links
+on a developer's machine through a cross-site POST to localhost.
+
+Example::
+
+    server = ProxyServer(port=0, seed=7)
+    await server.start()
+    ...                      # ProxyClient(server.url) drives it
+    await server.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from chaoskit._errors import ProxyError, SetupError
+from chaoskit.proxy._registry import Registry
+
+log = logging.getLogger("chaoskit.proxy")
+
+#: Toxiproxy API level this server implements; "+chaoskit" marks the embedded server.
+VERSION = "2.9.0+chaoskit"
+MAX_BODY = 1 << 20  # bodies are a few hundred bytes; a megabyte is already hostile
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def error_response(message: str, status: int) -> web.Response:
+    return web.json_response({"error": message, "status": status}, status=status)
+
+
+@web.middleware
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes Toxiproxy's JSON error; nothing escapes as a 500 page."""
+    if request.headers.get("User-Agent", "").startswith("Mozilla/"):
+        return error_response("User agent not allowed", 403)
+    try:
+        return await handler(request)
+    except ProxyError as exc:
+        return error_response(str(exc), exc.status or 500)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.reason.lower(), exc.status)
+    except Exception as exc:  # a bug in chaoskit: keep the server up, say what broke
+        log.exception("internal error in %s %s", request.method, request.path)
+        return error_response(f"internal error: {exc!r}", 500)
+
+
+async def body(request: web.Request) -> Any:
+    """The request's JSON body, or Toxiproxy's "bad request body" (413 when huge)."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ProxyError(f"request body too large (limit {MAX_BODY} bytes)", status=413)
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise ProxyError(f"request body too large (limit {MAX_BODY} bytes)", status=413) from None
+    if not raw.strip():
+        raise ProxyError("bad request body: EOF", status=400)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise ProxyError(f"bad request body: {exc}", status=400) from None
+
+
+def make_app(registry: Registry) -> web.Application:
+    """The aiohttp application serving the Toxiproxy API over ``registry``."""
+    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
+
+    def name(request: web.Request, key: str = "proxy") -> str:
+        return request.match_info[key]
+
+    async def proxy_index(request: web.Request) -> web.Response:
+        return web.json_response(registry.index())
+
+    async def proxy_create(request: web.Request) -> web.Response:
+        proxy = await registry.create(await body(request))
+        return web.json_response(proxy.to_json(), status=201)
+
+    async def populate(request: web.Request) -> web.Response:
+        proxies = await registry.populate(await body(request))
+        return web.json_response({"proxies": [p.to_json() for p in proxies]}, status=201)
+
+    async def proxy_show(request: web.Request) -> web.Response:
+        return web.json_response(registry.get(name(request)).to_json())
+
+    async def proxy_update(request: web.Request) -> web.Response:
+        proxy = await registry.update(name(request), await body(request))
+        return web.json_response(proxy.to_json())
+
+    async def proxy_delete(request: web.Request) -> web.Response:
+        await registry.delete(name(request))
+        return web.Response(status=204)
+
+    async def toxic_index(request: web.Request) -> web.Response:
+        specs = registry.get(name(request)).ordered_toxics()
+        return web.json_response([spec.to_json() for spec in specs])
+
+    async def toxic_create(request: web.Request) -> web.Response:
+        proxy = name(request)
+        registry.get(proxy)  # 404 for an unknown proxy before looking at the body
+        return web.json_response(await registry.add_toxic(proxy, await body(request)))
+
+    async def toxic_show(request: web.Request) -> web.Response:
+        return web.json_response(registry.get_toxic(name(request), name(request, "toxic")))
+
+    async def toxic_update(request: web.Request) -> web.Response:
+        proxy, toxic = name(request), name(request, "toxic")
+        registry.get_toxic(proxy, toxic)
+        return web.json_response(await registry.update_toxic(proxy, toxic, await body(request)))
+
+    async def toxic_delete(request: web.Request) -> web.Response:
+        await registry.remove_toxic(name(request), name(request, "toxic"))
+        return web.Response(status=204)
+
+    async def reset(request: web.Request) -> web.Response:
+        await registry.reset()
+        return web.Response(status=204)
+
+    async def version(request: web.Request) -> web.Response:
+        return web.json_response({"version": VERSION})
+
+    app.router.add_post("/reset", reset)
+    app.router.add_get("/proxies", proxy_index)
+    app.router.add_post("/proxies", proxy_create)
+    app.router.add_post("/populate", populate)
+    app.router.add_get("/proxies/{proxy}", proxy_show)
+    app.router.add_post("/proxies/{proxy}", proxy_update)
+    app.router.add_patch("/proxies/{proxy}", proxy_update)
+    app.router.add_delete("/proxies/{proxy}", proxy_delete)
+    app.router.add_get("/proxies/{proxy}/toxics", toxic_index)
+    app.router.add_post("/proxies/{proxy}/toxics", toxic_create)
+    app.router.add_get("/proxies/{proxy}/toxics/{toxic}", toxic_show)
+    app.router.add_post("/proxies/{proxy}/toxics/{toxic}", toxic_update)
+    app.router.add_patch("/proxies/{proxy}/toxics/{toxic}", toxic_update)
+    app.router.add_delete("/proxies/{proxy}/toxics/{toxic}", toxic_delete)
+    app.router.add_get("/version", version)
+    return app
+
+
+class ProxyServer:
+    """The embedded Toxiproxy-compatible server, running in the current event loop.
+
+    Binds to loopback unless told otherwise; ``port=0`` picks a free port (see
+    ``port``/``url`` after ``start``). ``seed`` makes jitter, slicer and toxicity draws
+    reproducible: connection k of proxy p always draws the same sequence.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 8474, seed: int = 0) -> None:
+        self.host = host
+        self.registry = Registry(seed)
+        self._port = port
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._port}"
+
+    def seed(self, value: int) -> None:
+        """Reseed the random draws of connections accepted from now on."""
+        self.registry.seed(value)
+
+    async def start(self) -> None:
+        """Start serving the API; SetupError if the address cannot be bound."""
+        runner = web.AppRunner(make_app(self.registry), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise SetupError(
+                f"cannot serve the proxy API on {self.host}:{self._port}: {exc.strerror}"
+            ) from None
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def close(self) -> None:
+        """Stop the API and every proxy, closing all listeners and connections."""
+        await self.registry.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> ProxyServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+
+async def _serve_until_stopped(host: str, port: int, seed: int) -> None:
+    server = ProxyServer(host, port, seed)
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    print(f"chaoskit proxy: Toxiproxy API on {server.url} (seed {seed})", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+
+
+def serve(host: str = "127.0.0.1", port: int = 8474, seed: int = 0) -> None:
+    """Run the proxy server in the foreground until Ctrl-C or SIGTERM (for the CLI)."""
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_until_stopped(host, port, seed))
