@@ -226,7 +226,7 @@ def check_history(file: Path, model: str) -> None:
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 def report(run_dir: Path) -> None:
-    """Regenerate a run's report.html and junit.xml."""
+    """Regenerate a run's report.html and junit.xml (RUN_DIR may be a store: its latest)."""
     from chaoskit._store import resolve_run_dir
     from chaoskit.report import write_junit, write_run_report
 

@@ -10,7 +10,6 @@ the question took, so the node held that role at some instant within
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +43,7 @@ class Observer:
         self.timeout = timeout
         self.latest: dict[str, Record] = {}
         self.samples = 0
+        self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._http = httpx.AsyncClient(
             timeout=timeout, limits=httpx.Limits(max_connections=4 * len(self.nodes) + 4)
@@ -55,11 +55,11 @@ class Observer:
         ]
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5.0)
         self._tasks = []
         await self._http.aclose()
 
@@ -83,9 +83,9 @@ class Observer:
         sent = self.clock.now()
         rec: dict[str, Any]
         try:
-            status = await asyncio.wait_for(
-                self.target.status(self._http, node, self.timeout), self.timeout * 1.5
-            )
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+            async with asyncio.timeout(self.timeout * 1.5):
+                status = await self.target.status(self._http, node, self.timeout)
             now = self.clock.now()
             rec = {
                 "time": now,
@@ -116,7 +116,7 @@ class Observer:
     async def _poll(self, node: NodeInfo) -> None:
         loop = asyncio.get_running_loop()
         next_at = loop.time()
-        while True:
+        while not self._stopping:
             await self.observe_once(node)
             next_at += self.interval
             delay = next_at - loop.time()

@@ -13,36 +13,52 @@ MAX_ANOMALIES_SHOWN = 8
 
 
 def verdict_text(valid: Any) -> str:
-    return _VERDICT.get(valid, "[yellow]unknown[/yellow]") if isinstance(valid, bool) else (
-        "[yellow]unknown[/yellow]")
+    return (
+        _VERDICT.get(valid, "[yellow]unknown[/yellow]")
+        if isinstance(valid, bool)
+        else ("[yellow]unknown[/yellow]")
+    )
 
 
-def print_summary(console: Console, run_dir: Path, results: dict[str, Any], *,
-                  seed: int | None = None, command: str | None = None) -> None:
+def print_summary(
+    console: Console,
+    run_dir: Path,
+    results: dict[str, Any],
+    *,
+    seed: int | None = None,
+    command: str | None = None,
+) -> None:
     table = Table(title="checks", show_header=True, header_style="bold")
     table.add_column("checker")
     table.add_column("verdict")
     table.add_column("anomalies", justify="right")
     table.add_column("figures")
     for name, res in results.get("checkers", {}).items():
-        table.add_row(name, verdict_text(res.get("valid")), str(len(res.get("anomalies", []))),
-                      _figures(res.get("metrics", {})) + (f" error: {res['error']}"
-                                                          if res.get("error") else ""))
+        table.add_row(
+            name,
+            verdict_text(res.get("valid")),
+            str(len(res.get("anomalies", []))),
+            _figures(res.get("metrics", {}))
+            + (f" error: {res['error']}" if res.get("error") else ""),
+        )
     console.print(table)
     shown = 0
     for name, res in results.get("checkers", {}).items():
         for anomaly in res.get("anomalies", []):
             if shown < MAX_ANOMALIES_SHOWN:
-                console.print(f"  [red]{anomaly.get('kind', name)}[/red] "
-                              f"{anomaly.get('message', '')}", highlight=False)
+                console.print(
+                    f"  [red]{anomaly.get('kind', name)}[/red] {anomaly.get('message', '')}",
+                    highlight=False,
+                )
             shown += 1
     if shown > MAX_ANOMALIES_SHOWN:
         console.print(f"  ... and {shown - MAX_ANOMALIES_SHOWN} more in results.json")
     incomplete = " (incomplete run)" if results.get("incomplete") else ""
     console.print(f"verdict: {verdict_text(results.get('valid'))}{incomplete}")
-    console.print(f"run stored in {run_dir}", highlight=False)
+    console.print(f"run stored in {run_dir}", highlight=False, soft_wrap=True)
     if seed is not None:
-        console.print(f"seed {seed}; repeat with: {command}", highlight=False, markup=False)
+        console.print(f"seed {seed}; repeat with: {command}", highlight=False, markup=False,
+                      soft_wrap=True)
 
 
 def _figures(metrics: dict[str, Any]) -> str:
@@ -50,8 +66,10 @@ def _figures(metrics: dict[str, Any]) -> str:
     for key in ("failover_ms", "leaderless_ms", "sampling_interval_ms"):
         value = metrics.get(key)
         if isinstance(value, dict) and value.get("p50") is not None:
-            parts.append(f"{key} p50 {value['p50']:.0f} p99 {value.get('p99', 0):.0f} "
-                         f"max {value.get('max', 0):.0f}")
+            parts.append(
+                f"{key} p50 {value['p50']:.0f} p99 {value.get('p99', 0):.0f} "
+                f"max {value.get('max', 0):.0f}"
+            )
     for key in ("ops", "faults", "observations"):
         if isinstance(metrics.get(key), int):
             parts.append(f"{key} {metrics[key]}")

@@ -1,0 +1,128 @@
+"""The nightly resilience report page: changes since last night, the matrix, trends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from chaoskit.report import _charts as charts
+from chaoskit.report._html import badge, esc, millis, render, table, verdict_class
+from chaoskit.report._trends import Changes, changes, night_series
+
+_TRENDS = (
+    ("cells", "Cells passing and failing", "cells"),
+    ("anomalies", "Anomalies found", "anomalies"),
+    ("failover p50", "Failover p50 per cell", "ms"),
+    ("failover p99", "Failover p99 per cell", "ms"),
+)
+
+
+def render_nightly(
+    summary: dict[str, Any],
+    previous: list[tuple[str, dict[str, Any]]],
+    out_dir: Path,
+    matrix_text: str,
+    *,
+    ratio: float,
+    min_ms: float,
+) -> str:
+    """The whole nightly page; ``previous`` are earlier nights, oldest first."""
+    tonight = out_dir.name
+    diff = changes(summary, previous[-1] if previous else None, ratio=ratio, min_ms=min_ms)
+    return render(
+        "nightly.html",
+        title=esc(tonight),
+        status=esc(summary["status"]),
+        status_class=verdict_class(summary["status"]),
+        subtitle=esc(
+            f"started {summary['started_at']} · matrix {summary['matrix_file']} · "
+            f"{len(summary['cells'])} cells · exit status {summary['exit_status']}"
+        ),
+        changes=_changes(diff, ratio, min_ms),
+        cells=_cells(summary["cells"]),
+        trends=_trends([*previous, (tonight, summary)]),
+        matrix=esc(matrix_text),
+    )
+
+
+def _changes(diff: Changes, ratio: float, min_ms: float) -> str:
+    if diff.previous is None:
+        return "<p>First night in this store: nothing to compare with.</p>"
+    parts = [
+        f'<p class="note">Compared with the night of {esc(diff.previous)}. A failover '
+        f"regression is a p50 or p99 worse by a factor above {ratio:g} and by at least "
+        f"{min_ms:g} ms.</p>"
+    ]
+    lists = (
+        ("new-failures", "New failures", diff.new_failures),
+        ("fixed", "Fixed", diff.fixed),
+        ("new-cells", "New cells", diff.new_cells),
+    )
+    for ident, title, items in lists:
+        body = "".join(f"<li>{esc(k)}</li>" for k in items) or "<li>none</li>"
+        parts.append(f'<h3>{title}</h3><ul id="{ident}">{body}</ul>')
+    rows = [
+        [esc(k), esc(m), esc(millis(a)), esc(millis(b)), esc(f"x{b / a:.2f}" if a else "")]
+        for k, m, a, b in diff.regressions
+    ]
+    parts.append(
+        "<h3>Failover regressions</h3>"
+        + (
+            table(
+                ["cell", "metric", "last night", "tonight", "change"],
+                rows,
+                attrs='id="regressions"',
+            )
+            if rows
+            else '<p id="regressions">none</p>'
+        )
+    )
+    return "".join(parts)
+
+
+def _run_link(run: dict[str, Any]) -> str:
+    label = f"seed {run['seed']}"
+    if not run.get("run_dir"):
+        return badge("error", label) + f' <span class="note">{esc(run.get("error", ""))}</span>'
+    path = str(run["run_dir"])
+    href = f"file://{path}/report.html" if path.startswith("/") else f"../../{path}/report.html"
+    return f'<a href="{esc(href)}">{badge(run["verdict"], label)}</a>'
+
+
+def _cells(cells: list[dict[str, Any]]) -> str:
+    rows = []
+    for c in cells:
+        kinds = ", ".join(f"{k} x{n}" for k, n in c["anomaly_kinds"].items())
+        f = c["failover_ms"]
+        rows.append(
+            [
+                esc(c["key"]),
+                badge(c["status"], c["status"]),
+                " ".join(_run_link(r) for r in c["runs"]),
+                esc(c["anomalies"])
+                + (f" <span class='note'>({esc(kinds)})</span>" if kinds else ""),
+                esc(millis(f["p50"])),
+                esc(millis(f["p99"])),
+                esc(millis(f["max"])),
+            ]
+        )
+    return table(
+        ["cell", "status", "runs", "anomalies", "failover p50", "failover p99", "failover max"],
+        rows,
+        attrs='id="cell-table"',
+        row_classes=[f"r-{verdict_class(c['status'])}" for c in cells],
+    )
+
+
+def _trends(nights: list[tuple[str, dict[str, Any]]]) -> str:
+    series = night_series(nights)
+    names = [n for n, _ in nights]
+    out = [f'<p class="note">{len(nights)} nights, oldest first.</p>']
+    for metric, title, unit in _TRENDS:
+        data = series[metric]
+        if not any(v is not None for values in data.values() for v in values):
+            out.append(f"<p>{esc(title)}: no figures yet.</p>")
+            continue
+        salt = "trend-" + metric.replace(" ", "-")
+        out.append(charts.trend_svg(salt, title, names, data, unit))
+    return "".join(out)

@@ -1,0 +1,29 @@
+"""The asyncio shell shared by the reference nodes: arguments, HTTP, peers and ticks.
+
+A protocol core (``targets.raft._core``, ``targets.bully._core``) stays pure; this
+package does the I/O around it:
+
+- ``parse_args``: the common command line (``--id --listen --peer --data-dir ...``);
+- ``PeerSender``: one-way, fire-and-forget messages to every peer, one bounded queue
+  per peer so a dead or silent peer never slows the others;
+- ``read_json`` / ``json_error`` / ``make_app`` / ``serve``: a small aiohttp server that
+  answers anything malformed with a 4xx;
+- ``tick_loop``: a fixed-rate ticker that skips ticks it missed instead of bursting.
+"""
+
+from targets._node._args import NodeArgs, parse_args
+from targets._node._http import BadRequest, json_error, make_app, read_json, serve
+from targets._node._sender import PeerSender
+from targets._node._ticker import tick_loop
+
+__all__ = [
+    "BadRequest",
+    "NodeArgs",
+    "PeerSender",
+    "json_error",
+    "make_app",
+    "parse_args",
+    "read_json",
+    "serve",
+    "tick_loop",
+]

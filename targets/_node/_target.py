@@ -1,0 +1,104 @@
+"""What the Raft and Bully ``Target`` classes share: options, command line, status.
+
+Options (``-o key=value``): ``bug``, ``tick-ms``, ``election-ticks``,
+``heartbeat-ticks``, ``request-timeout``, ``seed`` (node i gets ``seed + i``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from chaoskit._errors import ConfigError
+from chaoskit._plugins import unknown_message
+from chaoskit._target import Launch, NodeInfo, Status
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = ("leader", "follower", "candidate")
+
+_NUMERIC: dict[str, type[int] | type[float]] = {
+    "tick-ms": float,
+    "election-ticks": int,
+    "heartbeat-ticks": int,
+    "request-timeout": float,
+    "seed": int,
+}
+
+
+class NodeTarget:
+    """Base of the reference targets; subclasses set the class attributes."""
+
+    module: ClassVar[str] = ""
+    bugs: ClassVar[tuple[str, ...]] = ()
+    default_tick_ms: ClassVar[float] = 10.0
+    default_election_ticks: ClassVar[int] = 15
+    proxy_mode: ClassVar[Any] = "pair"
+
+    def __init__(self) -> None:
+        self.options: dict[str, Any] = {}
+
+    @property
+    def tick_s(self) -> float:
+        return float(self.options.get("tick-ms", self.default_tick_ms)) / 1000.0
+
+    @property
+    def election_ticks(self) -> int:
+        return int(self.options.get("election-ticks", self.default_election_ticks))
+
+    def configure(self, options: Mapping[str, str]) -> None:
+        """Check and keep the ``-o`` options; ``ConfigError`` names a bad one."""
+        parsed: dict[str, Any] = {}
+        for key, text in options.items():
+            if key == "bug":
+                if text not in self.bugs:
+                    what = f"{self.module.split('.')[-1]} bug"
+                    raise ConfigError(unknown_message(what, text, list(self.bugs) or ["none"]))
+                parsed[key] = text
+            elif key in _NUMERIC:
+                parsed[key] = _number(key, text, _NUMERIC[key])
+            else:
+                raise ConfigError(unknown_message("option", key, ["bug", *_NUMERIC]))
+        self.options = parsed
+
+    def launch(self, node: NodeInfo, peers: Mapping[str, tuple[str, int]]) -> Launch:
+        """``python -m targets.<name>`` listening on ``node.port``, dialing ``peers``."""
+        argv = [sys.executable, "-m", self.module, "--id", node.id]
+        argv += ["--listen", f"{node.host}:{node.port}", "--data-dir", str(node.data_dir)]
+        for peer, (host, port) in sorted(peers.items()):
+            if peer != node.id:
+                argv += ["--peer", f"{peer}={host}:{port}"]
+        for key, value in sorted(self.options.items()):
+            if key == "seed":
+                value = value + node.index
+            argv += [f"--{key}", str(value)]
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        return Launch(argv=argv, env={"PYTHONPATH": path})
+
+    async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
+        """``GET /status``; raises on no answer or a malformed one."""
+        resp = await http.get(f"{node.url}/status", timeout=timeout)
+        resp.raise_for_status()
+        body = resp.json()
+        role, term, leader = body.get("role"), body.get("term"), body.get("leader")
+        if role not in ROLES:
+            raise ValueError(f"{node.id} reports role {role!r}")
+        if term is not None and type(term) is not int:
+            raise ValueError(f"{node.id} reports term {term!r}")
+        if leader is not None and not isinstance(leader, str):
+            raise ValueError(f"{node.id} reports leader {leader!r}")
+        return Status(role=role, term=term, leader=leader)
+
+
+def _number(key: str, text: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ConfigError(f"option {key} must be a number, got {text!r}") from None
+    if key != "seed" and value <= 0:
+        raise ConfigError(f"option {key} must be positive, got {text!r}")
+    return value

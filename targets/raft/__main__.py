@@ -1,0 +1,34 @@
+"""``python -m targets.raft --id n1 --listen HOST:PORT --peer n2=HOST:PORT ... --data-dir D``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from targets._node import parse_args
+from targets.raft._core import BUGS
+from targets.raft._node import RaftNode
+from targets.raft._storage import StorageError
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(
+        "targets.raft", argv, bugs=BUGS, tick_ms=10.0, election_ticks=15, heartbeat_ticks=5
+    )
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s {args.id} %(name)s %(levelname)s %(message)s"
+    )
+    try:
+        asyncio.run(RaftNode(args).run())
+    except StorageError as exc:
+        print(f"targets.raft: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"targets.raft: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
