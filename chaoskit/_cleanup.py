@@ -12,15 +12,12 @@ from chaoskit._runtime_local import find_leftovers, kill_leftovers
 def cleanup_leftovers(run_id: str | None = None) -> list[str]:
     """Kill leftover processes (and containers, when Docker is there); say what went."""
     lines = [f"killed process {pid} of run {rid}" for pid, rid in kill_leftovers(run_id).items()]
+    from chaoskit._runtime_docker import cleanup as docker_cleanup
+
     try:
-        from chaoskit._runtime_docker import cleanup as docker_cleanup
-    except ImportError:
-        docker_cleanup = None
-    if docker_cleanup is not None:
-        try:
-            lines += [f"removed {what}" for what in docker_cleanup(run_id)]
-        except Exception as exc:  # noqa: BLE001 - no engine is not an error here
-            lines.append(f"docker: not checked ({type(exc).__name__})")
+        lines += [f"removed {what}" for what in docker_cleanup(run_id)]
+    except Exception as exc:  # noqa: BLE001 - no engine is not an error here
+        lines.append(f"docker: not checked ({type(exc).__name__})")
     if not lines:
         lines.append("nothing left behind")
     return lines

@@ -55,6 +55,8 @@ class RunConfig:
     concurrency: int | None = None
     workload: str | None = None
     runtime: str = "local"
+    #: How faults reach the links: ``proxy`` (default) or ``iptables`` (docker runtime).
+    network: str = "proxy"
     store: Path = DEFAULT_STORE
     options: dict[str, str] = field(default_factory=dict)
     policy: Policy | None = None
@@ -81,6 +83,10 @@ class RunConfig:
         for name, value in (("fault_s", self.fault_s), ("heal_s", self.heal_s)):
             if value is not None and not value > 0:
                 raise ConfigError(f"{name} must be positive, not {value}")
+        if self.network not in ("proxy", "iptables"):
+            raise ConfigError(f"--network must be proxy or iptables, not {self.network}")
+        if self.network == "iptables" and self.runtime != "docker":
+            raise ConfigError("--network iptables needs --runtime docker")
         if self.seed is not None and self.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer, not {self.seed}")
 

@@ -96,7 +96,7 @@ class Controller:
         self.stored_config: dict[str, Any] = {}
         self.proxy_server: ProxyServer | None = None
         self.proxy: ProxyClient | None = None
-        self.network: ProxyNetwork | None = None
+        self.network: Any = None  # ProxyNetwork, or IptablesNetwork in containers
         self.fault_clock: Clock | None = None
         self.runtime: Runtime | None = None
         self.observer: Observer | None = None
@@ -186,14 +186,26 @@ class Controller:
     async def _start_cluster(self) -> None:
         target = self.plan.target
         ids = [f"n{i + 1}" for i in range(self.config.nodes)]
-        ports = free_ports(len(ids))
+        if self.config.runtime == "docker":
+            await self._start_docker_cluster(ids)
+            return
+        # A target with several peer ports (ZooKeeper: quorum, election) names them in
+        # ``peer_ports``; each gets its own port per node and its own proxy per pair.
+        kinds: tuple[str, ...] = tuple(getattr(target, "peer_ports", ()))
+        # ``separate_peer_port`` (etcd): one client port and one distinct peer port per node.
+        separate = int(bool(getattr(target, "separate_peer_port", False)) and not kinds)
+        ports = free_ports(len(ids) * (1 + len(kinds) + separate))
+        named = {
+            nid: {k: ports[len(ids) * (1 + j) + i] for j, k in enumerate(kinds)}
+            for i, nid in enumerate(ids)
+        }
         self.nodes = [
             NodeInfo(
                 id=nid,
                 index=i,
                 host="127.0.0.1",
                 port=ports[i],
-                peer_port=ports[i],
+                peer_port=named[nid][kinds[0]] if kinds else ports[i + len(ids) * separate],
                 data_dir=self.run_dir / "data" / nid,
             )
             for i, nid in enumerate(ids)
@@ -202,13 +214,51 @@ class Controller:
             node.data_dir.mkdir(parents=True, exist_ok=True)
         await self._start_proxy()
         assert self.network is not None
-        peers = await self.network.setup(self.nodes)
+        peers: dict[str, Any] = (
+            await self.network.setup_named(self.nodes, named)
+            if kinds
+            else await self.network.setup(self.nodes)
+        )
         self.fault_clock = self._make_clock(ids)
         runtime = self._make_runtime()
         self.runtime = runtime
         self._write_config(finished=False)
         for node in self.nodes:
             await runtime.launch(node, target.launch(node, peers[node.id]))
+        self.observer = Observer(target, self.nodes, self.observations, self.clock)
+        await self._wait_ready()
+        self.observer.start()
+
+    async def _start_docker_cluster(self, ids: list[str]) -> None:
+        """Nodes in containers on a network of the run; faults through the proxy
+        container (or iptables inside the containers); the controller reaches every
+        node through a port published on 127.0.0.1, which faults never cut."""
+        from chaoskit._runtime_docker import DockerRuntime
+
+        target = self.plan.target
+        if (getattr(target, "peer_ports", ()) or target.proxy_mode != "pair"
+                or getattr(target, "separate_peer_port", False)):
+            raise ConfigError(f"target '{target.name}' does not run in the docker runtime yet")
+        if any(spec.name.startswith("clock") for spec in self.config.nemeses):
+            raise ConfigError("clock nemeses need the local runtime (no libfaketime mount yet)")
+        runtime = DockerRuntime(self.run_id, self.run_dir)
+        self.runtime = runtime
+        placed = runtime.place_nodes(ids)
+        self.nodes = [p.outside for p in placed]
+        if self.config.network == "iptables":
+            from chaoskit._network_iptables import IptablesNetwork
+
+            await runtime.setup()
+            self.network = IptablesNetwork(runtime)
+            peers = {p.id: runtime.direct_peers(p.id) for p in placed}
+        else:
+            url = self.config.toxiproxy_url or await runtime.start_proxy(seed=self.seed)
+            self.proxy = ProxyClient(url)
+            self.network = ProxyNetwork(self.proxy, self.run_id, listen_host="0.0.0.0")
+            peers = runtime.via_proxy(await self.network.setup([p.inside for p in placed]))
+        self._write_config(finished=False)
+        for p in placed:
+            await runtime.launch(p.outside, target.launch(p.inside, peers[p.id]))
         self.observer = Observer(target, self.nodes, self.observations, self.clock)
         await self._wait_ready()
         self.observer.start()
@@ -224,7 +274,26 @@ class Controller:
             await self.proxy.version()
         except ChaoskitError as exc:
             raise SetupError(f"the fault proxy at {url} does not answer: {exc}") from exc
-        self.network = ProxyNetwork(self.proxy, self.run_id)
+        self.network = ProxyNetwork(
+            self.proxy,
+            self.run_id,
+            mode=self.plan.target.proxy_mode,
+            sources=self._source_filter(),
+        )
+
+    def _source_filter(self) -> ProxyServer | None:
+        """Embedded proxy only: name each connection's source node from /proc, so a
+        destination-mode network can cut one source (chaoskit/_sources.py)."""
+        if self.proxy_server is None or self.plan.target.proxy_mode != "destination":
+            return None
+        from chaoskit._sources import SourceResolver
+
+        self.proxy_server.classify_sources(SourceResolver(self._node_pids).classify)
+        return self.proxy_server
+
+    def _node_pids(self) -> dict[str, int | None]:
+        pid = getattr(self.runtime, "pid", None)
+        return {n.id: pid(n.id) for n in self.nodes} if pid is not None else {}
 
     def _make_clock(self, ids: list[str]) -> Clock | None:
         if not any(spec.name.startswith("clock") for spec in self.config.nemeses):
@@ -234,8 +303,6 @@ class Controller:
         return FaketimeClock(self.run_dir / "clock", ids)
 
     def _make_runtime(self) -> Runtime:
-        if self.config.runtime != "local":
-            raise ConfigError(f"unknown runtime '{self.config.runtime}' (known: local)")
         clock = self.fault_clock
         extra = getattr(clock, "env_for", None)
         return LocalRuntime(self.run_id, self.run_dir / LOGS, extra_env=extra)
@@ -432,6 +499,11 @@ class Controller:
         if self.clients is not None:
             with contextlib.suppress(Exception):
                 await self.clients.http.aclose()
+        # Optional target hook: targets holding client sessions (kazoo) release them here.
+        target_close = getattr(self.plan.target, "aclose", None)
+        if target_close is not None:
+            with contextlib.suppress(Exception):
+                await target_close()
         if self.observer is not None:
             with contextlib.suppress(Exception):
                 await self.observer.stop()

@@ -70,6 +70,10 @@ class Side(asyncio.Protocol):
         self.role = role
         self.transport: asyncio.Transport | None = None
         self.write_paused = False
+        #: Bytes (and EOF) read before the link could forward them: ``pause_reading``
+        #: in ``connection_made`` does not hold on every 3.11 patch release.
+        self.early: list[bytes] = []
+        self.early_eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -78,11 +82,28 @@ class Side(asyncio.Protocol):
         self.link.side_made(self)
 
     def data_received(self, data: bytes) -> None:
-        self.link.outbound(self).feed(data)
+        direction = self.link.outbound_if_ready(self)
+        if direction is None:
+            self.early.append(data)
+        else:
+            direction.feed(data)
 
     def eof_received(self) -> bool:
-        self.link.outbound(self).feed_eof()
+        direction = self.link.outbound_if_ready(self)
+        if direction is None:
+            self.early_eof = True
+        else:
+            direction.feed_eof()
         return True  # keep the socket open: the other direction may still flow
+
+    def flush_early(self, direction: Direction) -> None:
+        """Forward what arrived before the link was ready."""
+        early, self.early = self.early, []
+        for chunk in early:
+            direction.feed(chunk)
+        if self.early_eof:
+            self.early_eof = False
+            direction.feed_eof()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -234,6 +255,14 @@ class Direction:
 
 
 ToxicsFor = Callable[[Stream], list[ToxicSpec]]
+#: What a source filter says of a new connection: relay it, reset it, or hold it silently.
+Admission = Literal["cut", "hang"] | None
+#: The toxic that holds a connection whose source is hung (a "timeout" of 0: never close).
+SOURCE_HANG = "chaoskit_source_hang"
+
+
+def hang_spec(stream: Stream) -> ToxicSpec:
+    return ToxicSpec(SOURCE_HANG, "timeout", stream=stream, attributes={"timeout": 0})
 
 
 class Link:
@@ -246,6 +275,7 @@ class Link:
         seed_key: str,
         on_finished: Callable[[Link], None],
         connect_retry: float = CONNECT_RETRY,
+        admit: Callable[[Link], Admission] | None = None,
     ) -> None:
         self.upstream = upstream
         self.toxics_for = toxics_for
@@ -258,11 +288,18 @@ class Link:
         self.down: Direction | None = None
         self.connector: asyncio.Task[None] | None = None
         self.finished = False
+        #: The source filter's say on this connection (destination-mode proxies only).
+        self.admit = admit
+        self.source: str | None = None
+        self.held = False
 
     def outbound(self, side: Side) -> Direction:
-        direction = self.up if side is self.client else self.down
+        direction = self.outbound_if_ready(side)
         assert direction is not None
         return direction
+
+    def outbound_if_ready(self, side: Side) -> Direction | None:
+        return self.up if side is self.client else self.down
 
     def inbound(self, side: Side) -> Direction:
         direction = self.down if side is self.client else self.up
@@ -274,6 +311,11 @@ class Link:
         assert side.transport is not None
         if side is self.client:
             side.transport.pause_reading()  # nothing to forward to until upstream is up
+            verdict = self.admit(self) if self.admit is not None else None
+            if verdict == "cut":
+                self.reset()
+                return
+            self.held = verdict == "hang"
             self.connector = asyncio.get_running_loop().create_task(self.connect())
         elif self.finished or self.client.transport is None:
             side.transport.close()
@@ -284,8 +326,10 @@ class Link:
         """Both sockets are up: build the directions with the current toxics."""
         self.up = Direction(self, "upstream", self.client, self.server)
         self.down = Direction(self, "downstream", self.server, self.client)
-        self.up.set_toxics(self.toxics_for("upstream"))
-        self.down.set_toxics(self.toxics_for("downstream"))
+        self.up.set_toxics(self.current_toxics("upstream"))
+        self.down.set_toxics(self.current_toxics("downstream"))
+        self.client.flush_early(self.up)
+        self.server.flush_early(self.down)
         if not self.finished and self.client.transport is not None:
             self.client.transport.resume_reading()
             self.up.update_reading()
@@ -317,7 +361,18 @@ class Link:
             return
         for direction in (self.up, self.down):
             if direction is not None and not direction.done:
-                direction.set_toxics(self.toxics_for(direction.stream))
+                direction.set_toxics(self.current_toxics(direction.stream))
+
+    def current_toxics(self, stream: Stream) -> list[ToxicSpec]:
+        """The proxy's toxics, plus a silent hold while this connection's source is hung."""
+        specs = self.toxics_for(stream)
+        return [*specs, hang_spec(stream)] if self.held else specs
+
+    def set_held(self, held: bool) -> None:
+        """Hold (or release) this connection silently, as a ``hang`` of its source."""
+        if held != self.held:
+            self.held = held
+            self.update_toxics()
 
     def direction_done(self) -> None:
         """Both ends half-closed: the connection is over."""

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Prepare everything the Docker tests need, offline (no image registry reachable):
+#   1. the engine (docker.io) and Compose v1 (docker-compose), installed when absent;
+#   2. dockerd running (started in the background when `docker info` fails);
+#   3. the base image chaoskit-base:bookworm, made with debootstrap + docker import
+#      (the root filesystem tarball is cached under /var/cache/chaoskit);
+#   4. wheels of chaoskit and all its dependencies, built on the host;
+#   5. the node and proxy images, built from those wheels on that base.
+# Idempotent: a second run only rebuilds the chaoskit wheel and the last image layers.
+#
+# Environment: CHAOSKIT_CACHE (default /var/cache/chaoskit), CHAOSKIT_BASE_IMAGE
+# (default chaoskit-base:bookworm), CHAOSKIT_DEBIAN_MIRROR (default: apt's own mirror),
+# PYTHON (default: the repository's .venv).
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${CHAOSKIT_CACHE:-/var/cache/chaoskit}"
+BASE_IMAGE="${CHAOSKIT_BASE_IMAGE:-chaoskit-base:bookworm}"
+SUITE=bookworm
+INCLUDE=python3,python3-pip,python3-venv,iproute2,iptables,faketime,libfaketime
+PYTHON="${PYTHON:-$REPO/.venv/bin/python}"
+[ -x "$PYTHON" ] || PYTHON=python3
+DOCKERD_LOG=/tmp/chaoskit-dockerd.log
+
+log() { printf '[docker-setup %(%T)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+wait_for_apt() {
+    # Another apt-get (the machine's own provisioning) holds the dpkg lock: wait for it.
+    local waited=0
+    while pgrep -x apt-get >/dev/null || pgrep -x dpkg >/dev/null; do
+        [ "$waited" -eq 0 ] && log "waiting for a running apt-get to finish"
+        sleep 2
+        waited=$((waited + 2))
+        [ "$waited" -lt 900 ] || die "apt-get still running after 15 minutes"
+    done
+}
+
+have_compose() {
+    command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1
+}
+
+install_packages() {
+    local missing=()
+    command -v dockerd >/dev/null || missing+=(docker.io)
+    command -v debootstrap >/dev/null || missing+=(debootstrap)
+    have_compose || missing+=(docker-compose)
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    wait_for_apt
+    # Another process may have installed them while we waited.
+    missing=()
+    command -v dockerd >/dev/null || missing+=(docker.io)
+    command -v debootstrap >/dev/null || missing+=(debootstrap)
+    have_compose || missing+=(docker-compose)
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    log "installing ${missing[*]}"
+    local apt_log=/tmp/chaoskit-apt.log
+    { apt-get update -qq \
+        && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}"; } >"$apt_log" 2>&1 \
+        || { tail -n 20 "$apt_log" >&2; die "apt-get install ${missing[*]} failed"; }
+}
+
+start_dockerd() {
+    docker info >/dev/null 2>&1 && return 0
+    if ! pgrep -x dockerd >/dev/null; then
+        log "starting dockerd (log: $DOCKERD_LOG)"
+        nohup dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
+        disown || true
+    fi
+    local i
+    for i in $(seq 1 120); do
+        docker info >/dev/null 2>&1 && { log "dockerd ready"; return 0; }
+        sleep 0.5
+    done
+    tail -n 20 "$DOCKERD_LOG" >&2 || true
+    die "dockerd did not become ready in 60 s"
+}
+
+debian_mirror() {
+    # The mirror apt uses here: the only kind of registry this machine can reach.
+    if [ -n "${CHAOSKIT_DEBIAN_MIRROR:-}" ]; then
+        echo "$CHAOSKIT_DEBIAN_MIRROR"
+        return
+    fi
+    local uri
+    uri="$(grep -hE '^URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+        | awk '{print $2}' | grep -E '/debian/?$' | head -n 1 || true)"
+    if [ -z "$uri" ]; then
+        uri="$(grep -hE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+            | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^https?:/) {print $i; exit}}' \
+            | grep -E '/debian/?$' | head -n 1 || true)"
+    fi
+    echo "${uri:-http://deb.debian.org/debian}"
+}
+
+build_base_image() {
+    if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+        log "base image $BASE_IMAGE present"
+        return 0
+    fi
+    mkdir -p "$CACHE"
+    # The package list is part of the cache key: changing it makes a new tarball.
+    local key tarball
+    key="$(printf '%s %s' "$SUITE" "$INCLUDE" | sha256sum | cut -c1-12)"
+    tarball="$CACHE/rootfs-$SUITE-$key.tar"
+    if [ ! -s "$tarball" ]; then
+        local mirror root
+        mirror="$(debian_mirror)"
+        root="$(mktemp -d /tmp/chaoskit-rootfs.XXXXXX)"
+        log "debootstrap $SUITE from $mirror (about a minute)"
+        debootstrap --variant=minbase --include="$INCLUDE" "$SUITE" "$root" "$mirror" \
+            >"$CACHE/debootstrap.log" 2>&1 \
+            || { tail -n 20 "$CACHE/debootstrap.log" >&2; rm -rf "$root"; die "debootstrap failed"; }
+        rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+        tar -C "$root" -cf "$tarball.tmp" .
+        mv "$tarball.tmp" "$tarball"
+        rm -rf "$root"
+    fi
+    log "importing $tarball as $BASE_IMAGE"
+    docker import --change 'LABEL chaoskit=1' --change 'CMD ["/bin/bash"]' \
+        "$tarball" "$BASE_IMAGE" >/dev/null
+}
+
+build_wheels() {
+    # Dependencies are built once into the cache; the chaoskit wheel every time,
+    # since the sources change between runs.
+    local wheels="$CACHE/wheels"
+    mkdir -p "$wheels"
+    rm -f "$wheels"/chaoskit-*.whl
+    local build
+    build="$(mktemp -d /tmp/chaoskit-wheel.XXXXXX)"
+    "$PYTHON" -m pip wheel --quiet --no-deps "$REPO" -w "$build" >/dev/null 2>&1 \
+        || "$PYTHON" -m pip wheel --no-deps "$REPO" -w "$build" || die "cannot build the chaoskit wheel"
+    cp "$build"/chaoskit-*.whl "$wheels"/
+    rm -rf "$build"
+    # The dependency wheels are resolved again only when chaoskit's requirements change.
+    local wanted stamp="$wheels/.requirements"
+    wanted="$("$PYTHON" -c 'import sys, zipfile
+zf = zipfile.ZipFile(sys.argv[1])
+meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+print("\n".join(sorted(l for l in zf.read(meta).decode().splitlines() if l.startswith("Requires-Dist"))))
+' "$wheels"/chaoskit-*.whl)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+        echo "$wheels"
+        return 0
+    fi
+    if ! "$PYTHON" -m pip wheel --quiet --no-index --find-links "$wheels" -w "$wheels" \
+        "$wheels"/chaoskit-*.whl >/dev/null 2>&1; then
+        log "fetching dependency wheels from the package index"
+        "$PYTHON" -m pip wheel --quiet --find-links "$wheels" -w "$wheels" "$wheels"/chaoskit-*.whl
+    fi
+    printf '%s' "$wanted" >"$stamp"
+    echo "$wheels"
+}
+
+build_images() {
+    local wheels="$1"
+    log "building the node and proxy images on $BASE_IMAGE"
+    PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m chaoskit._images \
+        --base-image "$BASE_IMAGE" --wheels "$wheels" --stage "$REPO/docker"
+}
+
+main() {
+    local started=$SECONDS
+    install_packages
+    start_dockerd
+    build_base_image
+    local wheels
+    wheels="$(build_wheels)"
+    build_images "$wheels"
+    log "done in $((SECONDS - started)) s"
+}
+
+main "$@"

@@ -1,0 +1,59 @@
+"""Fixtures of the Docker tests: an engine, the images, a run id with nothing left behind.
+
+No engine is an error here, never a skip: deselect these tests with ``-m "not docker"``
+on a machine without Docker (CI prepares one with ``.ci/docker-setup.sh``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chaoskit._images import NODE_IMAGE, PROXY_IMAGE, build_images, docker_client
+from chaoskit._runtime_docker import leftovers, remove_run
+
+BASE_IMAGE = os.environ.get("CHAOSKIT_BASE_IMAGE", "chaoskit-base:bookworm")
+WHEELS = Path(os.environ.get("CHAOSKIT_CACHE", "/var/cache/chaoskit")) / "wheels"
+
+
+@pytest.fixture(scope="session")
+def client() -> Any:
+    return docker_client()
+
+
+@pytest.fixture(scope="session")
+def images(client: Any) -> list[str]:
+    """The node and proxy images; built now when absent (on the offline base if present)."""
+    tags = [NODE_IMAGE, PROXY_IMAGE]
+    if all(client.images.list(name=tag) for tag in tags):
+        return tags
+    base = BASE_IMAGE if client.images.list(name=BASE_IMAGE) else "python:3.11-slim"
+    return build_images(base, WHEELS if WHEELS.is_dir() else None, client=client)
+
+
+@pytest.fixture
+def run_id(client: Any) -> Iterator[str]:
+    """A fresh run id; afterwards nothing labelled with it may remain."""
+    rid = f"t{uuid.uuid4().hex[:8]}"
+    yield rid
+    left = leftovers(rid, client=client)
+    remove_run(client, rid)
+    assert left == [], f"run {rid} left {left}"
+
+
+async def wait_for(
+    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
+) -> None:
+    """Poll ``check`` until true; generous time-outs, the machine is shared."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.2)
