@@ -134,6 +134,7 @@ def run(
     concurrency: int | None,
     workload: str | None,
     runtime: str,
+    network_mode: str,
     store: Path,
     options: tuple[str, ...],
     policy: str | None,
@@ -160,6 +161,7 @@ def run(
         concurrency=concurrency,
         workload=workload,
         runtime=runtime,
+        network=network_mode,
         store=store,
         options=parse_options(list(options)),
         policy=policy,  # type: ignore[arg-type]

@@ -20,13 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from chaoskit._checker import RunData
 from chaoskit._checking import run_checkers
 from chaoskit._client_runner import ClientRunner
 from chaoskit._config import RunConfig
 from chaoskit._errors import ChaoskitError, ConfigError, SetupError
+from chaoskit._http import node_client
 from chaoskit._nemesis import Clock, Fault, NemesisContext
 from chaoskit._network import ProxyNetwork
 from chaoskit._observer import Observer
@@ -358,7 +357,7 @@ class Controller:
             workload=self.plan.workload,
             history=self.history,
             clock=self.clock,
-            http=httpx.AsyncClient(limits=httpx.Limits(max_connections=100)),
+            http=node_client(limit=100),
             concurrency=self.plan.concurrency,
             rng=random.Random(f"{self.seed}:clients"),
             op_timeout=max(1.0, 4 * self.plan.target.election_timeout),

@@ -13,8 +13,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
+from chaoskit._http import node_client
 from chaoskit._records import JsonlWriter, Record, RunClock
 from chaoskit._target import NodeInfo, Target
 
@@ -45,9 +44,7 @@ class Observer:
         self.samples = 0
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
-        self._http = httpx.AsyncClient(
-            timeout=timeout, limits=httpx.Limits(max_connections=4 * len(self.nodes) + 4)
-        )
+        self._http = node_client(timeout=timeout, limit=4 * len(self.nodes) + 4)
 
     def start(self) -> None:
         self._tasks = [

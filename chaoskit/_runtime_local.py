@@ -59,7 +59,7 @@ class LocalRuntime:
         env = dict(os.environ)
         env.update(entry.launch.env)
         if self._extra_env is not None:
-            env.update(self._extra_env(node))
+            merge_env(env, self._extra_env(node))
         env[RUN_ID_ENV] = self.run_id
         log = open(self.log_dir / f"{node}.log", "ab")  # noqa: SIM115 - handed to the child
         try:
@@ -139,6 +139,21 @@ class LocalRuntime:
         entry.paused = False
 
 
+def merge_env(env: dict[str, str], extra: Mapping[str, str]) -> None:
+    """Add ``extra`` (e.g. the clock's libfaketime settings) to a node's environment.
+
+    Preloads are joined, not replaced; an inherited ``FAKETIME`` would override the
+    per-node timestamp file, so it goes when a file is given.
+    """
+    for key, value in extra.items():
+        if key == "LD_PRELOAD" and env.get(key):
+            env[key] = f"{value}:{env[key]}"
+        else:
+            env[key] = value
+    if "FAKETIME_TIMESTAMP_FILE" in extra:
+        env.pop("FAKETIME", None)
+
+
 def find_leftovers(run_id: str | None = None) -> dict[int, str]:
     """Processes started by chaoskit runs still alive: pid -> run id.
 
@@ -156,7 +171,7 @@ def find_leftovers(run_id: str | None = None) -> dict[int, str]:
             continue
         for var in environ.split(b"\0"):
             if var.startswith(marker):
-                rid = var[len(marker):].decode(errors="replace")
+                rid = var[len(marker) :].decode(errors="replace")
                 if run_id is None or rid == run_id:
                     found[int(entry.name)] = rid
     return found

@@ -1,19 +1,25 @@
 """Clock faults: lie to nodes about the time through the run's Clock (``ctx.clock``).
 
 =========================== =====================================================
-``clock-bump``              jump a random subset by up to +-``max_offset_s``
-``clock-strobe``            flip a subset between +``offset_s`` and -``offset_s``
-                            every ~``period_ms`` until stopped
-``clock-rate``              a node's clock runs slow or fast (``rate=0.5``, ``1.5``)
-``clock-skew-leader``       the current leader's clock: ``offset_s`` and ``rate``
+``clock-bump``              jump a random subset by up to +-``max_offset_s`` (30)
+``clock-strobe``            flip a random subset between +``offset_s`` and
+                            -``offset_s`` (0.5) every ~``period_ms`` (20) until stopped
+``clock-rate``              one node's clock runs slow or fast (``rate=``; by default
+                            0.5 or 1.5, drawn per victim)
+``clock-skew-leader``       the current leader's clock: ``offset_s`` (0), ``rate`` (0.5)
 =========================== =====================================================
 
-Victims: ``count=random`` (any non-empty subset), ``one``, ``minority``,
-``majority``, ``all``, a number, or ``leader`` (the node the observer believes leads,
-a random node when nobody does). A wrong clock makes nobody unavailable, so
-``Fault.down`` and ``Fault.cut`` stay empty; ``detail`` records every node's offset
-and rate. ``stop`` resets the victims to the true time, and so does the final
-phase through ``Clock.reset()``; stop a strobe first, or its task keeps flipping.
+Victims (``count=``, not for ``clock-skew-leader``): ``random`` (any non-empty
+subset), ``one``, ``minority``, ``majority``, ``all``, a number, or ``leader`` (the
+node the observer believes leads, a random node when nobody does): so
+``clock-strobe:count=leader`` strobes the leader.
+
+A wrong clock makes nobody unavailable, so ``Fault.down`` and ``Fault.cut`` stay
+empty; ``detail["clocks"]`` records each victim's offset and rate. With libfaketime
+a node's monotonic clock moves too (see ``chaoskit/_clock.py`` for why), so a
+negative bump or a strobe also delays the node's timers. ``stop`` resets the victims
+to the true time, and so does the final phase through ``Clock.reset()``; stop a
+strobe first, or its task keeps flipping.
 """
 
 from __future__ import annotations
