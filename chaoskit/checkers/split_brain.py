@@ -1,0 +1,344 @@
+"""The ``split-brain`` checker: two nodes claiming leadership at the same time.
+
+Rules (ARCHITECTURE.md section 4; claims as in ``_timeline``):
+
+- Two claims by different nodes that overlap in controller time are a split brain.
+  Same term: a violation of election safety, always an anomaly (``same_term: true``).
+  Different terms: a stale leader that has not stepped down yet; an anomaly under the
+  ``strict`` policy (``same_term: false``), only listed in ``metrics`` as
+  ``stale_leader_overlaps`` under ``per-term``. A claim without a term cannot be told
+  apart from a same-term claim, so an overlap involving one is always an anomaly
+  (``same_term: null``).
+- A stale leader (lower term, claiming after another node started a higher term) that
+  keeps claiming longer than ``election_deadline`` seconds while it is up and inside a
+  majority that is up and connected (``_timeline.Connectivity``) is a ``stale-leader``
+  anomaly under both policies. The clock starts when the faults cutting it off heal (it
+  resumes, its links come back), or when it was superseded if it was never cut off; it
+  stops while it is cut off again. Inside a connected majority it shares a node with the
+  majority that elected the newer leader, so it can hear of the newer term.
+- Two different nodes leading the same term at different times also break election
+  safety: an ``election-safety`` anomaly, under both policies.
+
+Overlapping pairs close in time (gaps under ``MERGE_GAP_NS``) merge into one anomaly,
+so one long episode with a flapping node is one anomaly, not hundreds. ``duration_ms``
+is the total time two or more nodes claimed at once within the window.
+
+An overlap can only be seen if it spans a sample: ``metrics["sampling_interval_ms"]``
+states the run's precision. Without terms the converse limit holds too: a node that lost
+and regained leadership between two of its samples looks as if it led throughout, so a
+leadership change back and forth faster than the sampling interval can show as an
+overlap. Terms remove that ambiguity (each leadership is its own claim).
+
+A run without anomalies that is ``incomplete`` is ``"unknown"``, not valid: the lost
+tail could hold one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chaoskit._checker import CheckResult, RunData
+from chaoskit.checkers._timeline import (
+    MAX_LISTED,
+    NS_PER_S,
+    Claim,
+    Connectivity,
+    Timeline,
+    cut_off_intervals,
+    describe_faults,
+    fault_fields,
+    faults_during,
+    find_claims,
+    free_stretches,
+    human,
+    latencies,
+    load_timeline,
+    ms,
+    sampling_intervals,
+    segments,
+    verdict,
+)
+
+#: Overlaps separated by less than this are one episode, reported as one anomaly.
+MERGE_GAP_NS = 1 * NS_PER_S
+
+
+@dataclass(slots=True)
+class Overlap:
+    """Two claims by different nodes whose spans intersect over ``[start, end]``."""
+
+    a: Claim
+    b: Claim
+    start: int
+    end: int
+
+    @property
+    def same_term(self) -> bool | None:
+        if self.a.term is None or self.b.term is None:
+            return None
+        return self.a.term == self.b.term
+
+    @property
+    def stale(self) -> Claim:
+        """The claim of the lower term (only meaningful when the terms differ)."""
+        assert self.a.term is not None and self.b.term is not None
+        return self.a if self.a.term < self.b.term else self.b
+
+    @property
+    def newer(self) -> Claim:
+        return self.b if self.stale is self.a else self.a
+
+
+def find_overlaps(claims: Sequence[Claim]) -> list[Overlap]:
+    """Every overlapping pair, by a sweep over claims sorted by start.
+
+    Only claims still open at a claim's start are compared with it, so the cost is the
+    number of claims times the few claims open at once, never pairs of observations.
+    """
+    active: list[Claim] = []
+    out: list[Overlap] = []
+    for claim in claims:
+        active = [a for a in active if a.end >= claim.start]
+        for other in active:
+            if other.node != claim.node:
+                out.append(Overlap(other, claim, claim.start, min(other.end, claim.end)))
+        active.append(claim)
+    return out
+
+
+class SplitBrainChecker:
+    """Overlapping leadership claims, stale leaders, two leaders in one term."""
+
+    name = "split-brain"
+    description = (
+        "overlapping leadership claims: same-term always an anomaly, cross-term under the "
+        "strict policy; stale leaders past the deadline after a heal under both"
+    )
+
+    def check(self, run: RunData) -> CheckResult:
+        """Return the verdict, one anomaly per episode, and the run's precision."""
+        tl = load_timeline(run)
+        claims = find_claims(tl.samples)
+        overlaps = find_overlaps(claims)
+        anomalies: list[dict[str, Any]] = []
+        for same_term in (True, None, False):
+            if same_term is False and tl.policy != "strict":
+                continue
+            chosen = [o for o in overlaps if o.same_term is same_term]
+            anomalies += [_episode(tl, group) for group in merge(chosen)]
+        anomalies += stale_leaders(tl, claims)
+        anomalies += election_safety(tl, claims, overlaps)
+        anomalies.sort(key=lambda a: (a["start"], a["kind"]))
+        cross = [o for o in overlaps if o.same_term is False]
+        metrics: dict[str, Any] = {
+            "policy": tl.policy,
+            "election_deadline_s": tl.deadline_s,
+            "observations": len(tl.samples),
+            "claims": len(claims),
+            "leaders": sorted({c.node for c in claims}),
+            "overlaps": len(overlaps),
+            "max_overlap_ms": max((ms(o.end - o.start) for o in overlaps), default=0.0),
+            "stale_leader_overlaps": [_stale_overlap(tl, o) for o in cross[:MAX_LISTED]],
+            "stale_leader_overlaps_total": len(cross),
+            "sampling_interval_ms": sampling_intervals(tl.samples),
+            "observation_latency_ms": latencies(tl.samples),
+        }
+        if not tl.samples:
+            metrics["note"] = "no observations: nothing could be checked"
+            return CheckResult(valid="unknown", anomalies=anomalies, metrics=metrics)
+        return CheckResult(
+            valid=verdict(anomalies, run.incomplete), anomalies=anomalies, metrics=metrics
+        )
+
+
+def merge(overlaps: Sequence[Overlap], gap: int = MERGE_GAP_NS) -> list[list[Overlap]]:
+    """Group overlaps into episodes: each starts within ``gap`` of the previous one's end."""
+    groups: list[list[Overlap]] = []
+    end = 0
+    for o in sorted(overlaps, key=lambda o: o.start):
+        if groups and o.start <= end + gap:
+            groups[-1].append(o)
+            end = max(end, o.end)
+        else:
+            groups.append([o])
+            end = o.end
+    return groups
+
+
+def _union_length(intervals: Sequence[tuple[int, int]]) -> int:
+    total, cursor = 0, None
+    for start, end in sorted(intervals):
+        if cursor is None or start > cursor:
+            total += end - start
+            cursor = end
+        elif end > cursor:
+            total += end - cursor
+            cursor = end
+    return total
+
+
+def _episode(tl: Timeline, group: Sequence[Overlap]) -> dict[str, Any]:
+    """One ``split-brain`` anomaly for a merged group of overlapping pairs."""
+    start = min(o.start for o in group)
+    end = max(o.end for o in group)
+    involved = {(c.node, c.term, c.start): c for o in group for c in (o.a, o.b)}
+    claims = sorted(involved.values(), key=lambda c: (c.start, c.node))
+    nodes = sorted({c.node for c in claims})
+    duration = _union_length([(o.start, o.end) for o in group])
+    faults = faults_during(tl.faults, start, end, tl.end)
+    terms_of: dict[str, list[int | None]] = {}
+    for c in claims:
+        terms_of.setdefault(c.node, []).append(c.term)
+    who = _join([_who(node, terms) for node, terms in terms_of.items()])
+    verb = "both led" if len(nodes) == 2 else "led at once"
+    return {
+        "kind": "split-brain",
+        "same_term": group[0].same_term,
+        "nodes": nodes,
+        "terms": sorted({c.term for c in claims if c.term is not None}),
+        "start": start,
+        "end": end,
+        "duration_ms": ms(duration),
+        "pairs": len(group),
+        "claims": [c.to_json() for c in claims[:MAX_LISTED]],
+        **fault_fields(faults),
+        "message": f"{who} {verb} for {human(duration)} {describe_faults(faults)}",
+    }
+
+
+def _who(node: str, terms: Sequence[int | None]) -> str:
+    known = sorted({t for t in terms if t is not None})
+    if not known:
+        return node
+    return f"{node} (term{'s' if len(known) > 1 else ''} {', '.join(map(str, known))})"
+
+
+def _join(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _stale_overlap(tl: Timeline, o: Overlap) -> dict[str, Any]:
+    stale, newer = o.stale, o.newer
+    faults = faults_during(tl.faults, o.start, o.end, tl.end)
+    return {
+        "nodes": [stale.node, newer.node],
+        "terms": [stale.term, newer.term],
+        "start": o.start,
+        "end": o.end,
+        "duration_ms": ms(o.end - o.start),
+        **fault_fields(faults),
+    }
+
+
+def _superseders(claims: Sequence[Claim]) -> dict[int, Claim]:
+    """For each termed claim (by ``id``), the earliest-starting higher-term claim of another node.
+
+    Walks terms from the highest down, keeping the two earliest claims of distinct nodes
+    seen so far: one of them is always by a node other than the claim's own.
+    """
+    termed = sorted((c for c in claims if c.term is not None), key=lambda c: -(c.term or 0))
+    best: list[Claim] = []
+    out: dict[int, Claim] = {}
+    i = 0
+    while i < len(termed):
+        term = termed[i].term
+        j = i
+        while j < len(termed) and termed[j].term == term:
+            j += 1
+        for c in termed[i:j]:
+            other = next((b for b in best if b.node != c.node), None)
+            if other is not None:
+                out[id(c)] = other
+        pool: dict[str, Claim] = {}
+        for c in sorted([*best, *termed[i:j]], key=lambda c: c.start):
+            pool.setdefault(c.node, c)
+        best = list(pool.values())[:2]
+        i = j
+    return out
+
+
+def stale_leaders(tl: Timeline, claims: Sequence[Claim]) -> list[dict[str, Any]]:
+    """``stale-leader`` anomalies: still claiming a superseded term past the deadline."""
+    out: list[dict[str, Any]] = []
+    superseded = _superseders(claims)
+    if not superseded:
+        return out
+    segs = segments(Connectivity(tl.nodes), tl.faults, tl.first, max(tl.end, tl.last), tl.end)
+    for claim in claims:
+        newer = superseded.get(id(claim))
+        if newer is None:
+            continue
+        since = max(claim.start, newer.start)
+        if since >= claim.end:
+            continue
+        busy = cut_off_intervals(claim.node, segs)
+        stretches = free_stretches(since, claim.end, busy)
+        longest = max(stretches, key=lambda s: s[1] - s[0], default=None)
+        if longest is None or longest[1] - longest[0] <= tl.deadline_ns:
+            continue
+        start, end = longest
+        faults = faults_during(tl.faults, since, claim.end, tl.end)
+        after = (
+            "it was back in a connected majority"
+            if start > since
+            else f"{newer.node} took term {newer.term}"
+        )
+        out.append(
+            {
+                "kind": "stale-leader",
+                "nodes": [claim.node, newer.node],
+                "terms": [claim.term, newer.term],
+                "start": start,
+                "end": end,
+                "duration_ms": ms(end - start),
+                "stale_since": since,
+                "claim_end": claim.end,
+                **fault_fields(faults),
+                "message": (
+                    f"{claim.node} (term {claim.term}) still claimed leadership "
+                    f"{human(end - start)} after {after} (deadline {tl.deadline_s:g} s; "
+                    f"{newer.node} led term {newer.term}) {describe_faults(faults)}"
+                ),
+            }
+        )
+    return out
+
+
+def election_safety(
+    tl: Timeline, claims: Sequence[Claim], overlaps: Sequence[Overlap]
+) -> list[dict[str, Any]]:
+    """Two nodes leading the same term at different times (overlapping ones are above)."""
+    overlapping = {frozenset({(o.a.node, o.a.term), (o.b.node, o.b.term)}) for o in overlaps}
+    by_term: dict[int, list[Claim]] = {}
+    for c in claims:
+        if c.term is not None:
+            by_term.setdefault(c.term, []).append(c)
+    out: list[dict[str, Any]] = []
+    for term, group in sorted(by_term.items()):
+        for i, first in enumerate(group):
+            for second in group[i + 1 :]:
+                key = frozenset({(first.node, term), (second.node, term)})
+                if first.node == second.node or key in overlapping:
+                    continue
+                start, end = min(first.start, second.start), max(first.end, second.end)
+                faults = faults_during(tl.faults, start, end, tl.end)
+                out.append(
+                    {
+                        "kind": "election-safety",
+                        "same_term": True,
+                        "nodes": sorted({first.node, second.node}),
+                        "terms": [term],
+                        "start": start,
+                        "end": end,
+                        "duration_ms": 0.0,
+                        "claims": [first.to_json(), second.to_json()],
+                        **fault_fields(faults),
+                        "message": (
+                            f"{first.node} and {second.node} both led term {term}, at different "
+                            f"times: two leaders in one term {describe_faults(faults)}"
+                        ),
+                    }
+                )
+    return out

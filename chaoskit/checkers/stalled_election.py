@@ -1,0 +1,351 @@
+"""The ``stalled-election`` checker: no leader for too long while a majority could elect one.
+
+Rules (ARCHITECTURE.md section 4):
+
+- At each instant the cluster "has a leader" when some node's latest observation says
+  it is leader (any term: simple, and documented so a reader knows what was counted).
+  A leaderless window runs from the observation that left no node claiming to the one
+  that made a node claim again.
+- The clock of a window runs only while a majority is up and connected (``_timeline``
+  ``Connectivity``; node ids from ``config["nodes"]``, ``down``/``cut`` from the active
+  faults). Each contiguous healthy stretch inside a leaderless window is measured on its
+  own: a stretch longer than ``config["election_deadline"]`` seconds is a
+  ``stalled-election`` anomaly. Time without a healthy majority never counts, and a heal
+  restarts the clock.
+- The first window runs from the first observation to the first leader
+  (``first_leader_ms``). The cluster's first election counts too, but its clock starts
+  only once more than half of the nodes have answered at all (``cluster_up_ms``): the
+  observer starts with the processes, and a node still loading cannot vote.
+- Observations after ``config["end_time"]`` are ignored, and a window still open at the
+  last observation ends there (``open: true``): time nobody observed is not counted, so a
+  run cut short is judged only on what it saw.
+- Failover: for every fault stop (heal), and every fault start that took the current
+  leader down or out of every healthy majority, the time until a stable leader is seen:
+  a node whose current run of "leader" answers in one term has at least 3 samples or
+  spans 100 ms, named as ``leader`` by more than half of the answering nodes (checked
+  only when the target reports ``leader`` at all), with evidence after the event (after
+  a fault start, a leadership streak begun after it). Reported as ``failover_ms``
+  (count, p50, p99, max) and per event in ``failovers``; never an anomaly by itself.
+- A run without anomalies that is ``incomplete`` is ``"unknown"``, and so is a run in
+  which a majority of nodes never answered (nothing could be judged).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chaoskit._checker import CheckResult, RunData
+from chaoskit.checkers._timeline import (
+    MAX_LISTED,
+    NS_PER_MS,
+    Connectivity,
+    FaultSpan,
+    Sample,
+    Segment,
+    Timeline,
+    describe_faults,
+    fault_fields,
+    faults_during,
+    human,
+    load_timeline,
+    ms,
+    percentiles,
+    sampling_intervals,
+    segments,
+    verdict,
+)
+
+#: A leader is stable once its streak has this many samples or lasts this long.
+STABLE_SAMPLES = 3
+STABLE_NS = 100 * NS_PER_MS
+
+
+@dataclass
+class Window:
+    """A leaderless stretch of observed time."""
+
+    start: int
+    end: int = 0
+    initial: bool = False
+    open: bool = False
+    terms: set[int] = field(default_factory=set)
+    #: When the deadline clock may start: later than ``start`` for the start-up window.
+    counted_from: int = 0
+
+
+def cluster_up_at(samples: Sequence[Sample], nodes: Sequence[str]) -> int | None:
+    """When more than half of the nodes had answered at least once (None: never).
+
+    The observer starts with the nodes, so its first answers are often connection
+    errors from processes still loading; an election cannot start before the nodes do.
+    """
+    need = len(nodes) // 2 + 1
+    answered: set[str] = set()
+    for s in samples:
+        if s.role != "down" and s.node not in answered:
+            answered.add(s.node)
+            if len(answered) >= need:
+                return s.time
+    return None
+
+
+def leaderless_windows(samples: Sequence[Sample], horizon: int) -> list[Window]:
+    """Windows in which no node's latest answer was "leader", up to ``horizon``."""
+    if not samples:
+        return []
+    leading: dict[str, bool] = {}
+    count = 0
+    windows: list[Window] = []
+    current: Window | None = Window(samples[0].time, initial=True)
+    for s in samples:
+        if s.time > horizon:
+            break
+        now = s.role == "leader"
+        if now != leading.get(s.node, False):
+            leading[s.node] = now
+            count += 1 if now else -1
+            if now and count == 1 and current is not None:
+                current.end = s.time
+                windows.append(current)
+                current = None
+            elif not now and count == 0:
+                current = Window(s.time)
+        if current is not None and s.term is not None:
+            current.terms.add(s.term)
+    if current is not None:
+        current.end = max(current.start, min(horizon, samples[-1].time))
+        current.open = True
+        windows.append(current)
+    return windows
+
+
+def healthy_stretches(
+    window: Window, segs: Sequence[Segment], starts: Sequence[int] | None = None
+) -> list[tuple[int, int, set[str]]]:
+    """Contiguous parts of ``window`` with a healthy majority, and the nodes forming it.
+
+    ``starts`` (the segments' start times) may be passed in to avoid rebuilding it for
+    every window of a long run.
+    """
+    out: list[tuple[int, int, set[str]]] = []
+    if starts is None:
+        starts = [s.start for s in segs]
+    begin = max(window.start, window.counted_from)
+    i = max(0, bisect.bisect_right(starts, begin) - 1)
+    for seg in segs[i:]:
+        if seg.start >= window.end:
+            break
+        start, end = max(seg.start, begin), min(seg.end, window.end)
+        if end <= start or not seg.healthy:
+            continue
+        if out and out[-1][1] == start:
+            out[-1] = (out[-1][0], end, out[-1][2] | seg.members)
+        else:
+            out.append((start, end, set(seg.members)))
+    return out
+
+
+@dataclass
+class _Streak:
+    term: int | None
+    start: int
+    last: int
+    count: int = 1
+
+
+class _LeaderState:
+    """The latest answer of every node, and each claiming node's current streak."""
+
+    def __init__(self, check_agreement: bool) -> None:
+        self.check_agreement = check_agreement
+        self.latest: dict[str, Sample] = {}
+        self.streaks: dict[str, _Streak] = {}
+
+    def update(self, s: Sample) -> None:
+        self.latest[s.node] = s
+        if s.role != "leader":
+            self.streaks.pop(s.node, None)
+            return
+        streak = self.streaks.get(s.node)
+        if streak is not None and streak.term == s.term:
+            streak.last = s.time
+            streak.count += 1
+        else:
+            self.streaks[s.node] = _Streak(s.term, s.time, s.time)
+
+    def current_leader(self) -> str | None:
+        """The claiming node of the highest term (most recent answer breaks ties)."""
+        best = max(
+            self.streaks.items(),
+            key=lambda item: (-1 if item[1].term is None else item[1].term, item[1].last),
+            default=None,
+        )
+        return best[0] if best else None
+
+    def stable_leader(self, since: int, fresh_streak: bool) -> str | None:
+        """A stable, agreed leader with evidence after ``since`` (see the module docstring)."""
+        for node, streak in self.streaks.items():
+            if streak.last < since or (fresh_streak and streak.start <= since):
+                continue
+            if streak.count < STABLE_SAMPLES and streak.last - streak.start < STABLE_NS:
+                continue
+            if self.check_agreement and not self._agreed(node):
+                continue
+            return node
+        return None
+
+    def _agreed(self, node: str) -> bool:
+        answering = [s for s in self.latest.values() if s.role != "down"]
+        agree = sum(1 for s in answering if s.leader == node or s.node == node)
+        return 2 * agree > len(answering)
+
+
+def failovers(tl: Timeline, conn: Connectivity, horizon: int) -> list[dict[str, Any]]:
+    """Time from each heal (and each fault start that cut off the leader) to a stable leader."""
+    events: list[tuple[int, str, FaultSpan]] = []
+    for f in tl.faults:
+        if f.start <= horizon:
+            events.append((f.start, "start", f))
+        if f.stop is not None and f.stop <= horizon:
+            events.append((f.stop, "heal", f))
+    events.sort(key=lambda e: (e[0], e[1] == "start"))
+    state = _LeaderState(check_agreement=any(s.leader is not None for s in tl.samples))
+    pending: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
+    k = 0
+    for s in tl.samples:
+        if s.time > horizon:
+            break
+        while k < len(events) and events[k][0] < s.time:
+            event = _event(tl, conn, state, *events[k])
+            if event is not None:
+                pending.append(event)
+            k += 1
+        state.update(s)
+        still: list[dict[str, Any]] = []
+        for event in pending:
+            leader = state.stable_leader(event["time"], event["event"] == "start")
+            if leader is None:
+                still.append(event)
+            else:
+                event.update(leader=leader, failover_ms=ms(s.time - event["time"]))
+                out.append(event)
+        pending = still
+    for event in pending:
+        event.update(leader=None, failover_ms=None)
+    return sorted([*out, *pending], key=lambda e: e["time"])
+
+
+def _event(
+    tl: Timeline, conn: Connectivity, state: _LeaderState, t: int, kind: str, fault: FaultSpan
+) -> dict[str, Any] | None:
+    """The failover event for a fault boundary, or None for a start that spared the leader."""
+    leader = state.current_leader()
+    if kind == "start" and (leader is None or leader in conn.members_at(tl.faults, t, tl.end)):
+        return None
+    return {
+        "time": t,
+        "event": kind,
+        "fault": fault.label,
+        "fault_id": fault.id,
+        "leader_before": leader,
+    }
+
+
+class StalledElectionChecker:
+    """Leaderless windows past the deadline while a majority was up and connected."""
+
+    name = "stalled-election"
+    description = (
+        "no leader for longer than the election deadline while a majority was up and "
+        "connected; time from each heal to a stable leader"
+    )
+
+    def check(self, run: RunData) -> CheckResult:
+        """Return the verdict, one anomaly per overrun, and the leaderless/failover figures."""
+        tl = load_timeline(run)
+        horizon = min(tl.end, tl.last)
+        conn = Connectivity(tl.nodes)
+        segs = (
+            segments(conn, tl.faults, tl.first, max(horizon, tl.first), tl.end)
+            if tl.samples
+            else []
+        )
+        windows = leaderless_windows(tl.samples, horizon)
+        up_at = cluster_up_at(tl.samples, tl.nodes)
+        for w in windows:
+            if w.initial:
+                w.counted_from = w.end if up_at is None else up_at
+        starts = [seg.start for seg in segs]
+        stretches = {id(w): healthy_stretches(w, segs, starts) for w in windows}
+        anomalies = [a for w in windows for a in _overruns(tl, w, stretches[id(w)])]
+        events = failovers(tl, conn, horizon)
+        first = next((w for w in windows if w.initial and not w.open), None)
+        later = [ms(w.end - w.start) for w in windows if not w.initial]
+        longest = max((e - s for w in windows for s, e, _ in stretches[id(w)]), default=0)
+        metrics: dict[str, Any] = {
+            "election_deadline_s": tl.deadline_s,
+            "nodes": tl.nodes,
+            "first_leader_ms": ms(first.end - first.start) if first else None,
+            "cluster_up_ms": None if up_at is None else ms(up_at - tl.first),
+            "leaderless_ms": percentiles(later),
+            "max_healthy_leaderless_ms": ms(longest),
+            "failover_ms": percentiles(
+                [e["failover_ms"] for e in events if e["failover_ms"] is not None]
+            ),
+            "failover_unresolved": sum(1 for e in events if e["failover_ms"] is None),
+            "failovers": events[:MAX_LISTED],
+            "sampling_interval_ms": sampling_intervals(tl.samples),
+        }
+        if not tl.samples:
+            metrics["note"] = "no observations: nothing could be checked"
+            return CheckResult(valid="unknown", anomalies=anomalies, metrics=metrics)
+        if up_at is None:
+            metrics["note"] = "a majority of nodes never answered: no election could be judged"
+            return CheckResult(valid="unknown", anomalies=anomalies, metrics=metrics)
+        return CheckResult(
+            valid=verdict(anomalies, run.incomplete), anomalies=anomalies, metrics=metrics
+        )
+
+
+def _overruns(
+    tl: Timeline, window: Window, stretches: Sequence[tuple[int, int, set[str]]]
+) -> list[dict[str, Any]]:
+    """A ``stalled-election`` anomaly per healthy stretch of ``window`` past the deadline."""
+    out: list[dict[str, Any]] = []
+    for start, end, members in stretches:
+        if end - start <= tl.deadline_ns:
+            continue
+        faults = faults_during(tl.faults, start, end, tl.end)
+        majority = ", ".join(sorted(members))
+        which = (
+            " at start-up (counted from when a majority first answered)" if window.initial else ""
+        )
+        still = (
+            "; still leaderless when observation ended" if window.open and end == window.end else ""
+        )
+        out.append(
+            {
+                "kind": "stalled-election",
+                "nodes": sorted(members),
+                "terms": sorted(window.terms),
+                "start": start,
+                "end": end,
+                "duration_ms": ms(end - start),
+                "window_start": window.start,
+                "window_end": window.end,
+                "leaderless_ms": ms(window.end - window.start),
+                "initial": window.initial,
+                "open": window.open,
+                **fault_fields(faults),
+                "message": (
+                    f"no leader for {human(end - start)}{which} while a majority ({majority}) "
+                    f"was up and connected (deadline {tl.deadline_s:g} s) "
+                    f"{describe_faults(faults)}{still}"
+                ),
+            }
+        )
+    return out
