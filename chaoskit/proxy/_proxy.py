@@ -3,6 +3,11 @@
 ``enabled = False`` is the "cut" fault: the listener closes (new connections are
 refused by the kernel) and every open link is reset. Enabling binds the same
 address again; a port chosen by the kernel (listen port 0) is kept across restarts.
+
+A chaoskit extension, not in Toxiproxy: a source filter. With a ``classify``
+function (which process opened this connection?) a proxy in front of one node can
+reset or silently hold only the connections of some sources (``block_sources``),
+which destination-mode networks need (chaoskit/_sources.py).
 """
 
 from __future__ import annotations
@@ -10,11 +15,16 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
+from collections.abc import Callable, Mapping
 
 from chaoskit._errors import ProxyError
-from chaoskit.proxy._link import CONNECT_RETRY, Link
+from chaoskit.proxy._link import CONNECT_RETRY, Admission, Link
 from chaoskit.proxy._model import ProxyFields, join_hostport, split_hostport
 from chaoskit.proxy._toxics import Stream, ToxicSpec
+
+Address = tuple[str, int]
+#: Names the source of a connection from its peer and local addresses (None: unknown).
+Classify = Callable[[Address, Address], str | None]
 
 
 async def bind(listen: str) -> socket.socket:
@@ -54,6 +64,8 @@ class Proxy:
         self.serial = 0
         self.server: asyncio.Server | None = None
         self.connect_retry = CONNECT_RETRY
+        self.classify: Classify | None = None
+        self.blocked: dict[str, Admission] = {}
 
     @property
     def fields(self) -> ProxyFields:
@@ -99,9 +111,35 @@ class Proxy:
             f"{self.seed_key}/{self.name}/{self.serial}",
             self.links.discard,
             self.connect_retry,
+            admit=self.admit if self.classify is not None else None,
         )
         self.links.add(link)
         return link.client
+
+    def admit(self, link: Link) -> Admission:
+        """Name a new connection's source and say whether its source is blocked."""
+        self.identify(link)
+        return self.blocked.get(link.source) if link.source is not None else None
+
+    def identify(self, link: Link) -> None:
+        transport = link.client.transport
+        if self.classify is None or transport is None or link.source is not None:
+            return
+        peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
+        if peer and local:
+            link.source = self.classify((peer[0], peer[1]), (local[0], local[1]))
+
+    def block_sources(self, blocked: Mapping[str, Admission]) -> None:
+        """Reset (``cut``) or hold (``hang``) these sources' connections, now and later;
+        sources not named are relayed again."""
+        self.blocked = {src: mode for src, mode in blocked.items() if mode is not None}
+        for link in list(self.links):
+            self.identify(link)
+            mode = self.blocked.get(link.source) if link.source is not None else None
+            if mode == "cut":
+                link.reset()
+            else:
+                link.set_held(mode == "hang")
 
     def stop(self) -> None:
         """Stop listening and reset every open connection."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 from chaoskit._errors import ProxyError
+from chaoskit.proxy._link import Admission
 from chaoskit.proxy._model import (
     ProxyFields,
     parse_populate,
@@ -21,7 +23,7 @@ from chaoskit.proxy._model import (
     parse_toxic_create,
     parse_toxic_update,
 )
-from chaoskit.proxy._proxy import Proxy, bind
+from chaoskit.proxy._proxy import Classify, Proxy, bind
 
 
 def not_found() -> ProxyError:
@@ -36,6 +38,7 @@ class Registry:
         self.lock = asyncio.Lock()
         self.seed_value = seed
         self.epoch = 0  # bumped by seed(): proxies made after it draw from the new seed
+        self.classify: Classify | None = None
 
     def seed(self, value: int) -> None:
         """Reseed jitter, slicer and toxicity draws for connections accepted from now."""
@@ -64,6 +67,7 @@ class Registry:
             if fields.name in self.proxies:
                 raise ProxyError("proxy already exists", status=409)
             proxy = Proxy(fields, self.seed_key())
+            proxy.classify = self.classify
             if fields.enabled:
                 await proxy.start()
             self.proxies[fields.name] = proxy
@@ -125,10 +129,22 @@ class Registry:
         if old is not None:
             old.stop()
         proxy = Proxy(fields, self.seed_key())
+        proxy.classify = self.classify
         self.proxies[fields.name] = proxy
         if fields.enabled:
             await proxy.start(sock)
         return proxy
+
+    # -- source filters (a chaoskit extension) -------------------------------------------
+    def set_classifier(self, classify: Classify | None) -> None:
+        """How every proxy, present and future, names the source of a connection."""
+        self.classify = classify
+        for proxy in self.proxies.values():
+            proxy.classify = classify
+
+    async def block_sources(self, name: str, blocked: Mapping[str, Admission]) -> None:
+        async with self.lock:
+            self.get(name).block_sources(blocked)
 
     async def reset(self) -> None:
         """Enable every proxy and remove every toxic."""

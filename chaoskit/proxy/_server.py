@@ -21,12 +21,14 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
 from chaoskit._errors import ProxyError, SetupError
+from chaoskit.proxy._link import Admission
+from chaoskit.proxy._proxy import Classify
 from chaoskit.proxy._registry import Registry
 
 log = logging.getLogger("chaoskit.proxy")
@@ -177,6 +179,19 @@ class ProxyServer:
     def seed(self, value: int) -> None:
         """Reseed the random draws of connections accepted from now on."""
         self.registry.seed(value)
+
+    def classify_sources(self, classify: Classify | None) -> None:
+        """Name each accepted connection's source with ``classify(peer, local)``.
+
+        An in-process extension (no HTTP route, no Toxiproxy equivalent): it enables
+        ``block_sources``, which destination-mode networks use to cut one source.
+        """
+        self.registry.set_classifier(classify)
+
+    async def block_sources(self, name: str, blocked: Mapping[str, Admission]) -> None:
+        """Reset (``cut``) or silently hold (``hang``) the named sources' connections to
+        proxy ``name``, open and future; every source not named is relayed again."""
+        await self.registry.block_sources(name, blocked)
 
     async def start(self) -> None:
         """Start serving the API; SetupError if the address cannot be bound."""

@@ -1,7 +1,8 @@
 """Fixtures of the Docker tests: an engine, the images, a run id with nothing left behind.
 
-No engine is an error here, never a skip: deselect these tests with ``-m "not docker"``
-on a machine without Docker (CI prepares one with ``.ci/docker-setup.sh``).
+Without an engine these tests skip on a laptop (run ``.ci/docker-setup.sh`` first to
+include them); under ``CI=true`` the suite turns every skip into a failure, so CI (which
+prepares the engine and images with ``.ci/docker-setup.sh``) always runs them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ WHEELS = Path(os.environ.get("CHAOSKIT_CACHE", "/var/cache/chaoskit")) / "wheels
 
 @pytest.fixture(scope="session")
 def client() -> Any:
-    return docker_client()
+    from chaoskit._errors import SetupError
+
+    try:
+        return docker_client()
+    except SetupError as exc:
+        pytest.skip(f"{exc}; run .ci/docker-setup.sh to include the Docker tests")
 
 
 @pytest.fixture(scope="session")
