@@ -15,11 +15,13 @@ import asyncio
 import contextlib
 import random
 import socket
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from chaoskit._active import ActiveRun, process_token, register, unregister
 from chaoskit._checker import RunData
 from chaoskit._checking import run_checkers
 from chaoskit._client_runner import ClientRunner
@@ -102,11 +104,30 @@ class Controller:
         self.clients: ClientRunner | None = None
         self.progress = Progress(enabled=self.config.progress)
         self.phase = "starting"
+        self._started_wall = time.time()
 
     # -- the run ---------------------------------------------------------------------
 
     async def execute(self) -> RunResult:
-        """The whole run: start, faults under load for the time limit, finish."""
+        """The whole run: start, faults under load for the time limit, finish.
+
+        Should the asynchronous teardown itself be cut short (a second Ctrl-C or
+        SIGTERM), the nodes are still killed before the exception leaves; the run stays
+        in the registry of active runs for ``chaoskit cleanup`` to finish.
+        """
+        try:
+            return await self._execute()
+        except BaseException:
+            self._kill_now()
+            raise
+
+    def _kill_now(self) -> None:
+        kill_now = getattr(self.runtime, "kill_now", None)
+        if kill_now is not None:
+            with contextlib.suppress(Exception):
+                kill_now()
+
+    async def _execute(self) -> RunResult:
         interrupted = False
         error: str | None = None
         try:
@@ -119,13 +140,17 @@ class Controller:
             interrupted = True
         except ChaoskitError as exc:
             error = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a bug still heals, stops and stores the run
+            error = f"internal error: {type(exc).__name__}: {exc}"
         return await self.finish(interrupted=interrupted, error=error)
 
     async def start(self) -> None:
         """Start the proxy and the nodes and begin observing (faults may follow)."""
         self._write_config(finished=False)
+        self._register()
         try:
             await self._start_cluster()
+            self._register()
         except ChaoskitError as exc:
             await self._teardown()
             raise SetupError(f"{exc} (logs in {self.run_dir / LOGS})") from exc
@@ -525,6 +550,30 @@ class Controller:
         self.end_time = self.clock.now()
         for writer in (self.history, self.observations, self.nemesis_log):
             writer.close()
+        unregister(self.run_id)
+
+    def _register(self) -> None:
+        """Enter (or update) this run in the registry of active runs (chaoskit/_active.py),
+        so that ``chaoskit cleanup`` can undo what a SIGKILLed controller leaves."""
+        pids = getattr(self.runtime, "pids", None)
+        entry = ActiveRun(
+            run_id=self.run_id,
+            run_dir=str(self.run_dir.resolve()),
+            controller=process_token(),
+            runtime=self.config.runtime,
+            proxy_url=self.config.toxiproxy_url,
+            proxy_prefix=f"ck-{self.run_id}-",
+            clock_dir=str((self.run_dir / "clock").resolve()),
+            pids=pids() if pids is not None else [],
+            started=self._started_wall,
+        )
+        try:
+            register(entry)
+        except OSError as exc:
+            self.progress.warn(
+                f"cannot record the run as active ({exc}): cleanup after a "
+                "crash will not find its proxies; set CHAOSKIT_STATE_DIR"
+            )
 
     def _sync_streams(self) -> None:
         for writer in (self.history, self.observations, self.nemesis_log):
