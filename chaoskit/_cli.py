@@ -84,9 +84,14 @@ def cli() -> None:
     help="Client workload: register, kv, set, none (default: register where supported).",
 )
 @click.option("--runtime", default="local", show_default=True, help="local or docker.")
-@click.option("--network", "network_mode", default="proxy", show_default=True,
-              type=click.Choice(["proxy", "iptables"]),
-              help="Link faults through the fault proxy, or iptables in containers (docker).")
+@click.option(
+    "--network",
+    "network_mode",
+    default="proxy",
+    show_default=True,
+    type=click.Choice(["proxy", "iptables"]),
+    help="Link faults through the fault proxy, or iptables in containers (docker).",
+)
 @click.option(
     "--store",
     default=Path("runs"),
@@ -270,10 +275,18 @@ def image() -> None:
 
 
 @image.command("build")
-@click.option("--base-image", default="python:3.11-slim", show_default=True,
-              help="Base image with Python 3.11 (a local one when no registry is reachable).")
-@click.option("--wheels", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Directory of wheels to install offline (default: build them now).")
+@click.option(
+    "--base-image",
+    default="python:3.11-slim",
+    show_default=True,
+    help="Base image with Python 3.11 (a local one when no registry is reachable).",
+)
+@click.option(
+    "--wheels",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory of wheels to install offline (default: build them now).",
+)
 def image_build(base_image: str, wheels: Path | None) -> None:
     """Build the node and proxy images used by --runtime docker and docker-compose.yml."""
     from chaoskit._images import build_images

@@ -11,11 +11,14 @@ import asyncio
 import threading
 import time
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chaoskit._config import RunConfig
 from chaoskit._records import HISTORY, read_jsonl
 from chaoskit._result import RunResult
+
+if TYPE_CHECKING:
+    from chaoskit._controller import Controller
 
 T = TypeVar("T")
 CALL_TIMEOUT_S = 120.0
@@ -29,12 +32,13 @@ class ChaosCluster:
         from chaoskit._plan import plan_run
 
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name="chaoskit-cluster")
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="chaoskit-cluster"
+        )
         self._thread.start()
         self._result: RunResult | None = None
         try:
-            self.controller = self._call(_make(Controller, plan_run, config))
+            self.controller: Controller = self._call(_make(Controller, plan_run, config))
             self._call(self.controller.start())
             self._call(_in_loop(self.controller.start_load))
         except BaseException:

@@ -260,8 +260,11 @@ class Controller:
         from chaoskit._runtime_docker import DockerRuntime
 
         target = self.plan.target
-        if (getattr(target, "peer_ports", ()) or target.proxy_mode != "pair"
-                or getattr(target, "separate_peer_port", False)):
+        if (
+            getattr(target, "peer_ports", ())
+            or target.proxy_mode != "pair"
+            or getattr(target, "separate_peer_port", False)
+        ):
             raise ConfigError(f"target '{target.name}' does not run in the docker runtime yet")
         if any(spec.name.startswith("clock") for spec in self.config.nemeses):
             raise ConfigError("clock nemeses need the local runtime (no libfaketime mount yet)")

@@ -40,13 +40,18 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         try:
             async with self._get_session().request(
-                request.method, str(request.url), data=body or None,
+                request.method,
+                str(request.url),
+                data=body or None,
                 headers=[(k, v) for k, v in request.headers.items() if k.lower() != "host"],
-                timeout=timeout, allow_redirects=False,
+                timeout=timeout,
+                allow_redirects=False,
             ) as resp:
                 content = await resp.read()
                 return httpx.Response(
-                    resp.status, headers=list(resp.raw_headers), content=content,
+                    resp.status,
+                    headers=list(resp.raw_headers),
+                    content=content,
                     request=request,
                 )
         except aiohttp.ClientConnectorError as exc:

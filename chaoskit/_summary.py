@@ -57,8 +57,9 @@ def print_summary(
     console.print(f"verdict: {verdict_text(results.get('valid'))}{incomplete}")
     console.print(f"run stored in {run_dir}", highlight=False, soft_wrap=True)
     if seed is not None:
-        console.print(f"seed {seed}; repeat with: {command}", highlight=False, markup=False,
-                      soft_wrap=True)
+        console.print(
+            f"seed {seed}; repeat with: {command}", highlight=False, markup=False, soft_wrap=True
+        )
 
 
 def _figures(metrics: dict[str, Any]) -> str:

@@ -51,9 +51,21 @@ MARKER = (
     "the chaos_run / chaos_cluster fixtures"
 )
 _RUNS_KEY = pytest.StashKey[list[tuple[str, Any]]]()
-_MARKER_KEYS = {"target", "nemesis", "time_limit", "nodes", "workload", "options", "policy",
-                "seed", "concurrency", "election_deadline", "checkers", "fault_seconds",
-                "heal_seconds"}
+_MARKER_KEYS = {
+    "target",
+    "nemesis",
+    "time_limit",
+    "nodes",
+    "workload",
+    "options",
+    "policy",
+    "seed",
+    "concurrency",
+    "election_deadline",
+    "checkers",
+    "fault_seconds",
+    "heal_seconds",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -171,4 +183,3 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if failed:
         seeds = " ".join(str(r.seed) for r in failed)
         terminalreporter.write_line(f"re-run failing chaos runs with --chaos-seed (seeds: {seeds})")
-

@@ -53,12 +53,14 @@ def test_failing_chaos_test_says_what_happened(pytester: pytest.Pytester) -> Non
     )
     result = pytester.runpytest_subprocess("--chaos-seed", "3")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*chaoskit verdict: False (seed 3, run *",
-        "*split-brain*led*",
-        "*repeat with: chaoskit run --target bully*--seed 3*",
-        "*re-run failing chaos runs with --chaos-seed (seeds: 3)*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*chaoskit verdict: False (seed 3, run *",
+            "*split-brain*led*",
+            "*repeat with: chaoskit run --target bully*--seed 3*",
+            "*re-run failing chaos runs with --chaos-seed (seeds: 3)*",
+        ]
+    )
 
 
 def test_time_scale_and_ini_twins(pytester: pytest.Pytester) -> None:

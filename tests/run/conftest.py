@@ -38,8 +38,12 @@ class CliRun:
 def chaoskit_cli(store: Path, *args: str, timeout: float = 240) -> CliRun:
     env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200")
     proc = subprocess.run(
-        [sys.executable, "-m", "chaoskit", *args], capture_output=True, text=True,
-        timeout=timeout, cwd=store, env=env,
+        [sys.executable, "-m", "chaoskit", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=store,
+        env=env,
     )
     return CliRun(proc.returncode, proc.stdout, proc.stderr, store / "runs")
 

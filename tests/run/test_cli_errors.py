@@ -16,7 +16,10 @@ pytestmark = pytest.mark.integration
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["run", "--nemesis", "partiton"], "unknown nemesis 'partiton' (did you mean 'partition'?)"),
+        (
+            ["run", "--nemesis", "partiton"],
+            "unknown nemesis 'partiton' (did you mean 'partition'?)",
+        ),
         (["run", "--target", "raf"], "unknown target 'raf' (did you mean 'raft'?)"),
         (["run", "--workload", "regster"], "unknown workload 'regster' (did you mean 'register'?)"),
         (["run", "--checker", "split-brian"], "did you mean 'split-brain'?"),
@@ -65,8 +68,17 @@ def test_node_that_never_starts_leaves_nothing(store: Path, tmp_path: Path) -> N
 
 
 def test_help_on_every_command(store: Path) -> None:
-    for cmd in ["run", "list", "check", "check-history", "proxy", "report", "serve", "nightly",
-                "cleanup"]:
+    for cmd in [
+        "run",
+        "list",
+        "check",
+        "check-history",
+        "proxy",
+        "report",
+        "serve",
+        "nightly",
+        "cleanup",
+    ]:
         res = chaoskit_cli(store, cmd, "--help")
         assert res.code == 0, (cmd, res.stderr)
         assert "Usage:" in res.stdout

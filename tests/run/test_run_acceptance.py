@@ -26,8 +26,17 @@ def _faults(records: list[dict[str, object]], fault: str) -> tuple[int, int]:
 
 
 def test_raft_under_partitions_is_valid(store: Path) -> None:
-    res = chaoskit_cli(store, "run", "--nemesis", "partition", "--time-limit", "30",
-                       "--seed", "11", "--no-progress")
+    res = chaoskit_cli(
+        store,
+        "run",
+        "--nemesis",
+        "partition",
+        "--time-limit",
+        "30",
+        "--seed",
+        "11",
+        "--no-progress",
+    )
     assert res.code == 0, res.stdout + res.stderr
     starts, stops = _faults(res.records("nemesis.jsonl"), "partition")
     assert starts >= 2 and stops == starts
@@ -35,16 +44,33 @@ def test_raft_under_partitions_is_valid(store: Path) -> None:
     assert results["valid"] is True
     assert set(results["checkers"]) >= {"split-brain", "stalled-election", "linearizable"}
     assert results["checkers"]["split-brain"]["metrics"]["sampling_interval_ms"]["p50"] <= 25
-    for name in ("config.json", "history.jsonl", "observations.jsonl", "nemesis.jsonl",
-                 "results.json", "logs/n1.log"):
+    for name in (
+        "config.json",
+        "history.jsonl",
+        "observations.jsonl",
+        "nemesis.jsonl",
+        "results.json",
+        "logs/n1.log",
+    ):
         assert (res.run_dir / name).exists(), name
     config = json.loads((res.run_dir / "config.json").read_text())
     assert config["seed"] == 11 and "--seed 11" in config["command"]
 
 
 def test_bully_under_partitions_has_split_brain(store: Path) -> None:
-    res = chaoskit_cli(store, "run", "--target", "bully", "--nemesis", "partition",
-                       "--time-limit", "30", "--seed", "3", "--no-progress")
+    res = chaoskit_cli(
+        store,
+        "run",
+        "--target",
+        "bully",
+        "--nemesis",
+        "partition",
+        "--time-limit",
+        "30",
+        "--seed",
+        "3",
+        "--no-progress",
+    )
     assert res.code == 1, res.stdout + res.stderr
     anomalies = res.results()["checkers"]["split-brain"]["anomalies"]
     assert anomalies
@@ -54,8 +80,17 @@ def test_bully_under_partitions_has_split_brain(store: Path) -> None:
 
 
 def test_raft_kill_leader_reports_failover(store: Path) -> None:
-    res = chaoskit_cli(store, "run", "--nemesis", "kill-leader", "--time-limit", "30",
-                       "--seed", "5", "--no-progress")
+    res = chaoskit_cli(
+        store,
+        "run",
+        "--nemesis",
+        "kill-leader",
+        "--time-limit",
+        "30",
+        "--seed",
+        "5",
+        "--no-progress",
+    )
     assert res.code == 0, res.stdout + res.stderr
     metrics = res.results()["checkers"]["stalled-election"]["metrics"]
     assert metrics["failover_ms"]["values"]
@@ -68,9 +103,24 @@ def test_sigint_halfway_leaves_nothing_and_a_checkable_run(store: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     before = set(find_leftovers())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chaoskit", "run", "--nemesis", "partition", "--time-limit", "60",
-         "--seed", "2", "--no-progress"],
-        cwd=store, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "chaoskit",
+            "run",
+            "--nemesis",
+            "partition",
+            "--time-limit",
+            "60",
+            "--seed",
+            "2",
+            "--no-progress",
+        ],
+        cwd=store,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(12)
     proc.send_signal(signal.SIGINT)
@@ -96,13 +146,30 @@ def test_same_seed_same_schedule(store: Path, tmp_path: Path) -> None:
     for sub in ("a", "b"):
         d = tmp_path / sub
         d.mkdir()
-        res = chaoskit_cli(d, "run", "--nemesis", "partition,kill", "--time-limit", "12",
-                           "--seed", "99", "--nodes", "3", "--workload", "none",
-                           "--fault-seconds", "2", "--heal-seconds", "2", "--no-progress")
+        res = chaoskit_cli(
+            d,
+            "run",
+            "--nemesis",
+            "partition,kill",
+            "--time-limit",
+            "12",
+            "--seed",
+            "99",
+            "--nodes",
+            "3",
+            "--workload",
+            "none",
+            "--fault-seconds",
+            "2",
+            "--heal-seconds",
+            "2",
+            "--no-progress",
+        )
         assert res.code in (0, 1), res.stderr
         schedule = json.loads((res.run_dir / "schedule.json").read_text())
-        victims = [(r["fault"], r["detail"]) for r in res.records("nemesis.jsonl")
-                   if r["type"] == "start"]
+        victims = [
+            (r["fault"], r["detail"]) for r in res.records("nemesis.jsonl") if r["type"] == "start"
+        ]
         runs.append((schedule, victims))
     assert runs[0] == runs[1]
     assert len(runs[0][0]) >= 4
