@@ -11,11 +11,13 @@ run: setup
 ## Set up, then pass the whole test suite (unit, real-process, Docker when available).
 test: setup unit integration
 
+## Pure, fast tests (under a minute): no processes, no sockets, no long simulations.
 unit:
-	.venv/bin/pytest -m "not integration and not docker" -n 2 -q
+	.venv/bin/pytest -m "not integration and not docker and not slow" -n 2 -q
 
+## Real processes and sockets, Docker, long simulations and renderings.
 integration:
-	.venv/bin/pytest -m "integration or docker" -q
+	.venv/bin/pytest -m "integration or docker or slow" -n 2 --dist loadfile -q
 
 lint:
 	.venv/bin/ruff check .

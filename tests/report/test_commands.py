@@ -18,6 +18,7 @@ def test_report_regenerates_from_a_store(store: Path, bad_run: Path) -> None:
     assert (bad_run / "report.html").is_file() and (bad_run / "junit.xml").is_file()
 
 
+@pytest.mark.slow
 def test_nightly_exit_status_follows_the_cells(
     tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

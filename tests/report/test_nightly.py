@@ -112,6 +112,7 @@ def test_missing_matrix_is_a_config_error(tmp_path: Path) -> None:
         load_matrix(tmp_path / "nope.toml")
 
 
+@pytest.mark.slow
 def test_all_cells_pass(tmp_path: Path, store: Path) -> None:
     status, summary, out = night(tmp_path, store, NIGHT1, broken=set())
     assert status == 0 and summary["status"] == "pass"
@@ -126,6 +127,7 @@ def test_all_cells_pass(tmp_path: Path, store: Path) -> None:
     assert f'href="../../{summary["cells"][0]["runs"][0]["run_dir"]}/report.html"' in page
 
 
+@pytest.mark.slow
 def test_cell_config_passed_to_run_one(tmp_path: Path, store: Path) -> None:
     matrix = tmp_path / "m.toml"
     matrix.write_text(MATRIX + "\n[options]\ntick-ms = 5\n")
@@ -143,6 +145,7 @@ def test_cell_config_passed_to_run_one(tmp_path: Path, store: Path) -> None:
     assert len(runner.calls) == 6  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow
 def test_a_failing_cell_exits_1(tmp_path: Path, store: Path) -> None:
     status, summary, _ = night(tmp_path, store, NIGHT1, broken={("raft", "kill")})
     assert status == 1 and summary["exit_status"] == 1
@@ -152,6 +155,7 @@ def test_a_failing_cell_exits_1(tmp_path: Path, store: Path) -> None:
     assert cells["raft / partition / register"]["status"] == "pass"
 
 
+@pytest.mark.slow
 def test_a_run_that_cannot_be_carried_out_is_an_error_cell(tmp_path: Path, store: Path) -> None:
     matrix = tmp_path / "m.toml"
     matrix.write_text(MATRIX)
@@ -168,6 +172,7 @@ def test_a_run_that_cannot_be_carried_out_is_an_error_cell(tmp_path: Path, store
     assert bully["runs"][0]["error"] == "node n1 never started"
 
 
+@pytest.mark.slow
 def test_second_night_reports_changes_and_trends(tmp_path: Path, store: Path) -> None:
     night(tmp_path, store, NIGHT1, broken={("raft", "kill")})
     night2 = NIGHT1 + timedelta(days=1)

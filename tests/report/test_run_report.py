@@ -69,6 +69,7 @@ def test_a_run_without_any_stream_renders(store: Path, bad_run: Path) -> None:
     assert "0 completed ops" in page
 
 
+@pytest.mark.slow
 def test_large_run_stays_under_budget_and_keeps_every_anomaly(store: Path) -> None:
     spec = SyntheticSpec(
         seed=5,

@@ -14,6 +14,7 @@ from targets.paxos._sim import PaxosSim, Profile
 SEEDS = range(1000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("nodes", [3, 5])
 def test_correct_paxos_keeps_every_property_on_every_seed(nodes: int) -> None:
     bad: list[tuple[int, object]] = []
@@ -56,12 +57,14 @@ def _paused_leader_overlaps(seed: int, bug: str | None) -> bool:
     return sim.result.broke("lease-safety")
 
 
+@pytest.mark.slow
 def test_tick_lease_bug_breaks_lease_safety_after_a_pause() -> None:
     broken = [seed for seed in range(40) if _paused_leader_overlaps(seed, "tick-lease")]
     assert len(broken) >= 36, broken
     assert not any(_paused_leader_overlaps(seed, None) for seed in range(40))
 
 
+@pytest.mark.slow
 def test_forget_promise_bug_lets_a_deposed_ballot_win_again() -> None:
     broken = [
         s for s in SEEDS if PaxosSim(s, Profile(bug="forget-promise")).run().broke("ballot-order")
