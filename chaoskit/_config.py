@@ -67,6 +67,10 @@ class RunConfig:
     heal_s: float | None = None
     #: Show the live progress display (the CLI turns it off for non-terminals).
     progress: bool = True
+    #: Attach to the running docker-compose project of this file (``--runtime compose``)
+    #: instead of starting nodes; ``compose_project`` overrides its project name.
+    compose_file: Path | None = None
+    compose_project: str | None = None
 
     def validate(self) -> None:
         """Reject nonsense before anything starts: a ``ConfigError`` naming the field."""
@@ -89,6 +93,22 @@ class RunConfig:
             raise ConfigError("--network iptables needs --runtime docker")
         if self.seed is not None and self.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer, not {self.seed}")
+        if self.compose_file is not None:
+            self._validate_compose()
+
+    def _validate_compose(self) -> None:
+        """An attached compose cluster brings its own proxy and its own node commands."""
+        if self.runtime != "docker":
+            raise ConfigError("a compose file needs --runtime compose")
+        if self.network != "proxy" or self.toxiproxy_url:
+            raise ConfigError("--runtime compose faults links through the compose file's proxy")
+        if any(spec.name.startswith("clock") for spec in self.nemeses):
+            raise ConfigError(
+                "clock nemeses need --runtime local or docker (compose nodes "
+                "are not started with libfaketime)"
+            )
+        if self.options:
+            raise ConfigError("-o target options cannot reach nodes that compose started")
 
     def with_seed(self) -> RunConfig:
         """Fix the seed now (drawn at random when absent) so the run can be repeated."""
@@ -110,7 +130,7 @@ class RunConfig:
             "chaoskit",
             "run",
             "--target",
-            self.target,
+            self.target_name,
             "--nodes",
             str(self.nodes),
             "--time-limit",
@@ -118,8 +138,12 @@ class RunConfig:
             "--seed",
             str(self.seed),
             "--runtime",
-            self.runtime,
+            self.runtime if self.compose_file is None else "compose",
         ]
+        if self.compose_file is not None:
+            argv += ["--compose-file", str(self.compose_file)]
+        if self.compose_project:
+            argv += ["--compose-project", self.compose_project]
         if self.nemeses:
             argv += ["--nemesis", ",".join(str(n) for n in self.nemeses)]
         if self.workload:
@@ -138,6 +162,7 @@ class RunConfig:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["options"] = dict(self.options)
         out["store"] = str(self.store)
+        out["compose_file"] = None if self.compose_file is None else str(self.compose_file)
         out["target"] = self.target_name
         out["nemeses"] = [str(n) for n in self.nemeses]
         out["command"] = self.command()

@@ -1,0 +1,140 @@
+"""``ZkElectionTarget``: candidates using kazoo's Election recipe on a ZooKeeper ensemble.
+
+The nodes chaoskit controls are the candidates (``_client``); each starts one server
+of a 3- or 5-server ZooKeeper ensemble beside it, configured exactly as the
+``zookeeper`` target configures its servers (``targets.zookeeper._server``): quorum
+and election traffic through a fault proxy per ordered pair, the client port
+private to the candidate. So ``pause-leader`` stops only the candidate that holds the
+lock, while its server and the ensemble carry on and expire its session.
+
+The default policy is ``strict``: the candidates act on leadership with no fencing,
+so two candidates that both believe they lead are a split-brain whatever their
+terms (the lock znodes' creation zxids, reported as terms, are the fencing tokens
+they ignore).
+
+Options (``-o key=value``): ``session-timeout`` (kazoo, seconds, 2), ``handling``
+(``listener`` | ``polling``, see ``_client``), ``tick-ms`` (100), ``check-ticks``
+(6, polling only), ``heap-mb`` (128), ``java``, ``java-dir``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from chaoskit._errors import ConfigError
+from chaoskit._plugins import unknown_message
+from chaoskit._target import Launch, NodeInfo, Outcome, Status
+from targets._node._target import ROOT
+from targets.etcd_election.target import _free_port, _positive_int
+from targets.zk_election._client import HANDLINGS, Handling
+from targets.zookeeper._server import (
+    PEER_PORTS,
+    ServerSettings,
+    classpath,
+    java_argv,
+    java_binary,
+    write_server_files,
+)
+
+OPTIONS = ("session-timeout", "handling", "tick-ms", "check-ticks", "heap-mb", "java", "java-dir")
+#: ZooKeeper grants session timeouts between 2 and 20 of its ticks.
+MIN_SESSION_TICKS, MAX_SESSION_TICKS = 2, 20
+
+
+class ZkElectionTarget:
+    """Leader election with kazoo's recipe: the example of a paused lock holder."""
+
+    name = "zk-election"
+    description = "example: candidates using kazoo's Election recipe on ZooKeeper, unfenced"
+    default_policy: ClassVar[Any] = "strict"
+    proxy_mode: ClassVar[Any] = "pair"
+    peer_ports: ClassVar[tuple[str, ...]] = PEER_PORTS
+    workloads = ("none",)
+
+    def __init__(self) -> None:
+        self.settings = ServerSettings()
+        self.session_timeout = 2.0
+        self.handling: Handling = "polling"
+        self.tick_ms = 100
+        self.check_ticks = 6
+
+    @property
+    def election_timeout(self) -> float:
+        """The next candidate takes over about one session timeout after a holder stops."""
+        return self.session_timeout
+
+    @property
+    def election_deadline(self) -> float:
+        """The session timeout, ZooKeeper's expiry sweep (a tick), a watch, with room."""
+        return 2.0 * self.session_timeout + self.settings.tick_ms / 1000 + 2.0
+
+    def configure(self, options: Mapping[str, str]) -> None:
+        """Check the options, and that java and the ZooKeeper jars are installed."""
+        for key, text in options.items():
+            self._option(key, text)
+        java_binary(self.settings)
+        classpath(self.settings)
+        tick_s = self.settings.tick_ms / 1000
+        low, high = MIN_SESSION_TICKS * tick_s, MAX_SESSION_TICKS * tick_s
+        if not low <= self.session_timeout <= high:
+            raise ConfigError(
+                f"option session-timeout must be between {low:g} and {high:g} s"
+                f" (ZooKeeper grants 2 to 20 ticks of {tick_s:g} s)"
+            )
+
+    def _option(self, key: str, text: str) -> None:
+        if key == "session-timeout":
+            try:
+                self.session_timeout = float(text)
+            except ValueError:
+                raise ConfigError(f"option {key} must be a number, got {text!r}") from None
+        elif key == "handling":
+            if text not in HANDLINGS:
+                raise ConfigError(unknown_message("handling", text, list(HANDLINGS)))
+            self.handling = text
+        elif key in ("tick-ms", "check-ticks"):
+            setattr(self, key.replace("-", "_"), _positive_int(key, text))
+        elif key == "heap-mb":
+            self.settings = dataclasses.replace(self.settings, heap_mb=_positive_int(key, text))
+        elif key == "java":
+            self.settings = dataclasses.replace(self.settings, java=text)
+        elif key == "java-dir":
+            self.settings = dataclasses.replace(self.settings, java_dir=Path(text))
+        else:
+            raise ConfigError(unknown_message("zk-election option", key, list(OPTIONS)))
+
+    def launch(self, node: NodeInfo, peers: Mapping[str, Any]) -> Launch:
+        """The candidate (status on ``node.port``) with its server's zoo.cfg written now
+        (client port chosen now, quorum and election ports from the controller)."""
+        work_dir = node.data_dir.resolve() / "zookeeper"
+        port = _free_port(node.host)
+        cfg = write_server_files(node.id, port, work_dir, peers, self.settings)
+        argv = [sys.executable, "-m", "targets.zk_election", "--id", node.id]
+        argv += ["--listen", f"{node.host}:{node.port}", "--zk", f"{node.host}:{port}"]
+        argv += ["--work-dir", str(work_dir), "--session-timeout", str(self.session_timeout)]
+        argv += ["--tick-ms", str(self.tick_ms), "--check-ticks", str(self.check_ticks)]
+        argv += ["--handling", self.handling, "--", *java_argv(cfg, self.settings)]
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        return Launch(argv=argv, env={"PYTHONPATH": path})
+
+    async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
+        """``GET /status``: what the candidate believes, not what ZooKeeper knows."""
+        resp = await http.get(f"{node.url}/status", timeout=timeout)
+        resp.raise_for_status()
+        body = resp.json()
+        term = body.get("term")
+        if body.get("role") == "leader":
+            return Status("leader", int(term) if term is not None else None, node.id)
+        return Status("follower", None, None)
+
+    async def invoke(
+        self, http: httpx.AsyncClient, node: NodeInfo, op: Mapping[str, Any], timeout: float
+    ) -> Outcome:
+        raise ConfigError("zk-election serves no client operations (workload: none)")
