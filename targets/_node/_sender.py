@@ -3,6 +3,16 @@
 Each peer has its own queue and worker, so a peer that is dead (connection refused)
 or silent (a hung proxy, answered only by the timeout) delays nothing but its own
 messages; when its queue is full new messages to it are dropped, as a network would.
+
+A worker sends one message at a time, so a peer takes at most one message per round
+trip. A node that makes messages faster than that (a Raft leader answers every
+acknowledgement of a lagging follower with a new append, and each heartbeat adds one
+more) would fill the queue with stale messages, each waiting behind all the others:
+measured, 64 queued appends of a few ms each made every write wait up to a second,
+and heartbeats dropped from the full queue cost the leader its leadership. So a
+message may carry a ``key``: a newer message under the same key replaces the one
+still waiting (in its place in line), and only messages that say something new queue
+up. Replacing is losing the older message, which every protocol here tolerates.
 """
 
 from __future__ import annotations
@@ -10,12 +20,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
 
 import aiohttp
 
 log = logging.getLogger("targets.node.sender")
+
+
+class _Slot:
+    """A place in a peer's queue; its body may be replaced until a worker takes it."""
+
+    __slots__ = ("body", "key")
+
+    def __init__(self, body: dict[str, Any], key: Hashable | None) -> None:
+        self.body = body
+        self.key = key
 
 
 class PeerSender:
@@ -29,13 +49,16 @@ class PeerSender:
         timeout: float = 0.5,
     ) -> None:
         self._urls = {p: f"http://{h}:{port}/peer" for p, (h, port) in peers.items()}
-        self._queues: dict[str, asyncio.Queue[dict[str, Any]]] = {
+        self._queues: dict[str, asyncio.Queue[_Slot]] = {
             p: asyncio.Queue(maxsize=queue_size) for p in peers
         }
+        #: Per peer, the slots still waiting that a newer message of their key replaces.
+        self._waiting: dict[str, dict[Hashable, _Slot]] = {p: {} for p in peers}
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.dropped = 0
+        self.replaced = 0
         self.failed = 0
 
     async def start(self) -> None:
@@ -45,23 +68,38 @@ class PeerSender:
         )
         self._tasks = [asyncio.create_task(self._worker(p)) for p in self._queues]
 
-    def send(self, peer: str, body: dict[str, Any]) -> None:
-        """Queue ``body`` for ``peer``; never blocks, drops when the queue is full."""
+    def send(self, peer: str, body: dict[str, Any], *, key: Hashable | None = None) -> None:
+        """Queue ``body`` for ``peer``; never blocks, drops when the queue is full.
+
+        With a ``key``, ``body`` supersedes a message of the same key that is still
+        waiting for ``peer`` (it takes that message's place instead of queueing).
+        """
         queue = self._queues.get(peer)
         if queue is None:
             return
+        waiting = self._waiting[peer]
+        if key is not None and (slot := waiting.get(key)) is not None:
+            slot.body = body
+            self.replaced += 1
+            return
+        slot = _Slot(body, key)
         try:
-            queue.put_nowait(body)
+            queue.put_nowait(slot)
         except asyncio.QueueFull:
             self.dropped += 1
+            return
+        if key is not None:
+            waiting[key] = slot
 
     async def _worker(self, peer: str) -> None:
-        queue, url = self._queues[peer], self._urls[peer]
+        queue, url, waiting = self._queues[peer], self._urls[peer], self._waiting[peer]
         assert self._session is not None
         while True:
-            body = await queue.get()
+            slot = await queue.get()
+            if slot.key is not None and waiting.get(slot.key) is slot:
+                del waiting[slot.key]
             try:
-                async with self._session.post(url, json=body) as resp:
+                async with self._session.post(url, json=slot.body) as resp:
                     await resp.read()
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
                 self.failed += 1

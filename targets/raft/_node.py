@@ -33,7 +33,7 @@ from aiohttp import web
 
 from targets._node import NodeArgs, PeerSender, json_error, make_app, read_json, serve, tick_loop
 from targets.raft import _wire as wire
-from targets.raft._core import RaftConfig, RaftCore, Reply
+from targets.raft._core import Message, RaftConfig, RaftCore, Reply
 from targets.raft._storage import Storage
 
 log = logging.getLogger("targets.raft")
@@ -93,7 +93,7 @@ class RaftNode:
         ready = self.core.ready()
         self.storage.save(ready)
         for msg in ready.messages:
-            self.sender.send(msg.dst, wire.encode(msg))
+            self.sender.send(msg.dst, wire.encode(msg), key=_supersede_key(msg))
         for reply in ready.replies:
             waiter = self._waiters.pop(reply.rid, None)
             if waiter is not None and not waiter.done():
@@ -147,6 +147,17 @@ class RaftNode:
         key = wire.key(request.match_info["key"])
         (element,) = wire.field(await read_json(request), "element")
         return _answer(await self._invoke({"f": "add", "key": key, "element": element}), _ok)
+
+
+def _supersede_key(msg: Message) -> str | None:
+    """Appends to one peer replace each other while they wait to be sent.
+
+    A newer append carries everything an older one still waiting does: entries from
+    the peer's next index (which only drops on a rejection, to resend more), a commit
+    index and heartbeat round at least as high. Without this, every acknowledgement
+    of a lagging follower queues one more append behind the others (see _sender.py).
+    """
+    return "append" if msg.type == "append" else None
 
 
 def _ok(reply: Reply) -> dict[str, Any]:
