@@ -27,13 +27,28 @@ err = Console(stderr=True)
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro``; SIGTERM cancels it like Ctrl-C so cleanup paths run."""
+    """Run ``coro``; Ctrl-C and SIGTERM cancel it once, so its cleanup paths run.
+
+    Later signals are ignored while the run heals and stops everything: a second
+    Ctrl-C must not leave a partition or a process behind. (Our own handler also
+    works when the shell started us with SIGINT ignored, as for background jobs.)
+    """
 
     async def main() -> T:
         task = asyncio.current_task()
         assert task is not None
         loop = asyncio.get_running_loop()
-        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        signalled: list[int] = []
+
+        def on_signal(signum: int) -> None:
+            if not signalled:
+                task.cancel()
+            else:
+                err.print("still cleaning up: chaoskit stops every node and fault first")
+            signalled.append(signum)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, on_signal, sig)
         return await coro
 
     return asyncio.run(main())
@@ -83,7 +98,21 @@ def cli() -> None:
     default=None,
     help="Client workload: register, kv, set, none (default: register where supported).",
 )
-@click.option("--runtime", default="local", show_default=True, help="local or docker.")
+@click.option(
+    "--runtime",
+    default="local",
+    show_default=True,
+    help="local, docker, or compose (attach to a running docker-compose cluster).",
+)
+@click.option(
+    "--compose-file",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="--runtime compose: the compose file [default: docker-compose.yml].",
+)
+@click.option(
+    "--compose-project", default=None, help="--runtime compose: the project name (docker -p)."
+)
 @click.option(
     "--network",
     "network_mode",
@@ -139,6 +168,8 @@ def run(
     concurrency: int | None,
     workload: str | None,
     runtime: str,
+    compose_file: Path | None,
+    compose_project: str | None,
     network_mode: str,
     store: Path,
     options: tuple[str, ...],
@@ -157,6 +188,9 @@ def run(
     warning = leftover_warning()
     if warning:
         err.print(f"warning: {warning}", markup=False)
+    if runtime == "compose" or compose_file is not None:
+        # Containers of a compose project: the docker runtime's world, attached to.
+        runtime, compose_file = "docker", compose_file or Path("docker-compose.yml")
     config = RunConfig(
         target=target,
         nemeses=parse_nemeses(nemesis),
@@ -176,6 +210,8 @@ def run(
         fault_s=fault_seconds,
         heal_s=heal_seconds,
         progress=not no_progress,
+        compose_file=compose_file,
+        compose_project=compose_project,
     )
     result = run_async(execute(config))
     print_summary(out, result.run_dir, result.results, seed=config.seed, command=config.command())

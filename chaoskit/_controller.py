@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import random
 import socket
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from chaoskit._active import ActiveRun, process_token, register, unregister
 from chaoskit._checker import RunData
@@ -42,8 +44,13 @@ from chaoskit._target import NodeInfo
 from chaoskit.proxy import ProxyClient, ProxyServer
 from nemeses._schedule import Step, build_schedule, default_intervals, nemesis_rng, schedule_rng
 
+if TYPE_CHECKING:
+    from chaoskit._clock import FaketimeClock
+
 STARTUP_TIMEOUT_S = 30.0
 SETTLE_S = 0.5
+#: Longest wait for one teardown step (twice that for healing and stopping nodes).
+TEARDOWN_STEP_S = 30.0
 
 
 @dataclass
@@ -103,6 +110,7 @@ class Controller:
         self.observer: Observer | None = None
         self.clients: ClientRunner | None = None
         self.progress = Progress(enabled=self.config.progress)
+        self._log_handler = _log_to(self.run_dir / LOGS / "controller.log")
         self.phase = "starting"
         self._started_wall = time.time()
 
@@ -133,10 +141,12 @@ class Controller:
         try:
             await self.start()
         except asyncio.CancelledError:
+            _uncancel()
             return await self.finish(interrupted=True)
         try:
             await self._main_phase()
         except asyncio.CancelledError:
+            _uncancel()
             interrupted = True
         except ChaoskitError as exc:
             error = str(exc)
@@ -165,6 +175,7 @@ class Controller:
             if not interrupted and error is None:
                 await self._final_phase()
         except asyncio.CancelledError:
+            _uncancel()
             interrupted = True
         except ChaoskitError as exc:
             error = str(exc)
@@ -210,6 +221,9 @@ class Controller:
     async def _start_cluster(self) -> None:
         target = self.plan.target
         ids = [f"n{i + 1}" for i in range(self.config.nodes)]
+        if self.config.compose_file is not None:
+            await self._attach_compose_cluster()
+            return
         if self.config.runtime == "docker":
             await self._start_docker_cluster(ids)
             return
@@ -257,7 +271,7 @@ class Controller:
         """Nodes in containers on a network of the run; faults through the proxy
         container (or iptables inside the containers); the controller reaches every
         node through a port published on 127.0.0.1, which faults never cut."""
-        from chaoskit._runtime_docker import DockerRuntime
+        from chaoskit._runtime_docker import LIBFAKETIME_IN_IMAGE, DockerRuntime
 
         target = self.plan.target
         if (
@@ -266,9 +280,8 @@ class Controller:
             or getattr(target, "separate_peer_port", False)
         ):
             raise ConfigError(f"target '{target.name}' does not run in the docker runtime yet")
-        if any(spec.name.startswith("clock") for spec in self.config.nemeses):
-            raise ConfigError("clock nemeses need the local runtime (no libfaketime mount yet)")
-        runtime = DockerRuntime(self.run_id, self.run_dir)
+        self.fault_clock = self._make_clock(ids, library=LIBFAKETIME_IN_IMAGE)
+        runtime = DockerRuntime(self.run_id, self.run_dir, clock=self.fault_clock)
         self.runtime = runtime
         placed = runtime.place_nodes(ids)
         self.nodes = [p.outside for p in placed]
@@ -284,9 +297,30 @@ class Controller:
             self.network = ProxyNetwork(self.proxy, self.run_id, listen_host="0.0.0.0")
             peers = runtime.via_proxy(await self.network.setup([p.inside for p in placed]))
         self._write_config(finished=False)
-        for p in placed:
-            await runtime.launch(p.outside, target.launch(p.inside, peers[p.id]))
+        await runtime.launch_all(
+            [(p.outside, target.launch(p.inside, peers[p.id])) for p in placed]
+        )
         self.observer = Observer(target, self.nodes, self.observations, self.clock)
+        await self._wait_ready()
+        self.observer.start()
+
+    async def _attach_compose_cluster(self) -> None:
+        """Nodes are the services of a running docker-compose project (chaoskit/_attach.py):
+        observed on their published ports, faulted through its proxy, never removed."""
+        from chaoskit._attach import attach_compose
+
+        assert self.config.compose_file is not None
+        cluster = await attach_compose(
+            self.config.compose_file,
+            self.config.compose_project,
+            self.run_dir,
+            nodes=self.config.nodes,
+            run_id=self.run_id,
+        )
+        self.runtime, self.network, self.proxy = cluster.runtime, cluster.network, cluster.proxy
+        self.nodes = cluster.nodes
+        self._write_config(finished=False)
+        self.observer = Observer(self.plan.target, self.nodes, self.observations, self.clock)
         await self._wait_ready()
         self.observer.start()
 
@@ -322,12 +356,13 @@ class Controller:
         pid = getattr(self.runtime, "pid", None)
         return {n.id: pid(n.id) for n in self.nodes} if pid is not None else {}
 
-    def _make_clock(self, ids: list[str]) -> Clock | None:
+    def _make_clock(self, ids: list[str], library: str | None = None) -> FaketimeClock | None:
+        """``library``: libfaketime as the nodes see it (inside an image), else found here."""
         if not any(spec.name.startswith("clock") for spec in self.config.nemeses):
             return None
         from chaoskit._clock import FaketimeClock
 
-        return FaketimeClock(self.run_dir / "clock", ids)
+        return FaketimeClock(self.run_dir / "clock", ids, library=library)
 
     def _make_runtime(self) -> Runtime:
         clock = self.fault_clock
@@ -518,11 +553,19 @@ class Controller:
             await asyncio.sleep(0.05)
 
     async def _teardown(self) -> None:
-        """Runs on every exit path: heal, stop nodes, close listeners, flush streams."""
+        """Runs on every exit path: heal, stop nodes, close listeners, flush streams.
+
+        Each step that talks to something is bounded, so one that hangs cannot keep the
+        rest from running; if healing or closing the network failed, the run stays in
+        the registry of active runs for ``chaoskit cleanup``.
+        """
+        step = TEARDOWN_STEP_S
         with contextlib.suppress(Exception):
-            await self.stop_load()
+            await asyncio.wait_for(self.stop_load(), step)
         with contextlib.suppress(Exception):
-            await self._heal_everything()
+            await asyncio.wait_for(self._heal_everything(), 2 * step)
+        faulty = getattr(self.network, "faulty_links", None)
+        healed = faulty is None or not faulty()
         if self.clients is not None:
             with contextlib.suppress(Exception):
                 await self.clients.http.aclose()
@@ -533,19 +576,21 @@ class Controller:
                 await target_close()
         if self.observer is not None:
             with contextlib.suppress(Exception):
-                await self.observer.stop()
+                await asyncio.wait_for(self.observer.stop(), step)
         if self.runtime is not None:
             with contextlib.suppress(Exception):
-                await self.runtime.close()
+                await asyncio.wait_for(self.runtime.close(), 2 * step)
         if self.network is not None:
-            with contextlib.suppress(Exception):
-                await self.network.close()
+            try:
+                await asyncio.wait_for(self.network.close(), 2 * step)
+            except Exception:  # noqa: BLE001 - recorded: the registry entry stays
+                healed = False
         if self.proxy is not None:
             with contextlib.suppress(Exception):
                 await self.proxy.aclose()
         if self.proxy_server is not None:
             with contextlib.suppress(Exception):
-                await self.proxy_server.close()
+                await asyncio.wait_for(self.proxy_server.close(), step)
         close = getattr(self.fault_clock, "close", None)
         if close is not None:
             with contextlib.suppress(Exception):
@@ -553,19 +598,29 @@ class Controller:
         self.end_time = self.clock.now()
         for writer in (self.history, self.observations, self.nemesis_log):
             writer.close()
-        unregister(self.run_id)
+        logging.getLogger("chaoskit").removeHandler(self._log_handler)
+        self._log_handler.close()
+        if healed or self.network is None:
+            unregister(self.run_id)
 
     def _register(self) -> None:
         """Enter (or update) this run in the registry of active runs (chaoskit/_active.py),
         so that ``chaoskit cleanup`` can undo what a SIGKILLed controller leaves."""
         pids = getattr(self.runtime, "pids", None)
+        adopted = getattr(self.config, "compose_file", None) is not None
         entry = ActiveRun(
             run_id=self.run_id,
             run_dir=str(self.run_dir.resolve()),
             controller=process_token(),
             runtime=self.config.runtime,
-            proxy_url=self.config.toxiproxy_url,
+            proxy_url=self.proxy.url if adopted and self.proxy else self.config.toxiproxy_url,
             proxy_prefix=f"ck-{self.run_id}-",
+            # A compose project's proxies are its own: cleanup resets them, never deletes.
+            proxy_reset=sorted(
+                name for names in getattr(self.network, "_proxies", {}).values() for name in names
+            )
+            if adopted
+            else [],
             clock_dir=str((self.run_dir / "clock").resolve()),
             pids=pids() if pids is not None else [],
             started=self._started_wall,
@@ -627,6 +682,24 @@ class Controller:
                 write(self.run_dir)
             except Exception as exc:  # noqa: BLE001 - a report never loses a run
                 self.progress.warn(f"could not write {write.__name__}: {exc}")
+
+
+def _log_to(path: Path) -> logging.Handler:
+    """chaoskit's own log lines (the embedded proxy's, say) go to the run, not the terminal."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("chaoskit")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    return handler
+
+
+def _uncancel() -> None:
+    """We handled the cancellation (Ctrl-C): let the cleanup that follows run normally."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 async def execute(config: RunConfig) -> RunResult:
