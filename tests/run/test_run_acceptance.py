@@ -93,7 +93,7 @@ def test_raft_kill_leader_reports_failover(store: Path) -> None:
     )
     assert res.code == 0, res.stdout + res.stderr
     metrics = res.results()["checkers"]["stalled-election"]["metrics"]
-    assert metrics["failover_ms"]["values"]
+    assert metrics["failover_ms"]["count"] >= 1
     assert metrics["failover_ms"]["max"] > 0
     kills = [r for r in res.records("nemesis.jsonl") if r["type"] == "start"]
     assert kills and all(r["down"] for r in kills)
