@@ -6,6 +6,8 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from chaoskit.report import write_run_report
 from chaoskit.report._synthetic import SyntheticSpec, write_synthetic_run
 
