@@ -37,7 +37,7 @@ def cleanup_leftovers(run_id: str | None = None) -> list[str]:
     lines = [f"killed process {pid} of run {rid}" for pid, rid in sorted(killed.items())]
     runs = _registered(run_id)
     for run in runs:
-        lines += _clean_registered(run)
+        lines += _clean_registered(run, forget=run_id is not None)
     docker = _clean_docker(run_id, alive={r.run_id for r in _live_runs(run_id)})
     removed = lines + [line for line in docker if line.startswith("removed")]
     lines += docker
@@ -75,20 +75,26 @@ def _live_runs(run_id: str | None) -> list[ActiveRun]:
     return [r for r in read_all() if token_alive(r.controller)]
 
 
-def _clean_registered(run: ActiveRun) -> list[str]:
-    """Proxies, clock files and the run dir of one registered run; then forget it."""
+def _clean_registered(run: ActiveRun, *, forget: bool) -> list[str]:
+    """Proxies, clock files and the run dir of one registered run; then forget it.
+
+    A run whose proxy does not answer stays registered (a later cleanup retries),
+    unless ``forget`` (the user named the run): then it goes anyway.
+    """
     lines: list[str] = []
     complete = True
     if run.proxy_url:
         removed, ok = remove_proxies(run.proxy_url, run.proxy_prefix)
-        lines += removed
-        complete = ok
-        if not ok:
-            lines.append(f"proxy at {run.proxy_url} not reachable: run {run.run_id} kept")
+        reset, reset_ok = reset_proxies(run.proxy_url, run.proxy_reset)
+        lines += removed + reset
+        complete = ok and reset_ok
+        if not complete:
+            kept = "forgotten" if forget else "kept for a later cleanup"
+            lines.append(f"proxy at {run.proxy_url} not reachable: run {run.run_id} {kept}")
     lines += _remove_clock_files(run)
     if mark_abandoned(Path(run.run_dir)):
         lines.append(f"marked run {run.run_dir} abandoned (incomplete)")
-    if complete:
+    if complete or forget:
         unregister(run.run_id)
     return lines
 
@@ -113,6 +119,26 @@ def remove_proxies(url: str, prefix: str) -> tuple[list[str], bool]:
                 reply = client.delete(f"/proxies/{quote(name, safe='')}")
                 if reply.status_code in (204, 200, 404):
                     lines.append(f"deleted proxy {name} at {url}")
+    except (httpx.HTTPError, ValueError):
+        return lines, False
+    return lines, True
+
+
+def reset_proxies(url: str, names: list[str]) -> tuple[list[str], bool]:
+    """Enable ``names`` again and remove their toxics (proxies that are not ours to delete)."""
+    lines: list[str] = []
+    if not names:
+        return lines, True
+    try:
+        with httpx.Client(base_url=url.rstrip("/"), timeout=PROXY_TIMEOUT_S) as client:
+            for name in names:
+                path = f"/proxies/{quote(name, safe='')}"
+                if client.post(path, json={"enabled": True}).status_code == 404:
+                    continue
+                toxics = client.get(f"{path}/toxics").json()
+                for toxic in toxics if isinstance(toxics, list) else []:
+                    client.delete(f"{path}/toxics/{quote(str(toxic.get('name')), safe='')}")
+                lines.append(f"reset proxy {name} at {url}")
     except (httpx.HTTPError, ValueError):
         return lines, False
     return lines, True

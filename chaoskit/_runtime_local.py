@@ -3,7 +3,9 @@
 Each node gets its own session (so a signal reaches the node and anything it
 forked, and Ctrl-C at the terminal reaches only the controller), its output goes
 to ``logs/<node>.log``, and its environment carries ``CHAOSKIT_RUN_ID`` so that
-``chaoskit cleanup`` can find what a killed controller left behind.
+``chaoskit cleanup`` can find what a killed controller left behind, and
+``CHAOSKIT_CONTROLLER`` (the controller's process token, chaoskit/_active.py) so that
+it can tell a leftover of a dead controller from a node of a run still in progress.
 """
 
 from __future__ import annotations
@@ -12,14 +14,17 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from chaoskit._active import process_token, token_alive
 from chaoskit._errors import SetupError
 from chaoskit._target import Launch, NodeInfo
 
 RUN_ID_ENV = "CHAOSKIT_RUN_ID"
+CONTROLLER_ENV = "CHAOSKIT_CONTROLLER"
 STOP_GRACE_S = 3.0
 
 
@@ -47,6 +52,7 @@ class LocalRuntime:
         self.log_dir = log_dir
         self._extra_env = extra_env
         self._nodes: dict[str, _Node] = {}
+        self._controller = process_token()
 
     async def launch(self, node: NodeInfo, launch: Launch) -> None:
         self._nodes[node.id] = _Node(info=node, launch=launch)
@@ -61,6 +67,7 @@ class LocalRuntime:
         if self._extra_env is not None:
             merge_env(env, self._extra_env(node))
         env[RUN_ID_ENV] = self.run_id
+        env[CONTROLLER_ENV] = self._controller
         log = open(self.log_dir / f"{node}.log", "ab")  # noqa: SIM115 - handed to the child
         try:
             entry.proc = await asyncio.create_subprocess_exec(
@@ -122,6 +129,16 @@ class LocalRuntime:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._reap(entry), STOP_GRACE_S)
 
+    def kill_now(self) -> None:
+        """SIGKILL every node's process group without waiting: the last resort when the
+        controller is leaving and its asynchronous teardown could not finish."""
+        for entry in self._nodes.values():
+            self._signal(entry, signal.SIGKILL)
+
+    def pids(self) -> list[int]:
+        """Process ids of the nodes running now (for the registry of active runs)."""
+        return [pid for pid in (self.pid(n) for n in self._nodes) if pid is not None]
+
     def _signal(self, entry: _Node, sig: signal.Signals) -> bool:
         """Signal the node's process group; False when there is nothing to signal."""
         proc = entry.proc
@@ -158,10 +175,30 @@ def find_leftovers(run_id: str | None = None) -> dict[int, str]:
     """Processes started by chaoskit runs still alive: pid -> run id.
 
     Read from ``/proc/<pid>/environ`` (the ``CHAOSKIT_RUN_ID`` marker), so it works
-    after the controller was killed with SIGKILL and left no state behind.
+    after the controller was killed with SIGKILL and left no state behind. This lists
+    the nodes of runs in progress too; ``find_orphans`` lists only those left behind.
     """
-    found: dict[int, str] = {}
+    return {pid: rid for pid, (rid, _) in _marked(run_id).items()}
+
+
+def find_orphans(run_id: str | None = None) -> dict[int, str]:
+    """Like ``find_leftovers``, but only processes whose controller is gone.
+
+    A process without a controller token (started by an older chaoskit) counts as
+    left behind: there is no way to tell, and that was the old behaviour.
+    """
+    return {
+        pid: rid
+        for pid, (rid, controller) in _marked(run_id).items()
+        if controller is None or not token_alive(controller)
+    }
+
+
+def _marked(run_id: str | None) -> dict[int, tuple[str, str | None]]:
+    """pid -> (run id, controller token or None) of every marked process."""
+    found: dict[int, tuple[str, str | None]] = {}
     marker = RUN_ID_ENV.encode() + b"="
+    owner = CONTROLLER_ENV.encode() + b"="
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
@@ -169,19 +206,37 @@ def find_leftovers(run_id: str | None = None) -> dict[int, str]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
+        rid: str | None = None
+        controller: str | None = None
         for var in environ.split(b"\0"):
             if var.startswith(marker):
                 rid = var[len(marker) :].decode(errors="replace")
-                if run_id is None or rid == run_id:
-                    found[int(entry.name)] = rid
+            elif var.startswith(owner):
+                controller = var[len(owner) :].decode(errors="replace")
+        if rid is not None and (run_id is None or rid == run_id):
+            found[int(entry.name)] = (rid, controller)
     return found
 
 
-def kill_leftovers(run_id: str | None = None) -> dict[int, str]:
-    """SIGKILL (after SIGCONT) every leftover process of ``run_id`` (or of any run)."""
-    found = find_leftovers(run_id)
+def kill_leftovers(run_id: str | None = None, *, orphans_only: bool = False) -> dict[int, str]:
+    """SIGKILL (after SIGCONT) every leftover process of ``run_id`` (or of any run).
+
+    With ``orphans_only``, processes whose controller still runs are spared. Waits (a
+    few seconds at most) until the killed processes are gone, so their ports are free
+    when this returns.
+    """
+    found = find_orphans(run_id) if orphans_only else find_leftovers(run_id)
     for pid in found:
         for sig in (signal.SIGCONT, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
+    _wait_gone(list(found), timeout=STOP_GRACE_S)
     return found
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if token_alive(f"{pid}:")]
+        if pids:
+            time.sleep(0.05)

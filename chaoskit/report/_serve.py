@@ -208,9 +208,12 @@ def serve(store: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Serve ``store`` until interrupted; a ``ConfigError`` if it is not a directory."""
     if not Path(store).is_dir():
         raise ConfigError(f"{store} is not a run store (no such directory)")
-    web.run_app(
-        make_app(Path(store)),
-        host=host,
-        port=port,
-        print=lambda _: print(f"serving {store} on http://{host}:{port}/"),
-    )
+    try:
+        web.run_app(
+            make_app(Path(store)),
+            host=host,
+            port=port,
+            print=lambda _: print(f"serving {store} on http://{host}:{port}/"),
+        )
+    except OSError as exc:
+        raise SetupError(f"cannot serve {store} on {host}:{port}: {exc.strerror or exc}") from exc

@@ -1,0 +1,146 @@
+"""The registry of runs in progress: ``<state dir>/active/<run_id>.json``.
+
+Why it exists: a controller killed with SIGKILL runs no cleanup at all. Its node
+processes can still be found through ``/proc`` (they carry ``CHAOSKIT_RUN_ID``), but
+what lives outside its process tree cannot: proxies left disabled on an external
+Toxiproxy, containers, libfaketime files, the run directory that will never be marked
+finished. The controller writes an entry when a run starts and removes it when its
+teardown is done; an entry whose controller is gone is a run that did not clean up,
+and ``chaoskit cleanup`` finishes the job from it.
+
+The state dir is ``$CHAOSKIT_STATE_DIR``, else ``~/.local/state/chaoskit``.
+
+A controller is named by a *process token*, ``"<pid>:<start time>"`` (the start time
+in clock ticks from ``/proc/<pid>/stat``), so a recycled pid is never mistaken for a
+live controller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+STATE_DIR_ENV = "CHAOSKIT_STATE_DIR"
+ACTIVE = "active"
+
+
+@dataclass
+class ActiveRun:
+    """What a run in progress holds, as far as cleanup needs to know.
+
+    ``proxy_url`` is set only for a proxy that outlives the controller (``--toxiproxy-url``,
+    a compose project's): the embedded one dies with it. Cleanup deletes every proxy
+    named ``proxy_prefix...``; ``proxy_reset`` names proxies that are not the run's to
+    delete (a compose file's): they are enabled again and stripped of toxics instead.
+    """
+
+    run_id: str
+    run_dir: str
+    controller: str
+    runtime: str = "local"
+    proxy_url: str | None = None
+    proxy_prefix: str = ""
+    proxy_reset: list[str] = field(default_factory=list)
+    clock_dir: str | None = None
+    pids: list[int] = field(default_factory=list)
+    started: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ActiveRun:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+def state_dir() -> Path:
+    """Where chaoskit keeps state outside any run store."""
+    override = os.environ.get(STATE_DIR_ENV)
+    if override:
+        return Path(override)
+    return Path.home() / ".local" / "state" / "chaoskit"
+
+
+def active_dir() -> Path:
+    return state_dir() / ACTIVE
+
+
+def entry_path(run_id: str) -> Path:
+    return active_dir() / f"{run_id}.json"
+
+
+def register(run: ActiveRun) -> Path:
+    """Write (or rewrite) the entry of ``run`` atomically; ``OSError`` if impossible."""
+    path = entry_path(run.run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(run.to_json(), indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def unregister(run_id: str) -> None:
+    """Remove the entry of ``run_id`` (nothing of the run is left to clean up)."""
+    with contextlib.suppress(FileNotFoundError):
+        entry_path(run_id).unlink()
+
+
+def read_all() -> list[ActiveRun]:
+    """Every registered run; an unreadable entry is skipped (it may be half written)."""
+    runs: list[ActiveRun] = []
+    directory = active_dir()
+    if not directory.is_dir():
+        return runs
+    for path in sorted(directory.glob("*.json")):
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            runs.append(ActiveRun.from_json(json.loads(path.read_text(encoding="utf-8"))))
+    return runs
+
+
+def read(run_id: str) -> ActiveRun | None:
+    """The entry of ``run_id``, if there is one."""
+    try:
+        data = json.loads(entry_path(run_id).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return ActiveRun.from_json(data)
+
+
+def orphaned() -> list[ActiveRun]:
+    """Registered runs whose controller is gone: they ended without cleaning up."""
+    return [run for run in read_all() if not token_alive(run.controller)]
+
+
+def process_token(pid: int | None = None) -> str:
+    """``"<pid>:<start time>"`` of ``pid`` (default: this process); ``"<pid>:"`` if unknown."""
+    pid = os.getpid() if pid is None else pid
+    start = _start_ticks(pid)
+    return f"{pid}:{'' if start is None else start}"
+
+
+def token_alive(token: str) -> bool:
+    """Is the process named by ``token`` still running (the same process, not a reuse)?"""
+    pid_text, _, start = token.partition(":")
+    if not pid_text.isdigit():
+        return False
+    now = _start_ticks(int(pid_text))
+    if now is None:
+        return False
+    return not start or str(now) == start
+
+
+def _start_ticks(pid: int) -> int | None:
+    """Field 22 of ``/proc/<pid>/stat``; None for a missing or zombie process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if not fields or fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
