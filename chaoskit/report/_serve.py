@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from chaoskit._errors import ChaoskitError, ConfigError
+from chaoskit._errors import ChaoskitError, ConfigError, SetupError
 from chaoskit._store import CONFIG, RESULTS
 from chaoskit.report._html import badge, esc, render, table, verdict_class
 from chaoskit.report._model import flat_anomalies, nemesis_label, read_config, read_results
