@@ -37,8 +37,14 @@ CAS_MAYBE: Final = 4  # (CAS_MAYBE, a, b): if state == a then b else unchanged
 APPEND: Final = 5  # (APPEND, s): state := state + s
 
 
+_ATOMS: Final = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Hashable:
     """A hashable twin of a JSON value: lists become tuples, dicts sorted item tuples."""
+    if type(value) in _ATOMS:  # the common case, checked first: it is on a hot path
+        h0: Hashable = value
+        return h0
     if isinstance(value, list | tuple):
         return tuple(freeze(v) for v in value)
     if isinstance(value, dict):

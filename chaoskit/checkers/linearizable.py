@@ -31,6 +31,8 @@ from chaoskit._records import Record
 from chaoskit.checkers._models import (
     BAD,
     MODEL_NAMES,
+    READ,
+    WRITE,
     Outcome,
     Step,
     ValueModel,
@@ -40,13 +42,17 @@ from chaoskit.checkers._models import (
 
 #: Seconds of search per key before that key's verdict becomes ``unknown``.
 DEFAULT_BUDGET = 60.0
+#: Seconds of search per key in the first pass, before any key gets the full budget.
+QUICK_BUDGET = 0.1
 #: How many window checks the shrinking of a failure may spend.
 _WINDOW_TRIES = 40
 #: Above this many reached states, a window starts at the beginning of the key.
 _WINDOW_STATES = 256
 #: Backtracks between two looks at the clock.
-_CLOCK_EVERY = 0xFFF
+_CLOCK_EVERY = 0x3FF
 _INF = float("inf")
+#: Seconds the shrinking of a failure may always spend, however fast the search was.
+_SHRINK_FLOOR = 0.25
 
 
 class Operation(NamedTuple):
@@ -213,6 +219,10 @@ def search(
     rets = [_INF if op.ret is None else op.ret for op in ops]
     pure = [op.ret is not None and model.is_pure(op.step) for op in ops]
     apply = model.step
+    # Reads and writes are inlined in the loop (most steps); the rest go to ``apply``.
+    inline = type(model).step is ValueModel.step
+    codes = [s[0] if inline and s[0] in (READ, WRITE) else -1 for s in steps]
+    arg1 = [s[1] if len(s) > 1 else None for s in steps]
     app = [model.appends(s) for s in steps]
     guarded = any(app)
     resets = [model.resets(s) for s in steps]
@@ -264,7 +274,13 @@ def search(
                 if done is not None and done <= rets[i]:
                     e = nxt[e]
                     continue
-            new = apply(state, steps[i])
+            code = codes[i]
+            if code == READ:
+                new = state if state == arg1[i] else BAD
+            elif code == WRITE:
+                new = arg1[i]
+            else:
+                new = apply(state, steps[i])
             if guard is not None and app[i] and not guard.startswith(new):
                 new = BAD
             if new is not BAD:
@@ -274,9 +290,10 @@ def search(
                 else:
                     nm, no = mand, opt | (1 << i)
                 forced = pure[i]
-                bucket = cache.get((nm, new))
+                ck = (nm, new)
+                bucket = cache.get(ck)
                 if bucket is None:
-                    cache[(nm, new)] = [no]
+                    cache[ck] = [no]
                 else:
                     for old in bucket:
                         if old | no == no:
@@ -405,18 +422,22 @@ def smallest_window(
     end = ops[blocked].ret
     assert end is not None
     starts = sorted({op.call for op in ops if op.call <= ops[blocked].call}, reverse=True)
-    pool = tuple(states)
+    pool = list(states)
     tries = 0
 
     def fails(k: int) -> bool:
         nonlocal tries
         tries += 1
         window = _window(ops, starts[k], end)
-        froms = (model.init,) if k == len(starts) - 1 else pool
-        return all(
-            time.monotonic() < deadline and search(window, model, deadline, init=s).valid is False
-            for s in froms
-        )
+        froms = [model.init] if k == len(starts) - 1 else pool
+        for j, s in enumerate(froms):
+            if time.monotonic() >= deadline:
+                return False
+            if search(window, model, deadline, init=s).valid is not False:
+                # A state a window succeeds from likely explains the next window too.
+                froms.insert(0, froms.pop(j))
+                return False
+        return True
 
     good, k = -1, 0  # good: largest index known not to fail
     if len(pool) > _WINDOW_STATES:
@@ -459,9 +480,9 @@ def check_key(
     )
     if outcome.valid is False and outcome.blocked is not None:
         verdict.blocked = ops[outcome.blocked]
-        # Shrinking is a nicety: it may take about as long as the search did, no more.
+        # Shrinking is a nicety: about as long as the search took (at least a floor).
         spent = time.monotonic() - t0
-        deadline = time.monotonic() + min(budget, max(1.0, 2 * spent))
+        deadline = time.monotonic() + max(_SHRINK_FLOOR, min(budget, 2 * spent))
         verdict.window = smallest_window(
             ops, outcome.blocked, outcome.states or (), model, deadline
         )
@@ -477,17 +498,50 @@ def check_ops_by_key(
     cas_fail_is_miss: bool = False,
     where: Callable[[int], str] | None = None,
 ) -> CheckResult:
-    """Check a whole history, one key at a time, into a ``CheckResult``."""
+    """Check a whole history, one key at a time, into a ``CheckResult``.
+
+    Keys are searched smallest first with a short budget each (``QUICK_BUDGET``):
+    most keys settle in it. One failing key makes the history not linearizable, so
+    the keys still unsettled then are not searched again and stay ``unknown``
+    (listed in the metrics); only when no key failed do they get the full budget.
+    The verdict never waits on a hard key once another key has shown a failure.
+    """
     t0 = time.monotonic()
     parts = partition(history, where)
+    order = sorted(parts, key=lambda k: (len(parts[k][0]), repr(k)))
+    quick = min(budget, QUICK_BUDGET)
     verdicts: list[KeyVerdict] = []
-    for key in sorted(parts, key=repr):
-        ops = encode_ops(
-            history, parts.pop(key), model, cas_fail_is_miss=cas_fail_is_miss, where=where
-        )
-        verdicts.append(check_key(key, ops, model, budget))
-        del ops
+    hard: list[Hashable] = []
+    for key in order:
+        verdict = _check_part(history, key, parts, model, quick, cas_fail_is_miss, where)
+        if verdict.valid == "unknown" and budget > quick:
+            hard.append(key)
+        else:
+            parts.pop(key)
+            verdicts.append(verdict)
+    failed = any(v.valid is False for v in verdicts)
+    for key in hard:
+        if failed:
+            verdicts.append(KeyVerdict(key, "unknown", len(parts[key][0]), 0.0))
+            continue
+        verdict = _check_part(history, key, parts, model, budget, cas_fail_is_miss, where)
+        failed = verdict.valid is False
+        verdicts.append(verdict)
+    verdicts.sort(key=lambda v: repr(v.key))
     return _result(verdicts, model, time.monotonic() - t0)
+
+
+def _check_part(
+    history: Sequence[Record],
+    key: Hashable,
+    parts: dict[Hashable, tuple[array[int], array[int]]],
+    model: ValueModel,
+    budget: float,
+    cas_fail_is_miss: bool,
+    where: Callable[[int], str] | None,
+) -> KeyVerdict:
+    ops = encode_ops(history, parts[key], model, cas_fail_is_miss=cas_fail_is_miss, where=where)
+    return check_key(key, ops, model, budget)
 
 
 def _result(verdicts: list[KeyVerdict], model: ValueModel, seconds: float) -> CheckResult:
