@@ -18,6 +18,11 @@ Rules (ARCHITECTURE.md section 4; claims as in ``_timeline``):
   majority that elected the newer leader, so it can hear of the newer term.
 - Two different nodes leading the same term at different times also break election
   safety: an ``election-safety`` anomaly, under both policies.
+- Under the ``per-term`` policy (Raft-style targets, which must persist their term and
+  vote), a node whose reported term goes *down* has forgotten the term it voted in, so
+  it can vote twice in one term: a ``term-regression`` anomaly, one per drop. The
+  observer polls each node in sequence, so its answers of one node are in order; a
+  correct node never reports a lower term, not even after a restart.
 
 Overlapping pairs close in time (gaps under ``MERGE_GAP_NS``) merge into one anomaly,
 so one long episode with a flapping node is one anomaly, not hundreds. ``duration_ms``
@@ -130,6 +135,8 @@ class SplitBrainChecker:
             anomalies += [_episode(tl, group) for group in merge(chosen)]
         anomalies += stale_leaders(tl, claims)
         anomalies += election_safety(tl, claims, overlaps)
+        if tl.policy == "per-term":
+            anomalies += term_regressions(tl)
         anomalies.sort(key=lambda a: (a["start"], a["kind"]))
         cross = [o for o in overlaps if o.same_term is False]
         metrics: dict[str, Any] = {
@@ -341,4 +348,41 @@ def election_safety(
                         ),
                     }
                 )
+    return out
+
+
+def term_regressions(tl: Timeline) -> list[dict[str, Any]]:
+    """``term-regression`` anomalies: a node answering with a lower term than it had.
+
+    A term only grows in Raft (section 5.1) and is persisted with the vote; a node
+    that comes back with a lower one lost both, and may grant a second vote in a term
+    it already voted in. One anomaly per drop, from the last answer with the higher term
+    to the first with the lower one.
+    """
+    last: dict[str, tuple[int, int]] = {}
+    out: list[dict[str, Any]] = []
+    for s in tl.samples:
+        if s.term is None or s.role == "down":
+            continue
+        before = last.get(s.node)
+        last[s.node] = (s.term, s.time)
+        if before is None or s.term >= before[0]:
+            continue
+        faults = faults_during(tl.faults, before[1], s.time, tl.end)
+        out.append(
+            {
+                "kind": "term-regression",
+                "same_term": None,
+                "nodes": [s.node],
+                "terms": [before[0], s.term],
+                "start": before[1],
+                "end": s.time,
+                "duration_ms": 0.0,
+                **fault_fields(faults),
+                "message": (
+                    f"{s.node} went back from term {before[0]} to term {s.term}: it lost the "
+                    f"term it voted in and can vote twice in one term {describe_faults(faults)}"
+                ),
+            }
+        )
     return out

@@ -12,6 +12,10 @@ Rules (ARCHITECTURE.md section 4):
   own: a stretch longer than ``config["election_deadline"]`` seconds is a
   ``stalled-election`` anomaly. Time without a healthy majority never counts, and a heal
   restarts the clock.
+- A node a fault took down (killed, paused) counts as down until it answers again
+  after the fault stopped, not from the stop itself: a killed node restarted at the
+  heal is still loading its interpreter and its log and cannot vote yet (the same
+  reason as ``cluster_up_ms`` below). A node that never answers again stays down.
 - The first window runs from the first observation to the first leader
   (``first_leader_ms``). The cluster's first election counts too, but its clock starts
   only once more than half of the nodes have answered at all (``cluster_up_ms``): the
@@ -90,6 +94,29 @@ def cluster_up_at(samples: Sequence[Sample], nodes: Sequence[str]) -> int | None
             if len(answered) >= need:
                 return s.time
     return None
+
+
+def until_answered(tl: Timeline) -> list[FaultSpan]:
+    """The faults, plus for each node one took down a span from the stop to its next answer.
+
+    Only the connectivity of the deadline clock uses these extra spans; failovers and
+    anomaly messages name the faults of the nemesis log as they are.
+    """
+    answers: dict[str, list[int]] = {}
+    for s in tl.samples:
+        if s.role != "down":
+            answers.setdefault(s.node, []).append(s.time)
+    out = list(tl.faults)
+    for f in tl.faults:
+        if f.stop is None:
+            continue
+        for node in sorted(f.down):
+            times = answers.get(node, [])
+            i = bisect.bisect_left(times, f.stop)
+            back = times[i] if i < len(times) else None
+            if back is None or back > f.stop:
+                out.append(FaultSpan(f.id, f.fault, f.stop, back, frozenset({node})))
+    return sorted(out, key=lambda f: f.start)
 
 
 def leaderless_windows(samples: Sequence[Sample], horizon: int) -> list[Window]:
@@ -270,7 +297,7 @@ class StalledElectionChecker:
         horizon = min(tl.end, tl.last)
         conn = Connectivity(tl.nodes)
         segs = (
-            segments(conn, tl.faults, tl.first, max(horizon, tl.first), tl.end)
+            segments(conn, until_answered(tl), tl.first, max(horizon, tl.first), tl.end)
             if tl.samples
             else []
         )

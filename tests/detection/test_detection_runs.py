@@ -1,0 +1,59 @@
+"""Real runs: each planted bug caught by its pairing, the correct Raft clean under it.
+
+A small, fixed slice of ``benchmarks/detection.py`` (which runs the whole bug x seed
+matrix): one seed per bug, 20 s runs, and the correct Raft on one seed per distinct
+pairing. About 4 minutes on a quiet 2-core machine. ``stale-read`` and ``lease-read``
+are not here: with clients that follow the leader they are not reliably found yet
+(docs/detection.md says why), and a test that passes by luck proves nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
+
+TIME_LIMIT = 20.0
+#: One seed per bug that the CI slice runs (any seed finds these bugs most of the time).
+SEEDS = {"double-vote": 1, "forget-vote": 1, "no-step-down": 1, "early-ack": 3}
+CORRECT_SEED = 1
+
+
+@pytest.mark.parametrize("bug", sorted(SEEDS))
+def test_planted_bug_is_caught_by_its_pairing(
+    detection: ModuleType, bug: str, tmp_path: Path
+) -> None:
+    p = detection.PAIRINGS[bug]
+    cell = detection.Cell(bug, bug, "leader", p.nemesis, p.workload, SEEDS[bug])
+    cell = detection.run_cell(cell, TIME_LIMIT, tmp_path)
+    assert cell.error is None, cell.output
+    assert cell.exit == 1, f"{bug} not found: {cell.kinds}\n{cell.output}"
+    assert cell.detected, f"{bug}: found {cell.kinds}, expected one of {p.kinds}"
+    # The summary on the terminal names the anomaly the bug causes.
+    assert any(kind in cell.output for kind in p.kinds), cell.output
+
+
+def _correct_pairings(detection: ModuleType) -> list[str]:
+    """One bug name per distinct (nemesis, workload) among the bugs above."""
+    seen: dict[tuple[str, str], str] = {}
+    for bug in sorted(SEEDS):
+        p = detection.PAIRINGS[bug]
+        seen.setdefault((p.nemesis, p.workload), bug)
+    return sorted(seen.values())
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_correct_raft_passes_the_same_pairings(
+    detection: ModuleType, index: int, tmp_path: Path
+) -> None:
+    pairings = _correct_pairings(detection)
+    assert len(pairings) == 4, pairings  # keep the parametrization in step with SEEDS
+    p = detection.PAIRINGS[pairings[index]]
+    nemesis = p.nemesis
+    cell = detection.Cell(None, p.bug, "leader", nemesis, p.workload, CORRECT_SEED)
+    cell = detection.run_cell(cell, TIME_LIMIT, tmp_path)
+    assert cell.error is None, cell.output
+    assert cell.exit == 0, f"false alarm under {nemesis}: {cell.kinds}\n{cell.output}"
