@@ -17,8 +17,12 @@ from chaoskit._errors import ConfigError
 
 Kind = Literal["targets", "nemeses", "workloads", "checkers"]
 KINDS: tuple[Kind, ...] = ("targets", "nemeses", "workloads", "checkers")
-_SINGULAR = {"targets": "target", "nemeses": "nemesis", "workloads": "workload",
-             "checkers": "checker"}
+_SINGULAR = {
+    "targets": "target",
+    "nemeses": "nemesis",
+    "workloads": "workload",
+    "checkers": "checker",
+}
 
 
 @cache

@@ -58,13 +58,14 @@ class Progress:
         elapsed = c.clock.now() / 1e9
         remaining = max(0.0, c.config.time_limit - elapsed)
         leader = c.observer.current_leader() or "[red]none[/red]"
-        faults = ", ".join(
-            f"{a.fault.fault}#{a.id}" for a in c.state.active.values()
-        ) or "none"
+        faults = ", ".join(f"{a.fault.fault}#{a.id}" for a in c.state.active.values()) or "none"
         ops = c.clients.ops_done if c.clients is not None else 0
         roles = " ".join(f"{n}:{r[0].upper()}" for n, r in c.observer.roles().items())
-        table.add_row("[bold]chaoskit[/bold]", f"{c.plan.target.name} / {c.config.nemesis_label}",
-                      f"seed {c.seed}")
+        table.add_row(
+            "[bold]chaoskit[/bold]",
+            f"{c.plan.target.name} / {c.config.nemesis_label}",
+            f"seed {c.seed}",
+        )
         table.add_row("time", f"{elapsed:5.1f} s elapsed", f"{remaining:5.1f} s left")
         table.add_row("leader", str(leader), roles)
         table.add_row("faults", faults, f"ops {ops}")

@@ -34,10 +34,10 @@ import re
 import socket
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -54,9 +54,22 @@ DATA_DIR = Path("/data")
 PYTHON_IN_IMAGE = "python"
 STOP_GRACE_S = 3
 READY_TIMEOUT_S = 30.0
+#: Where the node image keeps libfaketime (a link made in docker/node.Dockerfile, so the
+#: path does not depend on the image's architecture).
+LIBFAKETIME_IN_IMAGE = "/opt/chaoskit/libfaketime.so.1"
+#: Where the run's clock directory (one timestamp file per node) appears in a node.
+CLOCK_DIR_IN_NODE = "/run/chaoskit-clock"
 _RUN_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 StartHook = Callable[[str], Awaitable[None]]
+
+
+class NodeClock(Protocol):
+    """What the runtime needs of a ``FaketimeClock``: its directory and per-node env."""
+
+    state_dir: Path
+
+    def env_for(self, node: str, *, node_dir: str | None = None) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,7 @@ class DockerRuntime:
         proxy_image: str = PROXY_IMAGE,
         node_port: int = NODE_PORT,
         client: Any = None,
+        clock: NodeClock | None = None,
     ) -> None:
         if not _RUN_ID.match(run_id):
             raise ConfigError(f"run id '{run_id}' is not usable in container names")
@@ -119,6 +133,10 @@ class DockerRuntime:
         self._proxy: _Node | None = None
         self._network: Any = None
         self._start_hooks: list[StartHook] = []
+        self._setup_lock = asyncio.Lock()
+        #: Clock nemeses: the clock directory is bind-mounted read-only into every node
+        #: and each node preloads the image's libfaketime on its own file there.
+        self.clock = clock
 
     # -- placement -----------------------------------------------------------------
 
@@ -179,9 +197,10 @@ class DockerRuntime:
     # -- network and proxy ---------------------------------------------------------
 
     async def setup(self) -> None:
-        """Create the run's network (idempotent)."""
-        if self._network is None:
-            self._network = await asyncio.to_thread(self._create_network)
+        """Create the run's network (idempotent, also when called concurrently)."""
+        async with self._setup_lock:
+            if self._network is None:
+                self._network = await asyncio.to_thread(self._create_network)
 
     def _create_network(self) -> Any:
         errors = docker_errors()
@@ -245,6 +264,11 @@ class DockerRuntime:
             # No CHAOSKIT_RUN_ID here: the local runtime finds its leftovers by that
             # marker in /proc, which also shows container processes; labels mark ours.
             env = {k: v for k, v in launch.env.items() if k != "CHAOSKIT_RUN_ID"}
+            volumes: dict[str, dict[str, str]] = {}
+            if self.clock is not None:
+                env = clock_env(env, self.clock.env_for(node.id, node_dir=CLOCK_DIR_IN_NODE))
+                host_dir = str(self.clock.state_dir.resolve())
+                volumes[host_dir] = {"bind": CLOCK_DIR_IN_NODE, "mode": "ro"}
             entry.container = await asyncio.to_thread(
                 self._create,
                 self.image,
@@ -253,8 +277,25 @@ class DockerRuntime:
                 env,
                 ports,
                 {LABEL_NODE: node.id, LABEL_ROLE: "node"},
+                volumes,
             )
         await self.start(node.id)
+
+    async def launch_all(self, launches: Sequence[tuple[NodeInfo, Launch]]) -> None:
+        """Launch every node at once: the engine creates and starts containers in
+        parallel, and the nodes' interpreters start side by side (start-up time is
+        then about that of one node, not the sum).
+
+        Every launch is waited for, even when one fails, so that nothing is still being
+        created when the caller tears the run down; then the first error is raised.
+        """
+        await self.setup()
+        results = await asyncio.gather(
+            *(self.launch(node, launch) for node, launch in launches), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
 
     async def start(self, node: str) -> None:
         entry = self._nodes[node]
@@ -355,6 +396,7 @@ class DockerRuntime:
         env: Mapping[str, str],
         ports: Mapping[str, tuple[str, int]],
         labels: Mapping[str, str],
+        volumes: Mapping[str, Mapping[str, str]] | None = None,
     ) -> Any:
         errors = docker_errors()
         try:
@@ -370,6 +412,7 @@ class DockerRuntime:
                 cap_add=["NET_ADMIN"],
                 init=True,
                 detach=True,
+                volumes={k: dict(v) for k, v in (volumes or {}).items()},
             )
         except errors.ImageNotFound as exc:
             raise SetupError(
@@ -482,6 +525,18 @@ def _log_tail(container: Any) -> str:
     except Exception:  # noqa: BLE001 - best effort, for an error message
         return "no logs"
     return " | ".join(text.splitlines()[-5:]) or "no output"
+
+
+def clock_env(env: Mapping[str, str], clock: Mapping[str, str]) -> dict[str, str]:
+    """The node's environment with the clock's libfaketime settings merged in.
+
+    Preloads are joined, and an inherited ``FAKETIME`` would override the node's file.
+    """
+    out = dict(env)
+    for key, value in clock.items():
+        out[key] = f"{value}:{out[key]}" if key == "LD_PRELOAD" and out.get(key) else value
+    out.pop("FAKETIME", None)
+    return out
 
 
 def image_argv(argv: list[str]) -> list[str]:

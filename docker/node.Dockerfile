@@ -3,7 +3,8 @@
 #   docker run chaoskit-node python -m targets.raft --id n1 --listen 0.0.0.0:8000 ...
 # BASE_IMAGE: any Debian-like image with python3 (>= 3.11) and its venv module; the
 # offline CI base (debootstrap) already has iptables, iproute2 and libfaketime, a
-# stock python image gets them from apt here.
+# stock python image gets them from apt here. /opt/chaoskit/libfaketime.so.1 names
+# libfaketime whatever the architecture: the clock nemeses preload it in nodes.
 ARG BASE_IMAGE=python:3.11-slim
 FROM ${BASE_IMAGE}
 
@@ -15,7 +16,8 @@ RUN set -e; \
             iptables iproute2 libfaketime; \
         rm -rf /var/lib/apt/lists/*; \
     fi; \
-    python3 -m venv /opt/chaoskit
+    python3 -m venv /opt/chaoskit; \
+    ln -s "$(ls /usr/lib/*/faketime/libfaketime.so.1 | head -n 1)" /opt/chaoskit/libfaketime.so.1
 
 # Dependencies first, in their own layer: they change far less often than chaoskit.
 COPY wheels/deps/ /tmp/wheels/deps/

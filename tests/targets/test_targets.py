@@ -28,7 +28,7 @@ def test_both_satisfy_the_target_protocol() -> None:
     assert (raft.default_policy, bully.default_policy) == ("per-term", "strict")
     assert raft.proxy_mode == bully.proxy_mode == "pair"
     assert raft.workloads == ("none", "register", "kv", "set") and bully.workloads == ("none",)
-    assert raft.election_timeout == pytest.approx(0.3)
+    assert raft.election_timeout == pytest.approx(0.5)
 
 
 def test_launch_passes_peers_options_and_a_seed_per_node() -> None:
@@ -45,7 +45,7 @@ def test_launch_passes_peers_options_and_a_seed_per_node() -> None:
     ]
     assert argv[argv.index("--seed") + 1] == "11"
     assert argv[argv.index("--bug") + 1] == "stale-read"
-    assert t.election_timeout == pytest.approx(0.6)
+    assert t.election_timeout == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize(
