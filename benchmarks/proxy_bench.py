@@ -37,6 +37,8 @@ from pathlib import Path
 
 import httpx
 
+from chaoskit._ports import reserve_port
+
 REPO = Path(__file__).resolve().parent.parent
 REQUEST = b"x" * 64
 BULK_CHUNK = b"\0" * (256 * 1024)
@@ -67,12 +69,6 @@ def upstream_main(port_file: str) -> None:
 
 
 # -- helpers ----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_port(port: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -172,7 +168,7 @@ def measure(ports: dict[str, int], args: argparse.Namespace) -> dict[str, dict[s
 # -- the paths under test -------------------------------------------------------------------
 @contextlib.contextmanager
 def socat(upstream: int) -> Iterator[int]:
-    port = free_port()
+    port = reserve_port()
     argv = [
         "socat",
         "-b",
@@ -187,7 +183,7 @@ def socat(upstream: int) -> Iterator[int]:
 
 @contextlib.contextmanager
 def chaoskit(upstream: int) -> Iterator[int]:
-    api = free_port()
+    api = reserve_port()
     argv = [sys.executable, "-m", "chaoskit.proxy", "--port", str(api)]
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = f"{REPO}{os.pathsep}{env_path}" if env_path else str(REPO)

@@ -24,6 +24,14 @@ tests/clock/):
   then on. The price: a process that makes no time call for a while picks the spec
   up late and lags by that long, and a node restarted during a rate fault starts at
   the fault's anchor time.
+- Threads: libfaketime 0.9.10 rereads the file into one static buffer, without a
+  lock, after first filling it with ``+0``. Two threads of one process asking the
+  time at once can parse that ``+0`` or a half-read spec: an offset fault then
+  glitches for one call, and a rate fault re-parses its ``@`` spec and restarts from
+  its anchor (the node's clock jumps back by what the rate had added). Python
+  threads do ask at once (waiting for the GIL reads the monotonic clock), so rate
+  faults are exact only on single-threaded nodes, as the reference nodes are; on a
+  multi-threaded service treat them as "runs at about this rate, may jump back".
 - ``FAKETIME_DONT_RESET`` is left unset: the ``@`` spec needs its reset.
   ``FAKETIME_XRESET`` is left unset: it keeps rate changes smooth but then ignores
   the offset of every spec that has a rate, so offsets could no longer change.

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from chaoskit._nemesis import Clock, Fault, NemesisContext
 from chaoskit._network import ProxyNetwork
 from chaoskit._observer import Observer
 from chaoskit._plan import RunPlan, plan_run
+from chaoskit._ports import PortLease, lease_ports
 from chaoskit._progress import Progress
 from chaoskit._records import HISTORY, NEMESIS, OBSERVATIONS, JsonlWriter, RunClock
 from chaoskit._result import RunResult
@@ -67,20 +67,6 @@ class _RunState:
     faults_started: int = 0
 
 
-def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """``count`` distinct free TCP ports on ``host``."""
-    socks = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind((host, 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 class Controller:
     """Carries out one planned run; ``await execute()`` returns its ``RunResult``."""
 
@@ -107,6 +93,7 @@ class Controller:
         self.network: Any = None  # ProxyNetwork, or IptablesNetwork in containers
         self.fault_clock: Clock | None = None
         self.runtime: Runtime | None = None
+        self.ports: PortLease | None = None
         self.observer: Observer | None = None
         self.clients: ClientRunner | None = None
         self.progress = Progress(enabled=self.config.progress)
@@ -232,7 +219,8 @@ class Controller:
         kinds: tuple[str, ...] = tuple(getattr(target, "peer_ports", ()))
         # ``separate_peer_port`` (etcd): one client port and one distinct peer port per node.
         separate = int(bool(getattr(target, "separate_peer_port", False)) and not kinds)
-        ports = free_ports(len(ids) * (1 + len(kinds) + separate))
+        self.ports = lease_ports(len(ids) * (1 + len(kinds) + separate))
+        ports = self.ports.ports
         named = {
             nid: {k: ports[len(ids) * (1 + j) + i] for j, k in enumerate(kinds)}
             for i, nid in enumerate(ids)
@@ -591,6 +579,8 @@ class Controller:
         if self.proxy_server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.proxy_server.close(), step)
+        if self.ports is not None:
+            self.ports.release()
         close = getattr(self.fault_clock, "close", None)
         if close is not None:
             with contextlib.suppress(Exception):

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -43,6 +42,7 @@ import httpx
 
 from chaoskit._errors import ConfigError, SetupError
 from chaoskit._images import NODE_IMAGE, PROXY_IMAGE, docker_client, docker_errors
+from chaoskit._ports import reserve_port
 from chaoskit._target import Launch, NodeInfo
 
 LABEL_RUN = "chaoskit.run"
@@ -93,13 +93,6 @@ class _Node:
     container: Any = None
     log_thread: threading.Thread | None = None
     log_bytes: list[int] = field(default_factory=lambda: [0])
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (Docker binds it when the node starts)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class DockerRuntime:
@@ -158,7 +151,7 @@ class DockerRuntime:
             peer_port=self.node_port,
             data_dir=DATA_DIR,
         )
-        port = host_port or free_port()
+        port = host_port or reserve_port()
         outside = NodeInfo(
             id=node_id,
             index=index,
@@ -224,7 +217,7 @@ class DockerRuntime:
     async def start_proxy(self, host_port: int | None = None, seed: int = 0) -> str:
         """Run the fault proxy container on the run network; return its API URL."""
         await self.setup()
-        port = host_port or free_port()
+        port = host_port or reserve_port()
         placement = Placement(
             id="proxy",
             container=self.proxy_name,

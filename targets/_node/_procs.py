@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,15 +19,10 @@ from typing import Any, TypeVar
 
 import httpx
 
+from chaoskit._ports import reserve_port
+
 ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class LocalCluster:
@@ -37,7 +31,7 @@ class LocalCluster:
     def __init__(self, module: str, n: int, base_dir: Path, extra_args: Sequence[str] = ()) -> None:
         self.module = module
         self.ids = [f"n{i + 1}" for i in range(n)]
-        self.ports = {node: free_port() for node in self.ids}
+        self.ports = {node: reserve_port() for node in self.ids}
         self.base_dir = base_dir
         base_dir.mkdir(parents=True, exist_ok=True)
         self.extra_args = list(extra_args)

@@ -16,7 +16,6 @@ Options (``-o key=value``): ``ttl`` (lease seconds, 2), ``tick-ms`` (100),
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -25,6 +24,7 @@ import httpx
 
 from chaoskit._errors import ConfigError
 from chaoskit._plugins import unknown_message
+from chaoskit._ports import reserve_port
 from chaoskit._target import Launch, NodeInfo, Outcome, Status
 from targets._node._target import ROOT
 from targets.etcd._command import find_binary
@@ -79,7 +79,7 @@ class EtcdElectionTarget:
         ``node.peer_port``, clients on a free port chosen now)."""
         argv = [sys.executable, "-m", "targets.etcd_election", "--id", node.id]
         argv += ["--listen", f"{node.host}:{node.port}", "--data-dir", str(node.data_dir)]
-        argv += ["--etcd-client", f"{node.host}:{_free_port(node.host)}"]
+        argv += ["--etcd-client", f"{node.host}:{reserve_port(node.host)}"]
         argv += ["--etcd-peer", f"{node.host}:{node.peer_port}"]
         for name, (host, port) in sorted(peers.items()):
             argv += ["--member", f"{name}={host}:{port}"]
@@ -103,13 +103,6 @@ class EtcdElectionTarget:
         self, http: httpx.AsyncClient, node: NodeInfo, op: Mapping[str, Any], timeout: float
     ) -> Outcome:
         raise ConfigError("etcd-election serves no client operations (workload: none)")
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _positive_int(key: str, text: str) -> int:

@@ -30,9 +30,10 @@ import httpx
 
 from chaoskit._errors import ConfigError
 from chaoskit._plugins import unknown_message
+from chaoskit._ports import reserve_port
 from chaoskit._target import Launch, NodeInfo, Outcome, Status
 from targets._node._target import ROOT
-from targets.etcd_election.target import _free_port, _positive_int
+from targets.etcd_election.target import _positive_int
 from targets.zk_election._client import HANDLINGS, Handling
 from targets.zookeeper._server import (
     PEER_PORTS,
@@ -114,7 +115,7 @@ class ZkElectionTarget:
         """The candidate (status on ``node.port``) with its server's zoo.cfg written now
         (client port chosen now, quorum and election ports from the controller)."""
         work_dir = node.data_dir.resolve() / "zookeeper"
-        port = _free_port(node.host)
+        port = reserve_port(node.host)
         cfg = write_server_files(node.id, port, work_dir, peers, self.settings)
         argv = [sys.executable, "-m", "targets.zk_election", "--id", node.id]
         argv += ["--listen", f"{node.host}:{node.port}", "--zk", f"{node.host}:{port}"]

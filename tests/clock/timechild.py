@@ -46,9 +46,15 @@ async def main() -> None:
         server = await asyncio.start_server(serve, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
     print(f"ready {port}", flush=True)
+    # Read stdin on the loop, not in an executor thread: libfaketime rereads its file
+    # into one unlocked static buffer, so two threads asking the time at once can make
+    # it re-parse a half-read spec (see chaoskit/_clock.py). One thread, as the
+    # reference nodes have.
     loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
     while True:
-        line = await loop.run_in_executor(None, sys.stdin.readline)
+        line = (await stdin.readline()).decode()
         command = line.strip()
         if not line:
             return

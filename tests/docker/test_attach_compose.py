@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from chaoskit._runtime_docker import free_port
+from chaoskit._ports import reserve_port
 from chaoskit.proxy import ProxyClient
 
 from .test_compose import NODES, REPO, compose
@@ -33,9 +33,9 @@ def test_run_attached_to_compose_passes_and_leaves_the_cluster_healed(
     client: Any, images: list[str], run_id: str, tmp_path: Path
 ) -> None:
     project = f"ck{run_id}"
-    proxy_port = free_port()
+    proxy_port = reserve_port()
     env = dict(os.environ, CHAOSKIT_PROXY_PORT=str(proxy_port))
-    env.update({f"CHAOSKIT_PORT_{node.upper()}": str(free_port()) for node in NODES})
+    env.update({f"CHAOSKIT_PORT_{node.upper()}": str(reserve_port()) for node in NODES})
     flt = {"label": f"com.docker.compose.project={project}"}
     try:
         compose(project, env, "up", "-d", "--no-build")

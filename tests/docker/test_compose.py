@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit._runtime_docker import free_port
+from chaoskit._ports import reserve_port
 
 from .conftest import wait_for
 
@@ -59,8 +59,8 @@ def test_compose_cluster_elects_through_the_proxy_and_goes_down(
     client: Any, images: list[str], run_id: str
 ) -> None:
     project = f"ck{run_id}"
-    ports = {node: free_port() for node in NODES}
-    proxy_port = free_port()
+    ports = {node: reserve_port() for node in NODES}
+    proxy_port = reserve_port()
     env = dict(os.environ, CHAOSKIT_PROXY_PORT=str(proxy_port))
     env.update({f"CHAOSKIT_PORT_{node.upper()}": str(port) for node, port in ports.items()})
 

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from chaoskit._ports import reserve_port
 from chaoskit._runtime_local import kill_leftovers
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,13 +36,6 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = WAIT_S) -> N
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -223,7 +217,7 @@ class ExternalProxy:
 @pytest.fixture
 def external_proxy(tmp_path: Path) -> Iterator[ExternalProxy]:
     """``chaoskit proxy`` in its own process, as a user would run a shared proxy."""
-    port = free_port()
+    port = reserve_port()
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
         [sys.executable, "-m", "chaoskit", "proxy", "--port", str(port)],

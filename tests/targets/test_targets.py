@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from chaoskit._errors import ConfigError
+from chaoskit._ports import reserve_port
 from chaoskit._target import NodeInfo, Outcome, Target
-from targets._node._procs import free_port
 from targets.bully.target import BullyTarget
 from targets.raft.target import RaftTarget
 
@@ -139,7 +139,7 @@ def test_launched_raft_cluster_answers_through_the_target(tmp_path: Path) -> Non
     """End to end: argv from ``launch``, then ``status`` and ``invoke`` on real nodes."""
     target = RaftTarget()
     target.configure({"seed": "5"})
-    ports = [free_port() for _ in range(3)]
+    ports = [reserve_port() for _ in range(3)]
     nodes = [
         NodeInfo(f"n{i + 1}", i, "127.0.0.1", p, p, tmp_path / f"n{i + 1}")
         for i, p in enumerate(ports)
