@@ -113,7 +113,9 @@ PAIRINGS: dict[str, Pairing] = {
             ("non-linearizable",),
             "isolate",
             "the cut-off leader keeps answering reads from its own state while the "
-            "majority elects a new leader and writes",
+            "majority elects a new leader and writes; a client bound to each node "
+            "keeps reading from the cut-off one",
+            ("--bound-clients", "5"),
         ),
         Pairing(
             "early-ack",
@@ -127,12 +129,14 @@ PAIRINGS: dict[str, Pairing] = {
         ),
         Pairing(
             "lease-read",
-            "clock-strobe:count=leader",
+            "clock-skew-leader:offset_s=-5;rate=1&isolate-leader",
             "register",
             "linearizable",
             ("non-linearizable",),
-            "clock-strobe:count=one",
-            "the leader's clock jumps back, so its lease looks valid after it was deposed",
+            "clock-bump:count=one&isolate",
+            "the leader's clock jumps back while it is cut off, so its lease looks valid "
+            "after the majority has elected and written; bound clients read from it",
+            ("--bound-clients", "5"),
         ),
     )
 }

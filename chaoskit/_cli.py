@@ -93,6 +93,14 @@ def cli() -> None:
     help="Logical client processes (default: one per node).",
 )
 @click.option(
+    "--bound-clients",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Extra clients pinned to one node each (n1, n2, ... in turn), as Jepsen's are: "
+    "they stay on a deposed leader, which is how stale reads show.",
+)
+@click.option(
     "--workload",
     "-w",
     default=None,
@@ -166,6 +174,7 @@ def run(
     time_limit: float,
     seed: int | None,
     concurrency: int | None,
+    bound_clients: int,
     workload: str | None,
     runtime: str,
     compose_file: Path | None,
@@ -198,6 +207,7 @@ def run(
         time_limit=time_limit,
         seed=seed,
         concurrency=concurrency,
+        bound_clients=bound_clients,
         workload=workload,
         runtime=runtime,
         network=network_mode,

@@ -11,7 +11,10 @@ one completion in ``history.jsonl``:
   because a process may have only one operation in flight.
 
 A client follows the leader: the node named in the last redirect it got, else the
-one the observer believes leads, else a random node. Every client has its own
+one the observer believes leads, else a random node. ``bound`` more clients are
+pinned to one node each (n1, n2, ... in turn), as Jepsen's clients are: they keep
+asking their node through every fault, so a deposed leader that still answers reads
+has someone to answer, which is how stale reads show up in the history. Every client has its own
 generators (one for ops, one for node choices and pauses), so the op sequence of a
 client depends only on the run's seed, not on how the clients interleave.
 """
@@ -36,6 +39,8 @@ from chaoskit._workload import Op, Workload
 PAUSE_S = (0.005, 0.02)
 #: How long a client with nothing to do waits before asking the workload again.
 IDLE_S = 0.1
+#: Extra pause of a bound client after its node refused an op.
+BOUND_REFUSED_PAUSE_S = 0.1
 #: Pause between two attempts of a final op.
 FINAL_RETRY_S = 0.2
 #: Refusals naming no leader before a client stops trusting the node it prefers.
@@ -62,6 +67,8 @@ class _Client:
     misses: int = 0
     #: The final-phase client takes fresh process numbers instead of striding.
     final: bool = False
+    #: A bound client's node: it asks no other.
+    pinned: str | None = None
 
 
 class ClientRunner:
@@ -80,6 +87,7 @@ class ClientRunner:
         rng: random.Random,
         op_timeout: float,
         leader: LeaderView,
+        bound: int = 0,
     ) -> None:
         self.target = target
         self.nodes = list(nodes)
@@ -87,7 +95,8 @@ class ClientRunner:
         self.history = history
         self.clock = clock
         self.http = http
-        self.concurrency = concurrency
+        #: Process numbers stride by the number of clients: one op in flight per process.
+        self.concurrency = concurrency + bound
         self.op_timeout = op_timeout
         self.leader = leader
         #: Completed operations (for the progress display).
@@ -98,6 +107,10 @@ class ClientRunner:
             _Client(i, random.Random(rng.getrandbits(64)), random.Random(rng.getrandbits(64)))
             for i in range(concurrency)
         ]
+        ids = [n.id for n in self.nodes]
+        for j in range(bound):
+            generators = random.Random(rng.getrandbits(64)), random.Random(rng.getrandbits(64))
+            self._clients.append(_Client(concurrency + j, *generators, pinned=ids[j % len(ids)]))
         self._final_rng = random.Random(rng.getrandbits(64))
         self._max_process = concurrency - 1
 
@@ -134,8 +147,11 @@ class ClientRunner:
             if op is None:
                 await _wait(stop, IDLE_S)
                 continue
-            await self._invoke(client, op, self.op_timeout)
-            await _wait(stop, client.aux.uniform(*PAUSE_S))
+            rec = await self._invoke(client, op, self.op_timeout)
+            pause = client.aux.uniform(*PAUSE_S)
+            if client.pinned is not None and rec["type"] == "fail":
+                pause += BOUND_REFUSED_PAUSE_S  # a follower refusing: no need to hammer it
+            await _wait(stop, pause)
 
     async def _invoke(self, client: _Client, op: Op, timeout: float) -> Record:
         """One op: record the invoke, call the target, record and return the completion."""
@@ -203,6 +219,8 @@ class ClientRunner:
                 self._max_process = max(self._max_process, client.process)
 
     def _choose_node(self, client: _Client) -> str:
+        if client.pinned is not None:
+            return client.pinned
         for candidate in (client.preferred, self.leader.current_leader()):
             if candidate is not None and candidate in self._by_id:
                 return candidate

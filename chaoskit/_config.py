@@ -23,20 +23,37 @@ MAX_NODES = 15
 
 @dataclass
 class NemesisSpec:
-    """A nemesis name with its options, written ``partition:mode=hang`` on the CLI."""
+    """A nemesis name with its options, written ``partition:mode=hang`` on the CLI.
+
+    ``a&b`` (each part with its own options) is one fault made of several applied
+    together: ``together`` holds the parts and ``name`` is ``a&b``.
+    """
 
     name: str
     options: dict[str, str] = field(default_factory=dict)
+    together: list[NemesisSpec] = field(default_factory=list)
 
     @classmethod
     def parse(cls, text: str) -> NemesisSpec:
+        if "&" in text:
+            parts = [cls.parse(part) for part in text.split("&")]
+            if len({p.name for p in parts}) < len(parts):
+                raise ConfigError(f"a nemesis appears twice in '{text.strip()}'")
+            return cls(name="&".join(p.name for p in parts), together=parts)
         name, _, rest = text.strip().partition(":")
         options = parse_options(rest.split(";") if rest else [], what="nemesis option")
         if not name:
             raise ConfigError(f"empty nemesis name in '{text}'")
         return cls(name=name, options=options)
 
+    @property
+    def names(self) -> list[str]:
+        """The nemeses this spec applies: its own name, or those of its parts."""
+        return [p.name for p in self.together] or [self.name]
+
     def __str__(self) -> str:
+        if self.together:
+            return "&".join(str(p) for p in self.together)
         if not self.options:
             return self.name
         return self.name + ":" + ";".join(f"{k}={v}" for k, v in self.options.items())
@@ -53,6 +70,8 @@ class RunConfig:
     time_limit: float = DEFAULT_TIME_LIMIT
     seed: int | None = None
     concurrency: int | None = None
+    #: Extra clients pinned to one node each (node i mod n), never following the leader.
+    bound_clients: int = 0
     workload: str | None = None
     runtime: str = "local"
     #: How faults reach the links: ``proxy`` (default) or ``iptables`` (docker runtime).
@@ -80,6 +99,10 @@ class RunConfig:
             raise ConfigError(f"--time-limit must be positive, not {self.time_limit}")
         if self.concurrency is not None and not 0 <= self.concurrency <= 200:
             raise ConfigError(f"--concurrency must be between 0 and 200, not {self.concurrency}")
+        if not 0 <= self.bound_clients <= 200:
+            raise ConfigError(
+                f"--bound-clients must be between 0 and 200, not {self.bound_clients}"
+            )
         if self.policy is not None and self.policy not in POLICIES:
             raise ConfigError(f"--policy must be one of {', '.join(POLICIES)}, not {self.policy}")
         if self.election_deadline is not None and not self.election_deadline > 0:
@@ -102,7 +125,7 @@ class RunConfig:
             raise ConfigError("a compose file needs --runtime compose")
         if self.network != "proxy" or self.toxiproxy_url:
             raise ConfigError("--runtime compose faults links through the compose file's proxy")
-        if any(spec.name.startswith("clock") for spec in self.nemeses):
+        if any(name.startswith("clock") for spec in self.nemeses for name in spec.names):
             raise ConfigError(
                 "clock nemeses need --runtime local or docker (compose nodes "
                 "are not started with libfaketime)"
@@ -122,7 +145,7 @@ class RunConfig:
 
     @property
     def nemesis_label(self) -> str:
-        return "+".join(n.name for n in self.nemeses) or "none"
+        return "+".join(n.name.replace("&", "-with-") for n in self.nemeses) or "none"
 
     def command(self) -> str:
         """The command line that repeats this run exactly."""
@@ -150,6 +173,8 @@ class RunConfig:
             argv += ["--workload", self.workload]
         if self.concurrency is not None:
             argv += ["--concurrency", str(self.concurrency)]
+        if self.bound_clients:
+            argv += ["--bound-clients", str(self.bound_clients)]
         if self.policy:
             argv += ["--policy", self.policy]
         if self.election_deadline is not None:

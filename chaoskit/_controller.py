@@ -187,13 +187,9 @@ class Controller:
         """Start one fault of the nemesis ``name`` now (for tests that drive faults)."""
         if name not in self.plan.nemeses:
             from chaoskit._config import NemesisSpec
-            from chaoskit._plugins import load
+            from chaoskit._plan import build_nemesis
 
-            spec = NemesisSpec.parse(name)
-            nemesis = load("nemeses", spec.name)
-            if spec.options:
-                nemesis.configure(spec.options)
-            self.plan.nemeses[name] = nemesis
+            self.plan.nemeses[name] = build_nemesis(NemesisSpec.parse(name))
         await self._start_fault(name)
         active = self.state.active.get(name)
         if active is None:
@@ -259,7 +255,8 @@ class Controller:
         """Nodes in containers on a network of the run; faults through the proxy
         container (or iptables inside the containers); the controller reaches every
         node through a port published on 127.0.0.1, which faults never cut."""
-        from chaoskit._runtime_docker import LIBFAKETIME_IN_IMAGE, DockerRuntime
+        from chaoskit._images import NODE_IMAGE
+        from chaoskit._runtime_docker import LIBFAKETIME_IN_IMAGE, NODE_PORT, DockerRuntime
 
         target = self.plan.target
         if (
@@ -269,7 +266,14 @@ class Controller:
         ):
             raise ConfigError(f"target '{target.name}' does not run in the docker runtime yet")
         self.fault_clock = self._make_clock(ids, library=LIBFAKETIME_IN_IMAGE)
-        runtime = DockerRuntime(self.run_id, self.run_dir, clock=self.fault_clock)
+        # A target spec's [docker] table names the user's image and its serving port.
+        runtime = DockerRuntime(
+            self.run_id,
+            self.run_dir,
+            image=getattr(target, "docker_image", None) or NODE_IMAGE,
+            node_port=getattr(target, "docker_port", None) or NODE_PORT,
+            clock=self.fault_clock,
+        )
         self.runtime = runtime
         placed = runtime.place_nodes(ids)
         self.nodes = [p.outside for p in placed]
@@ -346,7 +350,7 @@ class Controller:
 
     def _make_clock(self, ids: list[str], library: str | None = None) -> FaketimeClock | None:
         """``library``: libfaketime as the nodes see it (inside an image), else found here."""
-        if not any(spec.name.startswith("clock") for spec in self.config.nemeses):
+        if not any(n.startswith("clock") for spec in self.config.nemeses for n in spec.names):
             return None
         from chaoskit._clock import FaketimeClock
 
@@ -400,7 +404,8 @@ class Controller:
     def start_load(self) -> None:
         """Start the workload's clients in the background (none for ``none``)."""
         assert self.observer is not None
-        if self.plan.concurrency <= 0 or self._client_task is not None:
+        clients = self.plan.concurrency + self.plan.bound_clients
+        if clients <= 0 or self._client_task is not None:
             return
         self.clients = ClientRunner(
             target=self.plan.target,
@@ -410,6 +415,7 @@ class Controller:
             clock=self.clock,
             http=node_client(limit=100),
             concurrency=self.plan.concurrency,
+            bound=self.plan.bound_clients,
             rng=random.Random(f"{self.seed}:clients"),
             op_timeout=max(1.0, 4 * self.plan.target.election_timeout),
             leader=self.observer,
@@ -646,6 +652,7 @@ class Controller:
                 "workload": self.plan.workload.name,
                 "model": self.plan.workload.model,
                 "concurrency": self.plan.concurrency,
+                "bound_clients": self.plan.bound_clients,
                 "checkers": list(self.plan.checkers),
                 "started_at": self.stored_config.get(
                     "started_at", datetime.now(UTC).isoformat(timespec="seconds")
@@ -653,6 +660,7 @@ class Controller:
                 "finished": finished,
                 "end_time": getattr(self, "end_time", None),
                 "node_addresses": {n.id: f"{n.host}:{n.port}" for n in self.nodes},
+                "image": getattr(self.runtime, "image", None),
             }
         )
         self.stored_config = cfg

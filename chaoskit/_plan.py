@@ -12,7 +12,7 @@ from typing import Any
 
 from chaoskit import _plugins
 from chaoskit._checker import Checker
-from chaoskit._config import RunConfig
+from chaoskit._config import NemesisSpec, RunConfig
 from chaoskit._errors import ConfigError
 from chaoskit._nemesis import Nemesis
 from chaoskit._target import Policy, Target
@@ -34,6 +34,8 @@ class RunPlan:
     policy: Policy
     election_deadline: float
     concurrency: int
+    #: Clients pinned to one node each, on top of ``concurrency`` leader-following ones.
+    bound_clients: int = 0
 
 
 def load_target(name: str | Target) -> Target:
@@ -48,6 +50,21 @@ def load_target(name: str | Target) -> Target:
     return target
 
 
+def build_nemesis(spec: NemesisSpec) -> Nemesis:
+    """The configured nemesis of ``spec``; several applied together for ``a&b``."""
+    if spec.together:
+        from chaoskit._together import Together
+
+        return Together([(str(part), build_nemesis(part)) for part in spec.together])
+    nemesis: Any = _plugins.load("nemeses", spec.name)
+    if spec.options:
+        if not hasattr(nemesis, "configure"):
+            raise ConfigError(f"nemesis '{spec.name}' takes no options")
+        nemesis.configure(spec.options)
+    result: Nemesis = nemesis
+    return result
+
+
 def plan_run(config: RunConfig) -> RunPlan:
     """Validate ``config`` and load every plug-in it names."""
     config.validate()
@@ -55,14 +72,7 @@ def plan_run(config: RunConfig) -> RunPlan:
         raise ConfigError(f"unknown runtime '{config.runtime}' (known: {', '.join(RUNTIMES)})")
     target = load_target(config.target)
     target.configure(config.options)
-    nemeses: dict[str, Nemesis] = {}
-    for spec in config.nemeses:
-        nemesis: Any = _plugins.load("nemeses", spec.name)
-        if spec.options:
-            if not hasattr(nemesis, "configure"):
-                raise ConfigError(f"nemesis '{spec.name}' takes no options")
-            nemesis.configure(spec.options)
-        nemeses[str(spec)] = nemesis
+    nemeses = {str(spec): build_nemesis(spec) for spec in config.nemeses}
     workload_name = config.workload or ("register" if "register" in target.workloads else "none")
     workload: Workload = _plugins.load("workloads", workload_name)
     if workload_name != "none" and workload_name not in target.workloads:
@@ -73,8 +83,9 @@ def plan_run(config: RunConfig) -> RunPlan:
     names = list(config.checkers) if config.checkers else [*LEADER_CHECKERS, *workload.checkers]
     checkers = {name: _plugins.load("checkers", name) for name in dict.fromkeys(names)}
     concurrency = config.concurrency if config.concurrency is not None else config.nodes
+    bound_clients = config.bound_clients
     if workload_name == "none":
-        concurrency = 0
+        concurrency = bound_clients = 0
     config.workload = workload_name
     return RunPlan(
         config=config,
@@ -85,4 +96,5 @@ def plan_run(config: RunConfig) -> RunPlan:
         policy=config.policy or target.default_policy,
         election_deadline=config.election_deadline or target.election_deadline,
         concurrency=concurrency,
+        bound_clients=bound_clients,
     )

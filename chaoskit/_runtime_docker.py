@@ -266,7 +266,7 @@ class DockerRuntime:
                 self._create,
                 self.image,
                 entry.placement.container,
-                image_argv(launch.argv),
+                image_argv(launch.argv) if self.image == NODE_IMAGE else list(launch.argv),
                 env,
                 ports,
                 {LABEL_NODE: node.id, LABEL_ROLE: "node"},

@@ -219,8 +219,18 @@ class SpecTarget:
         missing = self._missing_ops()
         if missing:
             raise SpecError(f"{where}: workload(s) listed without their [ops]: {missing}")
-        self.docker: dict[str, Any] = _get(spec, "docker", dict, where, {})
+        self._docker(_get(spec, "docker", dict, where, {}), f"{where} [docker]")
         self.options: dict[str, str] = {}
+
+    def _docker(self, table: Mapping[str, Any], where: str) -> None:
+        """``--runtime docker`` runs the nodes in ``image``, serving on container ``port``."""
+        _no_unknown(table, {"image", "port"}, where)
+        self.docker_image: str | None = _get(table, "image", str, where) if table else None
+        if table and not self.docker_image:
+            raise SpecError(f"{where}: field 'image' must not be empty")
+        self.docker_port: int | None = _get(table, "port", int, where, None)
+        if self.docker_port is not None and not 1 <= self.docker_port <= 65535:
+            raise SpecError(f"{where}: field 'port' must be a TCP port, not {self.docker_port}")
 
     def _launch(self, table: Mapping[str, Any], where: str) -> None:
         _no_unknown(table, {"argv", "peer_argv", "env", "peer_format", "peer_separator"}, where)

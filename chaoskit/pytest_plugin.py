@@ -47,8 +47,8 @@ _OPTIONS = {
 }
 MARKER = (
     "chaos(target='raft', nemesis='partition', time_limit=20, nodes=5, workload=None, "
-    "options=None, policy=None, seed=None, concurrency=None): configure the chaos run of "
-    "the chaos_run / chaos_cluster fixtures"
+    "options=None, policy=None, seed=None, concurrency=None, bound_clients=0): configure "
+    "the chaos run of the chaos_run / chaos_cluster fixtures"
 )
 _RUNS_KEY = pytest.StashKey[list[tuple[str, Any]]]()
 _MARKER_KEYS = {
@@ -61,6 +61,7 @@ _MARKER_KEYS = {
     "policy",
     "seed",
     "concurrency",
+    "bound_clients",
     "election_deadline",
     "checkers",
     "fault_seconds",
@@ -107,6 +108,7 @@ def build_config(kwargs: dict[str, Any], pyconfig: pytest.Config, node_id: str) 
         time_limit=float(kwargs.get("time_limit", 20)) * scale,
         seed=int(seed) if seed is not None else None,
         concurrency=kwargs.get("concurrency"),
+        bound_clients=int(kwargs.get("bound_clients", 0)),
         workload=kwargs.get("workload"),
         runtime=str(_option(pyconfig, OPT_RUNTIME) or "local"),
         store=Path(_option(pyconfig, OPT_STORE) or "runs"),

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import workloads
-from chaoskit._client_runner import ClientRunner
+from chaoskit._client_runner import BOUND_REFUSED_PAUSE_S, ClientRunner
 from chaoskit._records import Record, RunClock
 from chaoskit._target import NodeInfo, Outcome
 from chaoskit._workload import Workload
@@ -127,6 +127,7 @@ def run_clients(
     workload: Workload | None = None,
     op_timeout: float = 0.05,
     final_timeout: float | None = None,
+    bound: int = 0,
 ) -> tuple[History, ClientRunner, list[Record | None]]:
     history = History()
 
@@ -143,6 +144,7 @@ def run_clients(
                 rng=random.Random(seed),
                 op_timeout=op_timeout,
                 leader=FakeLeader(leader),
+                bound=bound,
             )
             await _run(runner, seconds)
             final = await runner.final(final_timeout) if final_timeout else []
@@ -323,3 +325,21 @@ def test_final_gives_up_after_the_timeout() -> None:
 def test_none_workload_records_nothing() -> None:
     history, runner, _ = run_clients(FakeTarget(), workload=workloads.NoWorkload(), seconds=0.2)
     assert history == [] and runner.ops_done == 0
+
+
+def test_bound_clients_stay_on_their_node_whatever_it_answers() -> None:
+    target = FakeTarget(leader="n1", indeterminate=lambda op: op["f"] == "write")
+    history, runner, _ = run_clients(target, concurrency=2, bound=4, leader="n1", seconds=0.8)
+    done = pairs(history)
+    stride = 6  # process numbers stride by every client, bound ones included
+    by_client: dict[int, set[str]] = {}
+    for inv, _ in done:
+        by_client.setdefault(inv["process"] % stride, set()).add(inv["node"])
+    assert by_client[2] == {"n1"} and by_client[5] == {"n1"}  # bound 0 and 3: n1
+    assert by_client[3] == {"n2"} and by_client[4] == {"n3"}
+    assert by_client[0] == {"n1"} and by_client[1] == {"n1"}  # followers of the leader
+    refused = [c for inv, c in done if inv["process"] % stride == 3]
+    assert refused and all(c["type"] == "fail" for c in refused)
+    # Each refusal costs the bound client an extra pause: it does not hammer a follower.
+    assert len(refused) <= 0.8 / BOUND_REFUSED_PAUSE_S + 1
+    assert runner.concurrency == stride

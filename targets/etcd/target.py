@@ -27,6 +27,7 @@ import httpx
 from chaoskit._errors import ConfigError
 from chaoskit._plugins import unknown_message
 from chaoskit._target import Launch, NodeInfo, Outcome, Status
+from targets._options import positive_int
 from targets.etcd import _gateway as gw
 from targets.etcd._command import Timing, find_binary, member_argv
 
@@ -68,7 +69,7 @@ class EtcdTarget:
         binary = "etcd"
         for key, text in options.items():
             if key in ("heartbeat-ms", "election-ms"):
-                timing[key.replace("-", "_")] = _positive_int(key, text)
+                timing[key.replace("-", "_")] = positive_int(key, text)
             elif key == "pre-vote":
                 if text.lower() not in _BOOLS:
                     raise ConfigError(f"option pre-vote must be true or false, got {text!r}")
@@ -155,13 +156,3 @@ def _unknown(op: Mapping[str, Any], error: str, *, definite: bool) -> Outcome:
     if definite or gw.is_read(op):
         return Outcome("fail", error=error)
     return Outcome("info", error=error)
-
-
-def _positive_int(key: str, text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"option {key} must be a whole number, got {text!r}") from None
-    if value <= 0:
-        raise ConfigError(f"option {key} must be positive, got {text!r}")
-    return value

@@ -27,6 +27,7 @@ from chaoskit._plugins import unknown_message
 from chaoskit._ports import reserve_port
 from chaoskit._target import Launch, NodeInfo, Outcome, Status
 from targets._node._target import ROOT
+from targets._options import candidate_status, positive_int
 from targets.etcd._command import find_binary
 
 OPTIONS = ("ttl", "tick-ms", "renew-ticks", "binary")
@@ -67,7 +68,7 @@ class EtcdElectionTarget:
             if key == "binary":
                 binary = text
             elif key in ("ttl", "tick-ms", "renew-ticks"):
-                setattr(self, key.replace("-", "_"), _positive_int(key, text))
+                setattr(self, key.replace("-", "_"), positive_int(key, text))
             else:
                 raise ConfigError(unknown_message("etcd-election option", key, list(OPTIONS)))
         if self.ttl < MIN_TTL_S:
@@ -90,26 +91,9 @@ class EtcdElectionTarget:
         return Launch(argv=argv, env={"PYTHONPATH": path})
 
     async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
-        """``GET /status``: what the client believes, not what etcd knows."""
-        resp = await http.get(f"{node.url}/status", timeout=timeout)
-        resp.raise_for_status()
-        body = resp.json()
-        term = body.get("term")
-        if body.get("role") == "leader":
-            return Status("leader", int(term) if term is not None else None, node.id)
-        return Status("follower", None, None)
+        return await candidate_status(http, node, timeout)
 
     async def invoke(
         self, http: httpx.AsyncClient, node: NodeInfo, op: Mapping[str, Any], timeout: float
     ) -> Outcome:
         raise ConfigError("etcd-election serves no client operations (workload: none)")
-
-
-def _positive_int(key: str, text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(f"option {key} must be a whole number, got {text!r}") from None
-    if value <= 0:
-        raise ConfigError(f"option {key} must be positive, got {text!r}")
-    return value

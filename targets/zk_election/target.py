@@ -33,7 +33,7 @@ from chaoskit._plugins import unknown_message
 from chaoskit._ports import reserve_port
 from chaoskit._target import Launch, NodeInfo, Outcome, Status
 from targets._node._target import ROOT
-from targets.etcd_election.target import _positive_int
+from targets._options import candidate_status, positive_int
 from targets.zk_election._client import HANDLINGS, Handling
 from targets.zookeeper._server import (
     PEER_PORTS,
@@ -101,9 +101,9 @@ class ZkElectionTarget:
                 raise ConfigError(unknown_message("handling", text, list(HANDLINGS)))
             self.handling = text
         elif key in ("tick-ms", "check-ticks"):
-            setattr(self, key.replace("-", "_"), _positive_int(key, text))
+            setattr(self, key.replace("-", "_"), positive_int(key, text))
         elif key == "heap-mb":
-            self.settings = dataclasses.replace(self.settings, heap_mb=_positive_int(key, text))
+            self.settings = dataclasses.replace(self.settings, heap_mb=positive_int(key, text))
         elif key == "java":
             self.settings = dataclasses.replace(self.settings, java=text)
         elif key == "java-dir":
@@ -126,14 +126,7 @@ class ZkElectionTarget:
         return Launch(argv=argv, env={"PYTHONPATH": path})
 
     async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
-        """``GET /status``: what the candidate believes, not what ZooKeeper knows."""
-        resp = await http.get(f"{node.url}/status", timeout=timeout)
-        resp.raise_for_status()
-        body = resp.json()
-        term = body.get("term")
-        if body.get("role") == "leader":
-            return Status("leader", int(term) if term is not None else None, node.id)
-        return Status("follower", None, None)
+        return await candidate_status(http, node, timeout)
 
     async def invoke(
         self, http: httpx.AsyncClient, node: NodeInfo, op: Mapping[str, Any], timeout: float

@@ -9,6 +9,7 @@ import pytest
 
 from chaoskit import _plugins
 from chaoskit._config import NemesisSpec
+from chaoskit._plan import build_nemesis
 from targets.raft._core import BUGS
 
 NS = 1_000_000_000
@@ -27,10 +28,7 @@ def test_every_pairing_names_a_nemesis_workload_and_checker_that_load(
     detection: ModuleType, variant: str
 ) -> None:
     for pairing in detection.PAIRINGS.values():
-        spec = NemesisSpec.parse(pairing.nemesis_for(variant))
-        nemesis: Any = _plugins.load("nemeses", spec.name)
-        if spec.options:
-            nemesis.configure(spec.options)
+        build_nemesis(NemesisSpec.parse(pairing.nemesis_for(variant)))  # parts and options
         workload: Any = _plugins.load("workloads", pairing.workload)
         assert pairing.checker in ("split-brain", "stalled-election", *workload.checkers)
         _plugins.load("checkers", pairing.checker)
@@ -52,7 +50,8 @@ def test_command_line_of_a_cell(detection: ModuleType, tmp_path: Any) -> None:
     argv = detection.chaoskit_argv(cell, 30.0, tmp_path)
     joined = " ".join(argv[1:])
     assert "--nemesis isolate --workload register --time-limit 30 --seed 3" in joined
-    assert argv[-2:] == ["-o", "bug=stale-read"]
+    assert "-o bug=stale-read" in joined
+    assert "--bound-clients 5" in joined  # the pairing's extra arguments
     correct = detection.Cell(None, "stale-read", "leader", "isolate-leader", "register", 3)
     assert "bug=" not in " ".join(detection.chaoskit_argv(correct, 30.0, tmp_path))
 
@@ -106,7 +105,7 @@ def test_plan_runs_each_distinct_correct_pairing_once(detection: ModuleType) -> 
     correct = [c for c in cells if c.correct]
     assert len(bug_cells) == 6
     assert sorted({(c.nemesis, c.workload) for c in correct}) == [
-        ("clock-strobe:count=leader", "register"),
+        ("clock-skew-leader:offset_s=-5;rate=1&isolate-leader", "register"),
         ("isolate-leader", "register"),
         ("partition-majorities-ring", "none"),
     ]

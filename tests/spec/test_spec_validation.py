@@ -118,3 +118,27 @@ def test_status_output_parsing() -> None:
     assert parse_status_output('{"role": "leader"}') == {"role": "leader"}
     out = parse_status_output("Zookeeper version: 3.8\nMode: leader\nZxid: 0x100000002\n")
     assert out["Mode"] == "leader" and out["Zxid"] == "0x100000002"
+
+
+def test_docker_table_names_the_image_and_port(tmp_path: Path) -> None:
+    target = load_spec_target(_write(tmp_path, GOOD + '\n[docker]\nimage = "svc:1"\nport = 9000\n'))
+    assert (target.docker_image, target.docker_port) == ("svc:1", 9000)
+    plain = load_spec_target(_write(tmp_path, GOOD))
+    assert (plain.docker_image, plain.docker_port) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("port = 9000\n", "missing field 'image'"),
+        ('image = ""\n', "field 'image' must not be empty"),
+        ('image = "svc"\nport = 70000\n', "field 'port' must be a TCP port"),
+        ('image = "svc"\nport = "80"\n', "field 'port' must be int"),
+        ('image = "svc"\nports = [80]\n', "unknown field(s) ports"),
+    ],
+)
+def test_docker_table_errors_name_the_field(tmp_path: Path, table: str, message: str) -> None:
+    with pytest.raises(
+        SpecError, match=r"\[docker\].*" + message.replace("(", r"\(").replace(")", r"\)")
+    ):
+        load_spec_target(_write(tmp_path, GOOD + "\n[docker]\n" + table))

@@ -1,0 +1,35 @@
+"""Helpers the real-system targets share (etcd, etcd-election, zk-election).
+
+Each of those targets takes whole-number options and, for the two election recipes,
+reports a candidate's belief through the same tiny ``GET /status`` JSON.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from chaoskit._errors import ConfigError
+from chaoskit._target import NodeInfo, Status
+
+
+def positive_int(key: str, text: str) -> int:
+    """The value of option ``key``: a whole number above zero, else a ``ConfigError``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(f"option {key} must be a whole number, got {text!r}") from None
+    if value <= 0:
+        raise ConfigError(f"option {key} must be positive, got {text!r}")
+    return value
+
+
+async def candidate_status(http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
+    """``GET /status`` of an election-recipe candidate: what it believes, not what the
+    coordination service knows (``{"role": "leader"|..., "term": N}``)."""
+    resp = await http.get(f"{node.url}/status", timeout=timeout)
+    resp.raise_for_status()
+    body = resp.json()
+    term = body.get("term")
+    if body.get("role") == "leader":
+        return Status("leader", int(term) if term is not None else None, node.id)
+    return Status("follower", None, None)
