@@ -28,8 +28,20 @@ T = TypeVar("T")
 class LocalCluster:
     """``n`` nodes ``n1..nN`` of ``module`` under ``base_dir``; use as a context manager."""
 
-    def __init__(self, module: str, n: int, base_dir: Path, extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        module: str,
+        n: int,
+        base_dir: Path,
+        extra_args: Sequence[str] = (),
+        *,
+        seed: int | None = None,
+    ) -> None:
+        """``seed``: node i gets ``--seed seed + i``, as ``chaoskit run`` does. One seed for
+        every node would give them the same election timeouts, in lockstep: split votes
+        for as long as their timers stay aligned."""
         self.module = module
+        self.seed = seed
         self.ids = [f"n{i + 1}" for i in range(n)]
         self.ports = {node: reserve_port() for node in self.ids}
         self.base_dir = base_dir
@@ -51,6 +63,8 @@ class LocalCluster:
         argv = [sys.executable, "-m", self.module, "--id", node]
         argv += ["--listen", f"127.0.0.1:{self.ports[node]}"]
         argv += ["--data-dir", str(self.base_dir / node)]
+        if self.seed is not None:
+            argv += ["--seed", str(self.seed + self.ids.index(node))]
         for peer in self.ids:
             if peer != node:
                 argv += ["--peer", f"{peer}=127.0.0.1:{self.ports[peer]}"]

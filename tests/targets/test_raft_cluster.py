@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    with LocalCluster("targets.raft", 3, tmp_path, ["--seed", "1"]) as c:
+    with LocalCluster("targets.raft", 3, tmp_path, seed=1) as c:
         c.start_all()
         yield c
 

@@ -112,7 +112,7 @@ def _post(http: httpx.Client, url: str, body: Any) -> int:
 @pytest.fixture(scope="module")
 def raft(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     # n1 alone is up: n2 and n3 are known ids whose messages it must validate.
-    c = LocalCluster("targets.raft", 3, tmp_path_factory.mktemp("fuzz-raft"), ["--seed", "2"])
+    c = LocalCluster("targets.raft", 3, tmp_path_factory.mktemp("fuzz-raft"), seed=2)
     with c:
         c.start("n1")
         c.wait_for(lambda: c.status("n1"), timeout=15)
