@@ -111,6 +111,12 @@ class IptablesNetwork:
     def faulty_links(self) -> list[Link]:
         return sorted(set(self._faults) | set(self._loss))
 
+    async def close(self) -> None:
+        """Nothing to release: the rules live in the containers, which the runtime
+        removes. (Without this method the controller's teardown took the network for
+        one it could not close and kept every iptables run in the registry of runs
+        that did not clean up.)"""
+
     # -- internals -----------------------------------------------------------------
 
     async def _set(self, table: dict[Link, tuple[str, str]], link: Link, mode: str) -> None:
