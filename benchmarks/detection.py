@@ -136,7 +136,7 @@ PAIRINGS: dict[str, Pairing] = {
             "clock-bump:count=one&isolate",
             "the leader's clock jumps back while it is cut off, so its lease looks valid "
             "after the majority has elected and written; bound clients read from it",
-            ("--bound-clients", "5"),
+            ("--bound-clients", "10"),
         ),
     )
 }

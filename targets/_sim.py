@@ -14,7 +14,17 @@ import heapq
 import itertools
 import random
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
+
+
+@dataclass(frozen=True)
+class Violation:
+    """A property a simulated run broke, first seen at ``tick`` (Raft and Paxos sims)."""
+
+    property: str
+    tick: int
+    detail: str
 
 
 class Addressed(Protocol):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from targets._sim import SimNetwork
+from targets._sim import SimNetwork, Violation
 from targets.paxos._core import Durable, PaxosConfig, PaxosCore, PaxosMessage
 
 FAULTS: tuple[str, ...] = ("partition", "isolate", "cut", "heal", "crash", "restart", "pause")
@@ -45,15 +45,6 @@ class Profile:
     #: Clock rates are drawn from ``1 +- drift``.
     drift: float = 0.05
     bug: str | None = None
-
-
-@dataclass(frozen=True)
-class Violation:
-    """A property the run broke, first seen at ``tick``."""
-
-    property: str
-    tick: int
-    detail: str
 
 
 @dataclass

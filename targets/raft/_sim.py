@@ -25,7 +25,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from targets._sim import SimNetwork
+from targets._sim import SimNetwork, Violation
 from targets.raft._core import Entry, HardState, Message, RaftConfig, RaftCore, Reply
 
 FAULTS: tuple[str, ...] = ("partition", "isolate", "cut", "heal", "crash", "restart", "clock")
@@ -49,15 +49,6 @@ class Profile:
     #: Nodes left cut off (not crashed) in the final phase: liveness of the majority.
     final_isolated: int = 0
     bug: str | None = None
-
-
-@dataclass(frozen=True)
-class Violation:
-    """A property the run broke, first seen at ``tick``."""
-
-    property: str
-    tick: int
-    detail: str
 
 
 @dataclass

@@ -2,9 +2,9 @@
 
 A small, fixed slice of ``benchmarks/detection.py`` (which runs the whole bug x seed
 matrix): one seed per bug, 20 s runs, and the correct Raft on one seed per distinct
-pairing. About 4 minutes on a quiet 2-core machine. ``stale-read`` and ``lease-read``
-are not here: with clients that follow the leader they are not reliably found yet
-(docs/detection.md says why), and a test that passes by luck proves nothing.
+pairing. About 5 minutes on a quiet 2-core machine. ``stale-read`` and ``lease-read``
+need clients bound to nodes (``--bound-clients``, in their pairings) and, for
+``lease-read``, a clock fault together with the isolation (``a&b``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900
 
 TIME_LIMIT = 20.0
 #: One seed per bug that the CI slice runs (any seed finds these bugs most of the time).
-SEEDS = {"double-vote": 1, "forget-vote": 1, "no-step-down": 1, "early-ack": 3}
+SEEDS: dict[str, tuple[int, ...]] = {
+    "double-vote": (1,),
+    "forget-vote": (1,),
+    "no-step-down": (1,),
+    "early-ack": (3,),
+    "stale-read": (1,),
+    # Found in about 4 runs of 5 (docs/detection.md): more seeds keep a miss by
+    # chance from failing CI, and a bug that can no longer be found still fails it.
+    "lease-read": (3, 5, 1),
+}
 CORRECT_SEED = 1
 
 
@@ -27,9 +36,12 @@ def test_planted_bug_is_caught_by_its_pairing(
     detection: ModuleType, bug: str, tmp_path: Path
 ) -> None:
     p = detection.PAIRINGS[bug]
-    cell = detection.Cell(bug, bug, "leader", p.nemesis, p.workload, SEEDS[bug])
-    cell = detection.run_cell(cell, TIME_LIMIT, tmp_path)
-    assert cell.error is None, cell.output
+    for seed in SEEDS[bug]:
+        cell = detection.Cell(bug, bug, "leader", p.nemesis, p.workload, seed)
+        cell = detection.run_cell(cell, TIME_LIMIT, tmp_path / f"seed-{seed}")
+        assert cell.error is None, cell.output
+        if cell.detected:
+            break
     assert cell.exit == 1, f"{bug} not found: {cell.kinds}\n{cell.output}"
     assert cell.detected, f"{bug}: found {cell.kinds}, expected one of {p.kinds}"
     # The summary on the terminal names the anomaly the bug causes.
@@ -45,12 +57,12 @@ def _correct_pairings(detection: ModuleType) -> list[str]:
     return sorted(seen.values())
 
 
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(6))
 def test_correct_raft_passes_the_same_pairings(
     detection: ModuleType, index: int, tmp_path: Path
 ) -> None:
     pairings = _correct_pairings(detection)
-    assert len(pairings) == 4, pairings  # keep the parametrization in step with SEEDS
+    assert len(pairings) == 6, pairings  # keep the parametrization in step with SEEDS
     p = detection.PAIRINGS[pairings[index]]
     nemesis = p.nemesis
     cell = detection.Cell(None, p.bug, "leader", nemesis, p.workload, CORRECT_SEED)
