@@ -564,9 +564,16 @@ def remove_run(client: Any, run_id: str | None) -> list[str]:
     flt = _run_filter(run_id)
     removed = []
     for container in client.containers.list(all=True, filters=flt):
-        with contextlib.suppress(errors.NotFound):
+        try:
             container.remove(force=True, v=True)
-            removed.append(f"container {container.name}")
+        except errors.NotFound:
+            continue
+        except errors.APIError as exc:
+            # 409 "removal ... already in progress": an auto-removed helper (the one
+            # that changes a paused node's rules) is on its way out already.
+            if exc.status_code != 409 or "in progress" not in str(exc.explanation):
+                raise
+        removed.append(f"container {container.name}")
     for network in client.networks.list(filters=flt):
         with contextlib.suppress(errors.NotFound):
             network.remove()

@@ -11,7 +11,7 @@ import pytest
 from chaoskit._errors import ConfigError
 from chaoskit._images import requirements, stage_context
 from chaoskit._network_iptables import link_rules
-from chaoskit._runtime_docker import DATA_DIR, DockerRuntime, image_argv
+from chaoskit._runtime_docker import DATA_DIR, DockerRuntime, image_argv, remove_run
 
 
 class _NoEngine:
@@ -114,3 +114,51 @@ def test_docker_runtime_is_a_runtime(tmp_path: Path) -> None:
     from chaoskit._runtime import Runtime
 
     assert isinstance(_runtime(tmp_path), Runtime)
+
+
+def _conflict() -> object:
+    import requests
+
+    response = requests.Response()
+    response.status_code = 409
+    return response
+
+
+class _Gone:
+    """A container the engine is already removing (an auto-removed helper)."""
+
+    name = "ck-x-helper"
+
+    def remove(self, force: bool, v: bool) -> None:
+        import docker.errors
+
+        raise docker.errors.APIError(
+            "409 Conflict",
+            response=_conflict(),
+            explanation="removal of container abc is already in progress",
+        )
+
+
+class _Busy(_Gone):
+    name = "ck-x-n1"
+
+    def remove(self, force: bool, v: bool) -> None:
+        import docker.errors
+
+        raise docker.errors.APIError(
+            "409 Conflict", response=_conflict(), explanation="container is in use"
+        )
+
+
+class _Client:
+    def __init__(self, *containers: object) -> None:
+        self.containers = type("C", (), {"list": lambda _s, **kw: list(containers)})()
+        self.networks = type("N", (), {"list": lambda _s, **kw: []})()
+
+
+def test_remove_run_lets_a_container_already_being_removed_go() -> None:
+    import docker.errors
+
+    assert remove_run(_Client(_Gone()), "x") == ["container ck-x-helper"]
+    with pytest.raises(docker.errors.APIError):
+        remove_run(_Client(_Busy()), "x")
