@@ -16,8 +16,11 @@ Rules (ARCHITECTURE.md section 4; claims as in ``_timeline``):
   resumes, its links come back), or when it was superseded if it was never cut off; it
   stops while it is cut off again. Inside a connected majority it shares a node with the
   majority that elected the newer leader, so it can hear of the newer term.
-- Two different nodes leading the same term at different times also break election
-  safety: an ``election-safety`` anomaly, under both policies.
+- Under the ``per-term`` policy, where a term is a consensus term (at most one leader
+  each, Raft's election safety), two different nodes leading the same term at
+  different times are an ``election-safety`` anomaly. Under ``strict`` a term is only a
+  label (Bully's epoch is a local counter: a node that starts late and wins reuses the
+  epoch an earlier winner had), so only claims at the same time count.
 - Under the ``per-term`` policy (Raft-style targets, which must persist their term and
   vote), a node whose reported term goes *down* has forgotten the term it voted in, so
   it can vote twice in one term: a ``term-regression`` anomaly, one per drop. The
@@ -134,8 +137,8 @@ class SplitBrainChecker:
             chosen = [o for o in overlaps if o.same_term is same_term]
             anomalies += [_episode(tl, group) for group in merge(chosen)]
         anomalies += stale_leaders(tl, claims)
-        anomalies += election_safety(tl, claims, overlaps)
         if tl.policy == "per-term":
+            anomalies += election_safety(tl, claims, overlaps)
             anomalies += term_regressions(tl)
         anomalies.sort(key=lambda a: (a["start"], a["kind"]))
         cross = [o for o in overlaps if o.same_term is False]
