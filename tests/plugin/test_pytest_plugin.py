@@ -95,6 +95,12 @@ def test_cluster_fixture_drives_faults(pytester: pytest.Pytester) -> None:
                 time.sleep(0.1)
             assert chaos_cluster.leader() not in (first, None)
             chaos_cluster.heal()
+            # Clients on the cut-off leader wait out their time-out first: give them time.
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and not any(
+                op["type"] == "ok" for op in chaos_cluster.history()
+            ):
+                time.sleep(0.1)
             assert any(op["type"] == "ok" for op in chaos_cluster.history())
             chaos_cluster.check().assert_valid()
         """
