@@ -14,10 +14,16 @@ from chaoskit._target import NodeInfo, Status
 
 def positive_int(key: str, text: str) -> int:
     """The value of option ``key``: a whole number above zero, else a ``ConfigError``."""
+    return int(positive(key, text, int))
+
+
+def positive(key: str, text: str, kind: type[int] | type[float]) -> int | float:
+    """The value of option ``key`` as ``kind``, above zero, else a ``ConfigError``."""
     try:
-        value = int(text)
+        value = kind(text)
     except ValueError:
-        raise ConfigError(f"option {key} must be a whole number, got {text!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"option {key} must be {what}, got {text!r}") from None
     if value <= 0:
         raise ConfigError(f"option {key} must be positive, got {text!r}")
     return value

@@ -23,6 +23,7 @@ import httpx
 from chaoskit._errors import ConfigError
 from chaoskit._plugins import unknown_message
 from chaoskit._target import Launch, NodeInfo, Outcome, Status
+from targets._options import positive, positive_int
 from targets.zookeeper._client import READ_MODES, ReadMode, ZkClients
 from targets.zookeeper._fourlw import four_letter_word, parse_srvr
 from targets.zookeeper._server import (
@@ -76,13 +77,13 @@ class ZooKeeperTarget:
         changes: dict[str, Any] = {}
         for key, text in options.items():
             if key in _INTS:
-                changes[_INTS[key]] = _positive(key, text, int)
+                changes[_INTS[key]] = positive_int(key, text)
             elif key == "java":
                 changes["java"] = text
             elif key == "java-dir":
                 changes["java_dir"] = Path(text)
             elif key == "session-timeout":
-                self.session_timeout = float(_positive(key, text, float))
+                self.session_timeout = float(positive(key, text, float))
             elif key == "reads":
                 if text not in READ_MODES:
                     raise ConfigError(unknown_message("read mode", text, list(READ_MODES)))
@@ -119,13 +120,3 @@ class ZooKeeperTarget:
         if self._clients is not None:
             clients, self._clients = self._clients, None
             await clients.close()
-
-
-def _positive(key: str, text: str, kind: type[int] | type[float]) -> int | float:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise ConfigError(f"option {key} must be a number, got {text!r}") from None
-    if value <= 0:
-        raise ConfigError(f"option {key} must be positive, got {text!r}")
-    return value
