@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prepare everything the Docker tests need, offline (no image registry reachable):
-#   1. the engine (docker.io) and Compose v1 (docker-compose), installed when absent;
+#   1. the engine (docker.io), Compose v1 (Debian's docker-compose 1.29) and Compose v2
+#      (the `docker compose` plugin, taken from Debian trixie's docker-compose package,
+#      which is a static Go binary), installed when absent;
 #   2. dockerd running (started in the background when `docker info` fails);
 #   3. the base image chaoskit-base:bookworm, made with debootstrap + docker import
 #      (the root filesystem tarball is cached under /var/cache/chaoskit);
@@ -36,22 +38,26 @@ wait_for_apt() {
     done
 }
 
-have_compose() {
-    command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1
+COMPOSE_V2_SUITE=trixie
+COMPOSE_PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
+
+have_compose_v1() {
+    # Debian's docker-compose 1.29 (v2 may also install a `docker-compose` shim: ask it).
+    command -v docker-compose >/dev/null && docker-compose version --short 2>/dev/null | grep -q '^1\.'
 }
 
 install_packages() {
     local missing=()
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
-    have_compose || missing+=(docker-compose)
+    have_compose_v1 || missing+=(docker-compose)
     [ "${#missing[@]}" -eq 0 ] && return 0
     wait_for_apt
     # Another process may have installed them while we waited.
     missing=()
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v debootstrap >/dev/null || missing+=(debootstrap)
-    have_compose || missing+=(docker-compose)
+    have_compose_v1 || missing+=(docker-compose)
     [ "${#missing[@]}" -eq 0 ] && return 0
     log "installing ${missing[*]}"
     local apt_log=/tmp/chaoskit-apt.log
@@ -59,6 +65,44 @@ install_packages() {
         && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
             "${missing[@]}"; } >"$apt_log" 2>&1 \
         || { tail -n 20 "$apt_log" >&2; die "apt-get install ${missing[*]} failed"; }
+}
+
+install_compose_v2() {
+    # Compose v2 is not in bookworm, and Docker's own apt repository is not reachable.
+    # Debian trixie packages it as docker-compose 2.x: a static binary needing only
+    # libc. apt downloads that package (signature checked with the trixie keys of
+    # bookworm's debian-archive-keyring) through a throw-away source list, and only the
+    # plugin binary is installed, so Debian's docker-compose 1.29 stays as it is.
+    if docker compose version 2>/dev/null | grep -Eq 'version v?2\.'; then
+        return 0
+    fi
+    local debs="$CACHE/compose-v2" deb
+    mkdir -p "$debs"
+    deb="$(ls "$debs"/docker-compose_2.*.deb 2>/dev/null | head -n 1 || true)"
+    if [ -z "$deb" ]; then
+        local root mirror apt_log=/tmp/chaoskit-apt-compose.log
+        root="$(mktemp -d /tmp/chaoskit-apt.XXXXXX)"
+        mirror="$(debian_mirror)"
+        mkdir -p "$root/lists/partial" "$root/cache/archives/partial"
+        echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $COMPOSE_V2_SUITE main" \
+            >"$root/sources.list"
+        local opts=(-o "Dir::Etc::SourceList=$root/sources.list" -o "Dir::Etc::SourceParts=$root/none"
+            -o "Dir::State::Lists=$root/lists" -o "Dir::Cache=$root/cache")
+        log "downloading Compose v2 (docker-compose from Debian $COMPOSE_V2_SUITE)"
+        { apt-get "${opts[@]}" update -qq \
+            && (cd "$debs" && apt-get "${opts[@]}" download docker-compose); } >"$apt_log" 2>&1 \
+            || { tail -n 20 "$apt_log" >&2; rm -rf "$root"; die "cannot download Compose v2"; }
+        rm -rf "$root"
+        deb="$(ls "$debs"/docker-compose_2.*.deb 2>/dev/null | head -n 1 || true)"
+        [ -n "$deb" ] || die "Debian $COMPOSE_V2_SUITE no longer has a docker-compose 2.x package"
+    fi
+    log "installing the Compose v2 plugin from $(basename "$deb") into $COMPOSE_PLUGIN_DIR"
+    mkdir -p "$COMPOSE_PLUGIN_DIR"
+    dpkg-deb --fsys-tarfile "$deb" \
+        | tar -xO ./usr/libexec/docker/cli-plugins/docker-compose >"$COMPOSE_PLUGIN_DIR/docker-compose.tmp"
+    chmod 755 "$COMPOSE_PLUGIN_DIR/docker-compose.tmp"
+    mv "$COMPOSE_PLUGIN_DIR/docker-compose.tmp" "$COMPOSE_PLUGIN_DIR/docker-compose"
+    docker compose version >/dev/null 2>&1 || die "docker compose does not run after installing the plugin"
 }
 
 start_dockerd() {
@@ -164,6 +208,7 @@ build_images() {
 main() {
     local started=$SECONDS
     install_packages
+    install_compose_v2
     start_dockerd
     build_base_image
     local wheels

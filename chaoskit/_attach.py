@@ -53,21 +53,24 @@ LOG_POLL_S = 1.0
 _OUR_TOXICS = frozenset((*_HANG, _DELAY))
 
 
-def project_name(compose_file: Path, explicit: str | None = None) -> str:
-    """The compose project name, as docker-compose derives it.
+def project_names(compose_file: Path, explicit: str | None = None) -> list[str]:
+    """The compose project's name as Compose v1 derives it, then v2's when it differs.
 
     ``explicit`` (``--compose-project``) wins, then ``$COMPOSE_PROJECT_NAME``, then the
     name of the directory holding the compose file, lower-cased, without the
-    characters compose drops.
+    characters compose drops. v2 also drops leading ``-`` and ``_``, which v1 keeps.
 
-    >>> project_name(Path("/work/My.Repo/docker-compose.yml"))
-    'myrepo'
+    >>> project_names(Path("/work/My.Repo/docker-compose.yml"))
+    ['myrepo']
+    >>> project_names(Path("/work/_lab/docker-compose.yml"))
+    ['_lab', 'lab']
     """
     name = explicit or os.environ.get(PROJECT_ENV) or compose_file.resolve().parent.name
-    normalized = re.sub(r"[^-_a-z0-9]", "", name.lower())
-    if not normalized:
+    v1 = re.sub(r"[^-_a-z0-9]", "", name.lower())
+    v2 = v1.lstrip("-_")
+    if not v2:
         raise ConfigError(f"no usable compose project name in '{name}': pass --compose-project")
-    return normalized
+    return [v1] if v1 == v2 else [v1, v2]
 
 
 def published_port(attrs: Mapping[str, Any], container_port: int | None) -> tuple[int, int]:
@@ -141,7 +144,8 @@ def find_services(containers: Iterable[Any], project: str) -> tuple[list[Service
     if not nodes:
         raise SetupError(
             f"compose project '{project}' has no node containers (label {LABEL_ROLE}=node): "
-            "run `docker-compose up -d` first, or name the project with --compose-project"
+            "run `docker-compose up -d` (or `docker compose up -d`) first, "
+            "or name the project with --compose-project"
         )
     if len(proxies) != 1:
         raise SetupError(
@@ -328,11 +332,13 @@ async def attach_compose(
     """
     if not compose_file.is_file():
         raise ConfigError(f"compose file {compose_file} not found")
-    name = project_name(compose_file, project)
     client = client if client is not None else docker_client()
-    containers = await asyncio.to_thread(
-        client.containers.list, all=True, filters={"label": f"{LABEL_PROJECT}={name}"}
-    )
+    for name in project_names(compose_file, project):
+        containers = await asyncio.to_thread(
+            client.containers.list, all=True, filters={"label": f"{LABEL_PROJECT}={name}"}
+        )
+        if containers:
+            break
     services, proxy_service = find_services(containers, name)
     if len(services) != nodes:
         raise ConfigError(

@@ -8,17 +8,22 @@ package does the I/O around it:
   per peer so a dead or silent peer never slows the others;
 - ``read_json`` / ``json_error`` / ``make_app`` / ``serve``: a small aiohttp server that
   answers anything malformed with a 4xx;
-- ``tick_loop``: a fixed-rate ticker that skips ticks it missed instead of bursting.
+- ``tick_loop``: a fixed-rate ticker that skips ticks it missed instead of bursting;
+- ``ElectionNode`` / ``check_envelope``: the whole process of an election-only core
+  (Bully, Paxos): ``/status``, ``/peer``, 501 for the key-value endpoints, the ticker.
 """
 
 from targets._node._args import NodeArgs, parse_args
+from targets._node._election import ElectionNode, check_envelope
 from targets._node._http import BadRequest, json_error, make_app, read_json, serve
 from targets._node._sender import PeerSender
 from targets._node._ticker import tick_loop
 
 __all__ = [
     "BadRequest",
+    "ElectionNode",
     "NodeArgs",
+    "check_envelope",
     "PeerSender",
     "json_error",
     "make_app",

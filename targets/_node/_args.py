@@ -8,6 +8,8 @@ dials that peer, which may be a fault proxy rather than the peer itself.
 from __future__ import annotations
 
 import argparse
+import os
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,11 @@ class NodeArgs:
     heartbeat_ticks: int
     request_timeout: float
     bug: str | None
+
+    def rng(self) -> random.Random:
+        """The node's randomness: ``--seed`` makes its timeouts reproducible."""
+        seed = self.seed if self.seed is not None else int.from_bytes(os.urandom(8), "big")
+        return random.Random(seed)
 
 
 def _address(text: str) -> tuple[str, int]:

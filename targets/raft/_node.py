@@ -24,8 +24,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import os
-import random
 import time
 from typing import Any
 
@@ -46,7 +44,6 @@ class RaftNode:
         self.args = args
         self.storage = Storage(args.data_dir)
         hard, entries = self.storage.load()
-        seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(8), "big")
         config = RaftConfig(
             election_ticks=args.election_ticks,
             heartbeat_ticks=args.heartbeat_ticks,
@@ -54,7 +51,7 @@ class RaftNode:
             bug=args.bug,
         )
         members = [args.id, *args.peers]
-        self.core = RaftCore(args.id, members, random.Random(seed), config, hard, entries)
+        self.core = RaftCore(args.id, members, args.rng(), config, hard, entries)
         self.sender = PeerSender(args.peers)
         self._waiters: dict[int, asyncio.Future[Reply]] = {}
         self._rids = itertools.count(1)

@@ -63,3 +63,14 @@ async def wait_for(
         if loop.time() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.2)
+
+
+@pytest.fixture(params=["v1", "v2"])
+def compose_cli(request: pytest.FixtureRequest) -> list[str]:
+    """The Compose CLI to drive ``docker-compose.yml`` with: each test runs under both."""
+    from ._compose import CLIS, installed_version
+
+    flavour: str = request.param
+    if installed_version(flavour) is None:
+        pytest.skip(f"Compose {flavour} ({' '.join(CLIS[flavour])}) is not installed")
+    return list(CLIS[flavour])

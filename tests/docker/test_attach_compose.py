@@ -1,25 +1,22 @@
 """`chaoskit run --runtime compose`: attach to the cluster docker-compose.yml brings up.
 
 The run must pass, fault the compose proxy's own links, and leave the user's
-containers in place, running and healed (never removed, never left cut).
+containers in place, running and healed (never removed, never left cut). The cluster
+is brought up by Compose v1 and by v2 in turn: attaching relies only on labels both set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chaoskit._ports import reserve_port
 from chaoskit.proxy import ProxyClient
 
-from .test_compose import NODES, REPO, compose
+from ._compose import NODES, ComposeProject, run_attached
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -30,43 +27,19 @@ async def _proxy_state(port: int) -> dict[str, tuple[bool, int]]:
 
 
 def test_run_attached_to_compose_passes_and_leaves_the_cluster_healed(
-    client: Any, images: list[str], run_id: str, tmp_path: Path
+    client: Any, images: list[str], run_id: str, tmp_path: Path, compose_cli: list[str]
 ) -> None:
-    project = f"ck{run_id}"
-    proxy_port = reserve_port()
-    env = dict(os.environ, CHAOSKIT_PROXY_PORT=str(proxy_port))
-    env.update({f"CHAOSKIT_PORT_{node.upper()}": str(reserve_port()) for node in NODES})
-    flt = {"label": f"com.docker.compose.project={project}"}
+    compose = ComposeProject(compose_cli, f"ck{run_id}")
     try:
-        compose(project, env, "up", "-d", "--no-build")
-        started = {c.name for c in client.containers.list(all=True, filters=flt)}
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "chaoskit",
-                "run",
-                "--runtime",
-                "compose",
-                "--compose-file",
-                str(REPO / "docker-compose.yml"),
-                "--compose-project",
-                project,
-                "--nemesis",
-                "partition",
-                "--time-limit",
-                "20",
-                "--seed",
-                "3",
-                "--election-deadline",  # a shared, loaded machine: elections can be slow
-                "10",
-                "--no-progress",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=300,
-            cwd=tmp_path,
-            env=dict(env, PYTHONPATH=str(REPO), COLUMNS="200"),
+        compose("up", "-d", "--no-build")
+        started = {c.name for c in client.containers.list(all=True, filters=compose.label_filter)}
+        proc = run_attached(
+            compose.name,
+            tmp_path,
+            *("--nemesis", "partition", "--time-limit", "20", "--seed", "3"),
+            # A shared, loaded machine: elections can be slow.
+            *("--election-deadline", "10"),
+            env=compose.env,
         )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         run_dir = (tmp_path / "runs" / "latest").resolve()
@@ -77,40 +50,19 @@ def test_run_attached_to_compose_passes_and_leaves_the_cluster_healed(
         assert "--runtime compose" in config["command"]
         assert (run_dir / "logs" / "n1.log").exists()
         # The compose containers are still there, all running; every link healed.
-        after = client.containers.list(all=True, filters=flt)
+        after = client.containers.list(all=True, filters=compose.label_filter)
         assert {c.name for c in after} == started
         assert all(c.status == "running" for c in after)
-        state = asyncio.run(_proxy_state(proxy_port))
+        state = asyncio.run(_proxy_state(compose.proxy_port))
         assert len(state) == 20
         assert all(enabled and toxics == 0 for enabled, toxics in state.values())
     finally:
-        compose(project, env, "down", "-v", "--remove-orphans")
-    assert client.containers.list(all=True, filters=flt) == []
+        compose("down", "-v", "--remove-orphans")
+    assert client.containers.list(all=True, filters=compose.label_filter) == []
 
 
 def test_run_against_a_project_that_is_not_up_says_so(images: list[str], tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chaoskit",
-            "run",
-            "--runtime",
-            "compose",
-            "--compose-file",
-            str(REPO / "docker-compose.yml"),
-            "--compose-project",
-            "cknotup",
-            "--time-limit",
-            "5",
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200"),
-    )
+    proc = run_attached("cknotup", tmp_path, "--time-limit", "5")
     assert proc.returncode == 2
     assert "docker-compose up -d" in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr

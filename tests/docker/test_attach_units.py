@@ -16,7 +16,7 @@ from chaoskit._attach import (
     ComposeNetwork,
     find_services,
     natural_key,
-    project_name,
+    project_names,
     published_port,
 )
 from chaoskit._config import NemesisSpec, RunConfig
@@ -35,14 +35,19 @@ class _Container:
         self.attrs: dict[str, Any] = {"HostConfig": {"PortBindings": bindings}}
 
 
-def test_project_name_follows_compose_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_project_names_follow_the_rules_of_compose_v1_and_v2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv("COMPOSE_PROJECT_NAME", raising=False)
-    assert project_name(Path("/x/My.Repo_1/docker-compose.yml")) == "myrepo_1"
-    assert project_name(Path("/x/y/c.yml"), "Ck-Test") == "ck-test"
+    assert project_names(Path("/x/My.Repo_1/docker-compose.yml")) == ["myrepo_1"]
+    assert project_names(Path("/x/y/c.yml"), "Ck-Test") == ["ck-test"]
+    # v1 keeps leading - and _, v2 drops them: both are tried, v1's first.
+    assert project_names(Path("/x/_My Lab/docker-compose.yml")) == ["_mylab", "mylab"]
     monkeypatch.setenv("COMPOSE_PROJECT_NAME", "fromenv")
-    assert project_name(Path("/x/y/c.yml")) == "fromenv"
-    with pytest.raises(ConfigError, match="--compose-project"):
-        project_name(Path("/x/y/c.yml"), "...")
+    assert project_names(Path("/x/y/c.yml")) == ["fromenv"]
+    for unusable in ("...", "__"):
+        with pytest.raises(ConfigError, match="--compose-project"):
+            project_names(Path("/x/y/c.yml"), unusable)
 
 
 def test_published_port_reads_the_bindings_and_needs_a_choice_when_several() -> None:

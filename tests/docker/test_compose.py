@@ -3,36 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from chaoskit._ports import reserve_port
-
+from ._compose import NODES, ComposeProject
 from .conftest import wait_for
 
 pytestmark = pytest.mark.docker
-
-REPO = Path(__file__).resolve().parents[2]
-NODES = [f"n{i}" for i in range(1, 6)]
-
-
-def compose_command() -> list[str]:
-    """Compose v1 (Debian's docker-compose 1.29) when installed, else the v2 plugin."""
-    if shutil.which("docker-compose"):
-        return ["docker-compose"]
-    return ["docker", "compose"]
-
-
-def compose(project: str, env: dict[str, str], *args: str) -> None:
-    argv = [*compose_command(), "-f", str(REPO / "docker-compose.yml"), "-p", project, *args]
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180, check=False)
-    assert done.returncode == 0, f"{' '.join(args)}: {done.stderr[-2000:]}"
 
 
 async def statuses(ports: dict[str, int]) -> dict[str, dict[str, Any]]:
@@ -56,13 +35,10 @@ async def agreed_leader(ports: dict[str, int], among: list[str]) -> str | None:
 
 
 def test_compose_cluster_elects_through_the_proxy_and_goes_down(
-    client: Any, images: list[str], run_id: str
+    client: Any, images: list[str], run_id: str, compose_cli: list[str]
 ) -> None:
-    project = f"ck{run_id}"
-    ports = {node: reserve_port() for node in NODES}
-    proxy_port = reserve_port()
-    env = dict(os.environ, CHAOSKIT_PROXY_PORT=str(proxy_port))
-    env.update({f"CHAOSKIT_PORT_{node.upper()}": str(port) for node, port in ports.items()})
+    compose = ComposeProject(compose_cli, f"ck{run_id}")
+    ports = compose.ports
 
     async def scenario() -> None:
         seen: list[str] = []
@@ -77,7 +53,7 @@ def test_compose_cluster_elects_through_the_proxy_and_goes_down(
         first = seen[-1]
         # Isolate the leader through the proxy API: the others must elect a new one,
         # which proves that peer traffic really goes through the proxy.
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{proxy_port}") as http:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{compose.proxy_port}") as http:
             for other in NODES:
                 if other != first:
                     for name in (f"{first}-{other}", f"{other}-{first}"):
@@ -88,10 +64,9 @@ def test_compose_cluster_elects_through_the_proxy_and_goes_down(
         assert seen[-1] != first
 
     try:
-        compose(project, env, "up", "-d", "--no-build")
+        compose("up", "-d", "--no-build")
         asyncio.run(scenario())
     finally:
-        compose(project, env, "down", "-v", "--remove-orphans")
-    flt = {"label": f"com.docker.compose.project={project}"}
-    assert client.containers.list(all=True, filters=flt) == []
-    assert client.networks.list(filters=flt) == []
+        compose("down", "-v", "--remove-orphans")
+    assert client.containers.list(all=True, filters=compose.label_filter) == []
+    assert client.networks.list(filters=compose.label_filter) == []
