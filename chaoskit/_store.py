@@ -8,6 +8,7 @@ as the run goes, so an interrupted run can still be checked.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -23,11 +24,32 @@ CONFIG = "config.json"
 RESULTS = "results.json"
 LOGS = "logs"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.+-]+")
+#: Longest ``<target>-<nemesis>`` directory name; file systems stop at 255 bytes.
+MAX_LABEL = 120
+
+
+def run_label(target: str, nemesis: str) -> str:
+    """The directory name of a target and nemesis pairing, safe and of bounded length.
+
+    A long nemesis list (every nemesis of the catalogue, with options) would make a
+    name the file system refuses; it is cut, and a digest of the whole keeps
+    different lists apart.
+
+    >>> run_label("targets/raft.toml", "partition+kill")
+    'raft-partition+kill'
+    >>> len(run_label("raft", "+".join(["clock-skew-leader:offset_s=-5"] * 20)))
+    120
+    """
+    label = _UNSAFE.sub("_", f"{Path(target).stem}-{nemesis}")
+    if len(label) <= MAX_LABEL:
+        return label
+    digest = hashlib.sha256(label.encode()).hexdigest()[:10]
+    return f"{label[: MAX_LABEL - len(digest) - 1]}-{digest}"
 
 
 def create_run_dir(store: Path, target: str, nemesis: str) -> Path:
     """Make a fresh run directory and point ``<store>/latest`` at it."""
-    label = _UNSAFE.sub("_", f"{Path(target).stem}-{nemesis}")
+    label = run_label(target, nemesis)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     try:
         parent = store / label
