@@ -5,8 +5,10 @@ cluster with every nemesis combined. While it runs, the controller's resident me
 is sampled from ``/proc/<pid>/status`` every few seconds. At the end it prints:
 
 - RSS of the controller: after start-up (first sample once the nodes answer), at the
-  end of the main phase (last sample), the peak, and the growth per hour from a
-  least-squares fit over the run (flat means: no leak);
+  end of the main phase (last sample), the peak, the median of each quarter of the run,
+  and the growth per hour from a least-squares fit over the whole run and over its
+  second half (flat means: no leak; warm-up growth shows in the first quarter only);
+  every sample is kept in ``rss.csv`` of the run directory;
 - history: invocations, completions, the number of invocations without a completion
   (must be 0: ``info`` counts as a completion), and whether indexes are contiguous;
 - observer: the sampling interval reached (p50, p99, max) in the first and the last
@@ -70,6 +72,13 @@ def slope_per_hour(samples: list[tuple[float, int]]) -> float:
     if var == 0:
         return 0.0
     return sum((t - mt) * (r - mr) for t, r in samples) / var * 3600
+
+
+def quarter_medians_mib(samples: list[tuple[float, int]]) -> list[float]:
+    """Median RSS (MiB) of each quarter of the samples, in order."""
+    n = len(samples)
+    quarters = [samples[i * n // 4 : (i + 1) * n // 4] for i in range(4)]
+    return [round(statistics.median(r for _, r in q) / 1024, 1) for q in quarters if q]
 
 
 def intervals_ms(obs: list[dict[str, Any]], lo: float, hi: float) -> dict[str, float]:
@@ -166,11 +175,16 @@ def main() -> int:
     tenth = end_ns / 10
     first = samples[0][1]
     last = samples[-1][1]
+    (run_dir / "rss.csv").write_text(
+        "seconds,rss_kib\n" + "".join(f"{t:.1f},{r}\n" for t, r in samples)
+    )
     print(
         f"controller RSS: start {first / 1024:.1f} MiB, end {last / 1024:.1f} MiB, "
         f"peak {max(r for _, r in samples) / 1024:.1f} MiB, "
-        f"trend {slope_per_hour(samples) / 1024:+.1f} MiB/h over {len(samples)} samples"
+        f"trend {slope_per_hour(samples) / 1024:+.1f} MiB/h over {len(samples)} samples, "
+        f"second half {slope_per_hour(samples[len(samples) // 2 :]) / 1024:+.1f} MiB/h"
     )
+    print("controller RSS by quarter (median MiB):", quarter_medians_mib(samples))
     print("history:", json.dumps(history_figures(history)))
     print(
         "observer interval ms, first tenth:",
