@@ -1,7 +1,8 @@
 """Small HTML helpers: fill a packaged template, escape, tables, verdict badges.
 
-Templates are ``string.Template`` files under ``templates/`` (package data) with the
-stylesheet inlined, so every page is one self-contained file. Values put into a
+Templates are ``string.Template`` files under ``templates/`` (package data): one with
+a page's sections each, inside the shared ``page.html`` with the stylesheet inlined, so
+every page is one self-contained file. Values put into a
 template are HTML already: every helper here escapes what it is given.
 """
 
@@ -23,9 +24,16 @@ def _template(name: str) -> Template:
     return Template(text)
 
 
-def render(name: str, **values: str) -> str:
-    """Fill ``templates/<name>`` with ``values`` (HTML) and the inlined stylesheet."""
-    return _template(name).substitute(style=_template("style.css").template, **values)
+def render(name: str, *, page_title: str, heading: str, subtitle: str, **values: str) -> str:
+    """Fill ``templates/<name>`` (the page's sections) with ``values`` (HTML), then
+    ``templates/page.html`` (head, inlined stylesheet, header) around it."""
+    return _template("page.html").substitute(
+        style=_template("style.css").template,
+        page_title=page_title,
+        heading=heading,
+        subtitle=subtitle,
+        main=_template(name).substitute(**values),
+    )
 
 
 def esc(value: Any) -> str:
@@ -49,9 +57,11 @@ def verdict_class(valid: Any) -> str:
     return esc(str(valid).lower())
 
 
-def badge(valid: Any, text: str | None = None) -> Cell:
+def badge(valid: Any, text: str | None = None, *, element_id: str | None = None) -> Cell:
+    """A verdict badge; ``element_id`` names it for tests and links (``#verdict``)."""
+    ident = f' id="{esc(element_id)}"' if element_id else ""
     return (
-        f'<span class="badge v-{verdict_class(valid)}">'
+        f'<span class="badge v-{verdict_class(valid)}"{ident}>'
         f"{esc(text if text is not None else verdict_text(valid))}</span>"
     )
 

@@ -29,11 +29,11 @@ def render_nightly(
     """The whole nightly page; ``previous`` are earlier nights, oldest first."""
     tonight = out_dir.name
     diff = changes(summary, previous[-1] if previous else None, ratio=ratio, min_ms=min_ms)
+    status_badge = badge(summary["status"], element_id="verdict")
     return render(
         "nightly.html",
-        title=esc(tonight),
-        status=esc(summary["status"]),
-        status_class=verdict_class(summary["status"]),
+        page_title=f"chaoskit nightly: {esc(tonight)}",
+        heading=f"Resilience report {esc(tonight)} {status_badge}",
         subtitle=esc(
             f"started {summary['started_at']} · matrix {summary['matrix_file']} · "
             f"{len(summary['cells'])} cells · exit status {summary['exit_status']}"

@@ -26,7 +26,6 @@ from chaoskit.report._html import (
     seconds,
     table,
     verdict_class,
-    verdict_text,
 )
 from chaoskit.report._model import RunView, failover_values, load_view, sampling_text
 
@@ -59,11 +58,11 @@ def render_run_report(view: RunView, *, budget: int = DEFAULT_BUDGET) -> str:
     sampling = view.checker_metric("split-brain", "sampling_interval_ms") or view.checker_metric(
         "stalled-election", "sampling_interval_ms"
     )
+    verdict_badge = badge(view.verdict, element_id="verdict")
     return render(
         "run.html",
-        title=esc(title),
-        verdict=esc(verdict_text(view.verdict)),
-        verdict_class=verdict_class(view.verdict),
+        page_title=f"chaoskit: {esc(title)}",
+        heading=f"{esc(title)} {verdict_badge}",
         subtitle=esc(_subtitle(view)),
         summary=_summary(view),
         command=esc(config.get("command", "(not recorded)")),

@@ -125,7 +125,13 @@ def index_page(store: Path, target: str = "", nemesis: str = "") -> str:
         else "<p>None yet: <code>chaoskit nightly MATRIX.toml</code> writes them.</p>"
     )
     return render(
-        "index.html", store=esc(store), filters=filters, runs=runs_html, nightlies=nightlies
+        "index.html",
+        page_title=f"chaoskit runs: {esc(store)}",
+        heading="chaoskit runs",
+        subtitle=esc(store),
+        filters=filters,
+        runs=runs_html,
+        nightlies=nightlies,
     )
 
 
