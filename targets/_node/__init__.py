@@ -9,6 +9,7 @@ package does the I/O around it:
 - ``read_json`` / ``json_error`` / ``make_app`` / ``serve``: a small aiohttp server that
   answers anything malformed with a 4xx;
 - ``tick_loop``: a fixed-rate ticker that skips ticks it missed instead of bursting;
+  ``serve_with_ticker`` serves a node's app with it running, and stops both in order;
 - ``ElectionNode`` / ``check_envelope``: the whole process of an election-only core
   (Bully, Paxos): ``/status``, ``/peer``, 501 for the key-value endpoints, the ticker.
 """
@@ -17,7 +18,7 @@ from targets._node._args import NodeArgs, parse_args
 from targets._node._election import ElectionNode, check_envelope
 from targets._node._http import BadRequest, json_error, make_app, read_json, serve
 from targets._node._sender import PeerSender
-from targets._node._ticker import tick_loop
+from targets._node._ticker import serve_with_ticker, tick_loop
 
 __all__ = [
     "BadRequest",
@@ -30,5 +31,6 @@ __all__ = [
     "parse_args",
     "read_json",
     "serve",
+    "serve_with_ticker",
     "tick_loop",
 ]

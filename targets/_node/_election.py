@@ -8,17 +8,15 @@ same, and are written once here.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Collection
 from typing import Any
 
 from aiohttp import web
 
 from targets._node._args import NodeArgs
-from targets._node._http import BadRequest, json_error, make_app, read_json, serve
+from targets._node._http import BadRequest, json_error, make_app, read_json
 from targets._node._sender import PeerSender
-from targets._node._ticker import tick_loop
+from targets._node._ticker import serve_with_ticker
 
 
 def check_envelope(body: Any, me: str, peers: Collection[str], types: Collection[str]) -> str:
@@ -65,16 +63,15 @@ class ElectionNode:
         raise NotImplementedError
 
     async def run(self) -> None:
-        await self.sender.start()
         self.flush()
-        ticker = asyncio.create_task(tick_loop(self.args.tick_ms / 1000.0, self._tick))
-        try:
-            await serve(self.app(), self.args.host, self.args.port)
-        finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
-            await self.sender.close()
+        await serve_with_ticker(
+            self.app(),
+            self.args.host,
+            self.args.port,
+            self.sender,
+            self.args.tick_ms / 1000.0,
+            self._tick,
+        )
 
     def app(self) -> web.Application:
         app = make_app()

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
+
+from aiohttp import web
+
+from targets._node._http import serve
+from targets._node._sender import PeerSender
 
 
 async def tick_loop(interval_s: float, tick: Callable[[], None]) -> None:
@@ -22,3 +28,24 @@ async def tick_loop(interval_s: float, tick: Callable[[], None]) -> None:
             delay = 0.0
         await asyncio.sleep(max(0.0, delay))
         tick()
+
+
+async def serve_with_ticker(
+    app: web.Application,
+    host: str,
+    port: int,
+    sender: PeerSender,
+    interval_s: float,
+    tick: Callable[[], None],
+) -> None:
+    """Serve ``app`` until SIGTERM while ``tick`` runs every ``interval_s``; then stop
+    the ticker before closing the peer queues, so no tick sends into a closed sender."""
+    await sender.start()
+    ticker = asyncio.create_task(tick_loop(interval_s, tick))
+    try:
+        await serve(app, host, port)
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        await sender.close()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import signal
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
+from targets._child import spawn_server
 from targets.etcd import _gateway as gw
 from targets.etcd._command import Timing, member_argv
 
@@ -39,13 +39,6 @@ GRANT = "/v3/lease/grant"
 KEEPALIVE = "/v3/lease/keepalive"
 CAMPAIGN = "/v3/election/campaign"
 RETRY_S = 0.2
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """In the etcd child before exec: SIGKILL it when the client dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def start_member(args: argparse.Namespace) -> subprocess.Popen[bytes]:
@@ -61,16 +54,7 @@ def start_member(args: argparse.Namespace) -> subprocess.Popen[bytes]:
         token=args.token,
         timing=Timing(args.heartbeat_ms, args.election_ms, True),
     )
-    log = open(Path(args.data_dir) / "etcd.log", "ab")  # noqa: SIM115 - handed to the child
-    with log:
-        return subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,  # safe: no threads exist yet
-        )
+    return spawn_server(argv, Path(args.data_dir) / "etcd.log")
 
 
 class Campaigner:

@@ -21,7 +21,6 @@ HTTP API (``docs`` in the brief; all bodies JSON)::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import time
@@ -29,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from targets._node import NodeArgs, PeerSender, json_error, make_app, read_json, serve, tick_loop
+from targets._node import NodeArgs, PeerSender, json_error, make_app, read_json, serve_with_ticker
 from targets.raft import _wire as wire
 from targets.raft._core import Message, RaftConfig, RaftCore, Reply
 from targets.raft._storage import Storage
@@ -58,15 +57,16 @@ class RaftNode:
         log.info("%s starts: term %d, %d log entries", args.id, self.core.term, len(entries))
 
     async def run(self) -> None:
-        await self.sender.start()
-        ticker = asyncio.create_task(tick_loop(self.args.tick_ms / 1000.0, self._tick))
         try:
-            await serve(self.app(), self.args.host, self.args.port)
+            await serve_with_ticker(
+                self.app(),
+                self.args.host,
+                self.args.port,
+                self.sender,
+                self.args.tick_ms / 1000.0,
+                self._tick,
+            )
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
-            await self.sender.close()
             self.storage.close()
 
     def app(self) -> web.Application:

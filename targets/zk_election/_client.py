@@ -37,7 +37,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from targets.etcd_election._client import _die_with_parent, _first, _hostport, say
+from targets._child import spawn_server
+from targets.etcd_election._client import _first, _hostport, say
 
 Handling = Literal["listener", "polling"]
 HANDLINGS: tuple[Handling, ...] = ("listener", "polling")
@@ -47,17 +48,7 @@ RETRY_S = 0.2
 
 def start_server(argv: list[str], work_dir: Path) -> subprocess.Popen[bytes]:
     """This node's ZooKeeper server, logging to ``work_dir/zookeeper.log``."""
-    log = open(work_dir / "zookeeper.log", "ab")  # noqa: SIM115 - handed to the child
-    with log:
-        return subprocess.Popen(
-            argv,
-            cwd=work_dir,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,  # safe: no threads exist yet
-        )
+    return spawn_server(argv, work_dir / "zookeeper.log", cwd=work_dir)
 
 
 class Candidate:
