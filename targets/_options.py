@@ -1,15 +1,19 @@
 """Helpers the real-system targets share (etcd, etcd-election, zk-election).
 
-Each of those targets takes whole-number options and, for the two election recipes,
-reports a candidate's belief through the same tiny ``GET /status`` JSON.
+Each of those targets takes whole-number options; the two election recipes also
+report a candidate's belief through the same tiny ``GET /status`` JSON and serve no
+client operations (``ElectionRecipe``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
 import httpx
 
 from chaoskit._errors import ConfigError
-from chaoskit._target import NodeInfo, Status
+from chaoskit._target import NodeInfo, Outcome, Status
 
 
 def positive_int(key: str, text: str) -> int:
@@ -29,13 +33,24 @@ def positive(key: str, text: str, kind: type[int] | type[float]) -> int | float:
     return value
 
 
-async def candidate_status(http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
-    """``GET /status`` of an election-recipe candidate: what it believes, not what the
-    coordination service knows (``{"role": "leader"|..., "term": N}``)."""
-    resp = await http.get(f"{node.url}/status", timeout=timeout)
-    resp.raise_for_status()
-    body = resp.json()
-    term = body.get("term")
-    if body.get("role") == "leader":
-        return Status("leader", int(term) if term is not None else None, node.id)
-    return Status("follower", None, None)
+class ElectionRecipe:
+    """What the election-recipe targets (etcd-election, zk-election) share: a status
+    that is the candidate's belief, and no client operations."""
+
+    name: ClassVar[str]
+
+    async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
+        """``GET /status`` of a candidate: what it believes, not what the coordination
+        service knows (``{"role": "leader"|..., "term": N}``)."""
+        resp = await http.get(f"{node.url}/status", timeout=timeout)
+        resp.raise_for_status()
+        body = resp.json()
+        term = body.get("term")
+        if body.get("role") == "leader":
+            return Status("leader", int(term) if term is not None else None, node.id)
+        return Status("follower", None, None)
+
+    async def invoke(
+        self, http: httpx.AsyncClient, node: NodeInfo, op: Mapping[str, Any], timeout: float
+    ) -> Outcome:
+        raise ConfigError(f"{self.name} serves no client operations (workload: none)")

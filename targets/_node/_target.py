@@ -21,6 +21,13 @@ from chaoskit._target import Launch, NodeInfo, Status
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("leader", "follower", "candidate")
 
+
+def python_launch(argv: list[str]) -> Launch:
+    """Launch ``python -m targets.X ...`` with this checkout importable, whatever the cwd."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    return Launch(argv=argv, env={"PYTHONPATH": path})
+
+
 _NUMERIC: dict[str, type[int] | type[float]] = {
     "tick-ms": float,
     "election-ticks": int,
@@ -76,8 +83,7 @@ class NodeTarget:
             if key == "seed":
                 value = value + node.index
             argv += [f"--{key}", str(value)]
-        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        return Launch(argv=argv, env={"PYTHONPATH": path})
+        return python_launch(argv)
 
     async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
         """``GET /status``; raises on no answer or a malformed one."""

@@ -15,19 +15,16 @@ Options (``-o key=value``): ``ttl`` (lease seconds, 2), ``tick-ms`` (100),
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import httpx
-
 from chaoskit._errors import ConfigError
 from chaoskit._plugins import unknown_message
 from chaoskit._ports import reserve_port
-from chaoskit._target import Launch, NodeInfo, Outcome, Status
-from targets._node._target import ROOT
-from targets._options import candidate_status, positive_int
+from chaoskit._target import Launch, NodeInfo
+from targets._node._target import python_launch
+from targets._options import ElectionRecipe, positive_int
 from targets.etcd._command import find_binary
 
 OPTIONS = ("ttl", "tick-ms", "renew-ticks", "binary")
@@ -35,7 +32,7 @@ OPTIONS = ("ttl", "tick-ms", "renew-ticks", "binary")
 MIN_TTL_S = 2
 
 
-class EtcdElectionTarget:
+class EtcdElectionTarget(ElectionRecipe):
     """Leader election through etcd leases: the example of an unfenced lease."""
 
     name = "etcd-election"
@@ -87,13 +84,4 @@ class EtcdElectionTarget:
         argv += ["--token", f"chaoskit-{node.data_dir.parent.parent.name}"]
         argv += ["--etcd-binary", self.binary, "--ttl", str(self.ttl)]
         argv += ["--tick-ms", str(self.tick_ms), "--renew-ticks", str(self.renew_ticks)]
-        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        return Launch(argv=argv, env={"PYTHONPATH": path})
-
-    async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
-        return await candidate_status(http, node, timeout)
-
-    async def invoke(
-        self, http: httpx.AsyncClient, node: NodeInfo, op: Mapping[str, Any], timeout: float
-    ) -> Outcome:
-        raise ConfigError("etcd-election serves no client operations (workload: none)")
+        return python_launch(argv)

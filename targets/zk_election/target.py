@@ -20,20 +20,17 @@ Options (``-o key=value``): ``session-timeout`` (kazoo, seconds, 2), ``handling`
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
-
 from chaoskit._errors import ConfigError
 from chaoskit._plugins import unknown_message
 from chaoskit._ports import reserve_port
-from chaoskit._target import Launch, NodeInfo, Outcome, Status
-from targets._node._target import ROOT
-from targets._options import candidate_status, positive_int
+from chaoskit._target import Launch, NodeInfo
+from targets._node._target import python_launch
+from targets._options import ElectionRecipe, positive_int
 from targets.zk_election._client import HANDLINGS, Handling
 from targets.zookeeper._server import (
     PEER_PORTS,
@@ -49,7 +46,7 @@ OPTIONS = ("session-timeout", "handling", "tick-ms", "check-ticks", "heap-mb", "
 MIN_SESSION_TICKS, MAX_SESSION_TICKS = 2, 20
 
 
-class ZkElectionTarget:
+class ZkElectionTarget(ElectionRecipe):
     """Leader election with kazoo's recipe: the example of a paused lock holder."""
 
     name = "zk-election"
@@ -122,13 +119,4 @@ class ZkElectionTarget:
         argv += ["--work-dir", str(work_dir), "--session-timeout", str(self.session_timeout)]
         argv += ["--tick-ms", str(self.tick_ms), "--check-ticks", str(self.check_ticks)]
         argv += ["--handling", self.handling, "--", *java_argv(cfg, self.settings)]
-        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
-        return Launch(argv=argv, env={"PYTHONPATH": path})
-
-    async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
-        return await candidate_status(http, node, timeout)
-
-    async def invoke(
-        self, http: httpx.AsyncClient, node: NodeInfo, op: Mapping[str, Any], timeout: float
-    ) -> Outcome:
-        raise ConfigError("zk-election serves no client operations (workload: none)")
+        return python_launch(argv)
