@@ -190,6 +190,21 @@ def _load_python(ref: str, where: str) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]
 
 
+def placeholders(node: NodeInfo, peers: str = "", cluster: str = "") -> dict[str, Any]:
+    """The ``{name}`` values a spec's command lines and environment may use for a node
+    (``peers`` and ``cluster`` are empty in a status command)."""
+    return {
+        "id": node.id,
+        "index": node.index,
+        "host": node.host,
+        "port": node.port,
+        "peer_port": node.peer_port,
+        "data_dir": str(node.data_dir),
+        "peers": peers,
+        "cluster": cluster,
+    }
+
+
 class SpecTarget:
     """A ``Target`` built from a spec file."""
 
@@ -328,18 +343,13 @@ class SpecTarget:
         peer_objs = [
             SimpleNamespace(id=pid, host=h, port=p) for pid, (h, p) in sorted(peers.items())
         ]
-        values: dict[str, Any] = {
-            "id": node.id,
-            "index": node.index,
-            "host": node.host,
-            "port": node.port,
-            "peer_port": node.peer_port,
-            "data_dir": str(node.data_dir),
-            "peers": self.peer_separator.join(
+        values = placeholders(
+            node,
+            peers=self.peer_separator.join(
                 self.peer_format.format(peer=p) for p in peer_objs if p.id != node.id
             ),
-            "cluster": self.peer_separator.join(self.peer_format.format(peer=p) for p in peer_objs),
-        }
+            cluster=self.peer_separator.join(self.peer_format.format(peer=p) for p in peer_objs),
+        )
         argv = [item.format(**values) for item in self.argv]
         for peer in peer_objs:
             if peer.id != node.id:
@@ -369,17 +379,7 @@ class SpecTarget:
 
     async def _run_status_command(self, node: NodeInfo, timeout: float) -> Any:
         assert self.status_spec.command is not None
-        values = {
-            "id": node.id,
-            "index": node.index,
-            "host": node.host,
-            "port": node.port,
-            "peer_port": node.peer_port,
-            "data_dir": str(node.data_dir),
-            "peers": "",
-            "cluster": "",
-        }
-        argv = [a.format(**values) for a in self.status_spec.command]
+        argv = [a.format(**placeholders(node)) for a in self.status_spec.command]
         proc = await asyncio.create_subprocess_exec(
             *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
         )
