@@ -28,6 +28,8 @@ class NodeArgs:
     heartbeat_ticks: int
     request_timeout: float
     bug: str | None
+    #: On/off protocol features the node was started with (``--pre-vote`` for Raft).
+    flags: frozenset[str] = frozenset()
 
     def rng(self) -> random.Random:
         """The node's randomness: ``--seed`` makes its timeouts reproducible."""
@@ -67,6 +69,7 @@ def parse_args(
     tick_ms: float,
     election_ticks: int,
     heartbeat_ticks: int,
+    flags: Sequence[str] = (),
 ) -> NodeArgs:
     """Parse the node command line; argparse exits with status 2 on bad input."""
     p = argparse.ArgumentParser(prog=prog, description=f"chaoskit reference node ({prog})")
@@ -80,6 +83,8 @@ def parse_args(
     p.add_argument("--heartbeat-ticks", type=_positive(int), default=heartbeat_ticks)
     p.add_argument("--request-timeout", type=_positive(float), default=1.0, help="seconds")
     p.add_argument("--bug", choices=list(bugs), default=None, help="a planted bug")
+    for flag in flags:
+        p.add_argument(f"--{flag}", action="store_true", help="turn this feature on")
     ns = p.parse_args(argv)
     peers = dict(ns.peer)
     if ns.id in peers:
@@ -98,4 +103,5 @@ def parse_args(
         heartbeat_ticks=ns.heartbeat_ticks,
         request_timeout=ns.request_timeout,
         bug=ns.bug,
+        flags=frozenset(f for f in flags if getattr(ns, f.replace("-", "_"))),
     )

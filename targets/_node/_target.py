@@ -1,7 +1,8 @@
 """What the Raft and Bully ``Target`` classes share: options, command line, status.
 
 Options (``-o key=value``): ``bug``, ``tick-ms``, ``election-ticks``,
-``heartbeat-ticks``, ``request-timeout``, ``seed`` (node i gets ``seed + i``).
+``heartbeat-ticks``, ``request-timeout``, ``seed`` (node i gets ``seed + i``), and the
+target's on/off ``flags`` (Raft: ``pre-vote=true``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class NodeTarget:
     default_tick_ms: ClassVar[float] = 10.0
     default_election_ticks: ClassVar[int] = 15
     proxy_mode: ClassVar[Any] = "pair"
+    #: On/off options (``-o pre-vote=true``), passed as ``--pre-vote`` when on.
+    flags: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
         self.options: dict[str, Any] = {}
@@ -68,8 +71,10 @@ class NodeTarget:
                 parsed[key] = text
             elif key in _NUMERIC:
                 parsed[key] = _number(key, text, _NUMERIC[key])
+            elif key in self.flags:
+                parsed[key] = _switch(key, text)
             else:
-                raise ConfigError(unknown_message("option", key, ["bug", *_NUMERIC]))
+                raise ConfigError(unknown_message("option", key, ["bug", *_NUMERIC, *self.flags]))
         self.options = parsed
 
     def launch(self, node: NodeInfo, peers: Mapping[str, tuple[str, int]]) -> Launch:
@@ -80,6 +85,9 @@ class NodeTarget:
             if peer != node.id:
                 argv += ["--peer", f"{peer}={host}:{port}"]
         for key, value in sorted(self.options.items()):
+            if key in self.flags:
+                argv += [f"--{key}"] if value else []
+                continue
             if key == "seed":
                 value = value + node.index
             argv += [f"--{key}", str(value)]
@@ -108,3 +116,15 @@ def _number(key: str, text: str, kind: type[int] | type[float]) -> int | float:
     if key != "seed" and value <= 0:
         raise ConfigError(f"option {key} must be positive, got {text!r}")
     return value
+
+
+_SWITCH = {"true": True, "on": True, "yes": True, "1": True}
+_SWITCH.update({"false": False, "off": False, "no": False, "0": False})
+
+
+def _switch(key: str, text: str) -> bool:
+    """``-o pre-vote=true``: true/false, on/off, yes/no, 1/0 (any case)."""
+    try:
+        return _SWITCH[text.strip().lower()]
+    except KeyError:
+        raise ConfigError(f"option {key} must be true or false, got {text!r}") from None

@@ -14,7 +14,13 @@ from targets.raft._storage import StorageError
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(
-        "targets.raft", argv, bugs=BUGS, tick_ms=10.0, election_ticks=25, heartbeat_ticks=5
+        "targets.raft",
+        argv,
+        bugs=BUGS,
+        tick_ms=10.0,
+        election_ticks=25,
+        heartbeat_ticks=5,
+        flags=("pre-vote",),
     )
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {args.id} %(name)s %(levelname)s %(message)s"

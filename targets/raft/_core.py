@@ -8,7 +8,11 @@ changes (fsync) *before* sending its messages or replies: that order is what let
 node killed with SIGKILL keep Raft's safety. The same class runs in the asyncio shell
 (``targets.raft._node``) and in the deterministic simulation (``targets.raft._sim``).
 
-Section numbers refer to the Raft paper (Ongaro and Ousterhout, 2014).
+Section numbers refer to the Raft paper (Ongaro and Ousterhout, 2014). With
+``RaftConfig(pre_vote=True)`` a node whose election timer fires first asks whether it
+could win (PreVote, Ongaro's thesis section 9.6) without raising its term, and a node
+that heard from a leader less than an election timeout ago refuses: a node cut off
+from the leader only one way can then no longer depose it again and again.
 """
 
 from __future__ import annotations
@@ -29,8 +33,15 @@ BUGS: tuple[str, ...] = (
 
 Role = Literal["follower", "candidate", "leader"]
 ReplyKind = Literal["ok", "mismatch", "not_leader", "unknown"]
-MessageType = Literal["vote", "vote_resp", "append", "append_resp"]
-MESSAGE_TYPES: tuple[str, ...] = ("vote", "vote_resp", "append", "append_resp")
+MessageType = Literal["vote", "vote_resp", "append", "append_resp", "prevote", "prevote_resp"]
+MESSAGE_TYPES: tuple[str, ...] = (
+    "vote",
+    "vote_resp",
+    "append",
+    "append_resp",
+    "prevote",
+    "prevote_resp",
+)
 WRITE_OPS: tuple[str, ...] = ("put", "cas", "add")
 READ_OPS: tuple[str, ...] = ("get", "read-set")
 
@@ -92,6 +103,8 @@ class RaftConfig:
     tick_s: float = 0.01
     max_batch: int = 64
     bug: str | None = None
+    #: Ask before campaigning (thesis section 9.6); off by default: the paper's Raft.
+    pre_vote: bool = False
 
 
 @dataclass
@@ -148,6 +161,7 @@ class RaftCore:
         self._elapsed = 0
         self._timeout = self._random_timeout()
         self._votes: dict[str, bool] = {}
+        self._prevotes: set[str] | None = None
         self._next: dict[str, int] = {}
         self._match: dict[str, int] = {}
         self._acked_round: dict[str, int] = {}
@@ -198,10 +212,19 @@ class RaftCore:
             if self._elapsed >= self.cfg.heartbeat_ticks:
                 self._broadcast()
         elif self._elapsed >= self._timeout:
-            self._campaign()
+            if self.cfg.pre_vote:
+                self._pre_campaign()
+            else:
+                self._campaign()
 
     def step(self, msg: Message) -> None:
         """Handle one message from a peer (section 5.1: terms first, then the type)."""
+        if msg.type == "prevote":
+            self._on_prevote(msg)  # carries a term nobody holds yet: never adopted
+            return
+        if msg.type == "prevote_resp" and msg.granted:
+            self._on_prevote_granted(msg)
+            return
         if msg.term > self.term:
             if self.role == "leader" and self.bug == "no-step-down":
                 return
@@ -215,7 +238,7 @@ class RaftCore:
             self._on_vote_resp(msg)
         elif msg.type == "append":
             self._on_append(msg)
-        else:
+        elif msg.type == "append_resp":
             self._on_append_resp(msg)
 
     def request(self, rid: int, op: dict[str, Any]) -> None:
@@ -256,7 +279,46 @@ class RaftCore:
         self._elapsed = 0
         self._timeout = self._random_timeout()
 
+    def _pre_campaign(self) -> None:
+        """Ask every peer whether it would vote for us in the next term (thesis 9.6)."""
+        self.leader = None
+        self._prevotes = {self.id}
+        self._reset_timer()
+        if self.majority == 1:
+            self._campaign()
+            return
+        for peer in self.peers:
+            self._send(
+                "prevote",
+                peer,
+                term=self.term + 1,
+                last_index=self.last_index,
+                last_term=self.term_at(self.last_index),
+            )
+
+    def _on_prevote(self, msg: Message) -> None:
+        """Would we vote? Only for a later term, an up-to-date log, and with no leader
+        heard from within an election timeout (nothing here changes our state)."""
+        mine = (self.term_at(self.last_index), self.last_index)
+        heard_leader = self.role == "leader" or (
+            self.leader is not None and self._elapsed < self.cfg.election_ticks
+        )
+        granted = (
+            msg.term > self.term and (msg.last_term, msg.last_index) >= mine and not heard_leader
+        )
+        self._send(
+            "prevote_resp", msg.src, term=msg.term if granted else self.term, granted=granted
+        )
+
+    def _on_prevote_granted(self, msg: Message) -> None:
+        if self._prevotes is None or self.role == "leader" or msg.term != self.term + 1:
+            return  # an answer to an earlier round, or we moved on
+        self._prevotes.add(msg.src)
+        if len(self._prevotes) >= self.majority:
+            self._campaign()
+
     def _campaign(self) -> None:
+        self._prevotes = None
         self._fail_pending()
         self.term += 1
         self.role = "candidate"
@@ -292,6 +354,7 @@ class RaftCore:
             self._become_leader()
 
     def _become_follower(self, term: int, leader: str | None) -> None:
+        self._prevotes = None
         if term > self.term:
             self.term = term
             self.voted_for = None
@@ -496,7 +559,8 @@ class RaftCore:
     # -- outputs ---------------------------------------------------------------------------
 
     def _send(self, type_: MessageType, dst: str, **fields: Any) -> None:
-        self._ready.messages.append(Message(type_, self.id, dst, self.term, **fields))
+        fields.setdefault("term", self.term)
+        self._ready.messages.append(Message(type_, self.id, dst, **fields))
 
     def _reply(
         self,

@@ -48,13 +48,20 @@ class RaftNode:
             heartbeat_ticks=args.heartbeat_ticks,
             tick_s=args.tick_ms / 1000.0,
             bug=args.bug,
+            pre_vote="pre-vote" in args.flags,
         )
         members = [args.id, *args.peers]
         self.core = RaftCore(args.id, members, args.rng(), config, hard, entries)
         self.sender = PeerSender(args.peers)
         self._waiters: dict[int, asyncio.Future[Reply]] = {}
         self._rids = itertools.count(1)
-        log.info("%s starts: term %d, %d log entries", args.id, self.core.term, len(entries))
+        log.info(
+            "%s starts: term %d, %d log entries, pre-vote %s",
+            args.id,
+            self.core.term,
+            len(entries),
+            "on" if config.pre_vote else "off",
+        )
 
     async def run(self) -> None:
         try:

@@ -49,6 +49,7 @@ class Profile:
     #: Nodes left cut off (not crashed) in the final phase: liveness of the majority.
     final_isolated: int = 0
     bug: str | None = None
+    pre_vote: bool = False
 
 
 @dataclass
@@ -77,6 +78,7 @@ class RaftSim:
             election_ticks=self.p.election_ticks,
             heartbeat_ticks=self.p.heartbeat_ticks,
             bug=self.p.bug,
+            pre_vote=self.p.pre_vote,
         )
         self.net: SimNetwork[Message] = SimNetwork(
             random.Random(self.rng.getrandbits(64)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from targets._node import BadRequest
+from targets._node import BadRequest, check_envelope
 from targets.raft._core import MESSAGE_TYPES, Entry, Message
 
 MAX_INT = 2**62
@@ -22,6 +22,8 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "vote_resp": ("granted",),
     "append": ("prev_index", "prev_term", "entries", "commit", "round"),
     "append_resp": ("success", "index", "hint", "round"),
+    "prevote": ("last_index", "last_term"),
+    "prevote_resp": ("granted",),
 }
 
 
@@ -38,16 +40,7 @@ def encode(msg: Message) -> dict[str, Any]:
 
 def decode(body: Any, me: str, peers: Collection[str]) -> Message:
     """Validate a ``POST /peer`` body addressed to ``me`` from one of ``peers``."""
-    if not isinstance(body, dict):
-        raise BadRequest("message must be a JSON object")
-    src, dst = body.get("from"), body.get("to")
-    if not isinstance(src, str) or src not in peers:
-        raise BadRequest(f"unknown sender {str(src)[:40]!r}")
-    if dst != me:
-        raise BadRequest(f"message is for {str(dst)[:40]!r}, this is {me}")
-    kind = body.get("type")
-    if kind not in MESSAGE_TYPES:
-        raise BadRequest(f"unknown message type {str(kind)[:40]!r}")
+    kind = check_envelope(body, me, peers, MESSAGE_TYPES)
     fields: dict[str, Any] = {}
     for name in _FIELDS[kind]:
         if name in ("granted", "success"):
@@ -56,7 +49,7 @@ def decode(body: Any, me: str, peers: Collection[str]) -> Message:
             fields[name] = _entries(body.get(name))
         else:
             fields[name] = _int(body, name)
-    return Message(kind, src, dst, _int(body, "term"), **fields)
+    return Message(kind, body["from"], me, _int(body, "term"), **fields)  # type: ignore[arg-type]
 
 
 def _int(body: dict[str, Any], name: str) -> int:

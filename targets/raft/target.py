@@ -30,6 +30,7 @@ class RaftTarget(NodeTarget):
     default_election_ticks: ClassVar[int] = 25
     module = "targets.raft"
     bugs = BUGS
+    flags: ClassVar[tuple[str, ...]] = ("pre-vote",)
 
     @property
     def election_timeout(self) -> float:

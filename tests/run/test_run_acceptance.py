@@ -57,6 +57,29 @@ def test_raft_under_partitions_is_valid(store: Path) -> None:
     assert config["seed"] == 11 and "--seed 11" in config["command"]
 
 
+def test_raft_with_prevote_under_oneway_partitions_is_valid(store: Path) -> None:
+    """``-o pre-vote=true`` reaches the nodes (they answer PreVote) and stays correct."""
+    res = chaoskit_cli(
+        store,
+        "run",
+        "--nemesis",
+        "partition-oneway",
+        "--time-limit",
+        "20",
+        "--seed",
+        "5",
+        "-o",
+        "pre-vote=true",
+        "--no-progress",
+    )
+    assert res.code == 0, res.stdout + res.stderr
+    starts, stops = _faults(res.records("nemesis.jsonl"), "partition-oneway")
+    assert starts >= 1 and stops == starts
+    config = json.loads((res.run_dir / "config.json").read_text())
+    assert "-o pre-vote=true" in config["command"]
+    assert "pre-vote on" in (res.run_dir / "logs" / "n1.log").read_text()
+
+
 def test_bully_under_partitions_has_split_brain(store: Path) -> None:
     res = chaoskit_cli(
         store,

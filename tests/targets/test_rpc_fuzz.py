@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from targets._node._procs import LocalCluster
+from targets.raft._core import MESSAGE_TYPES
 from targets.raft._storage import Storage
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,7 @@ numbers = st.integers(min_value=-(2**70), max_value=2**70) | json_values
 raft_messages = st.fixed_dictionaries(
     {"from": ids, "to": ids},
     optional={
-        "type": st.sampled_from(["vote", "vote_resp", "append", "append_resp", "x"]) | json_values,
+        "type": st.sampled_from([*MESSAGE_TYPES, "x"]) | json_values,
         "term": numbers,
         "last_index": numbers,
         "last_term": numbers,

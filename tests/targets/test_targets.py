@@ -48,6 +48,14 @@ def test_launch_passes_peers_options_and_a_seed_per_node() -> None:
     assert t.election_timeout == pytest.approx(1.0)
 
 
+def test_pre_vote_is_an_on_off_option_passed_as_a_flag() -> None:
+    node = NodeInfo("n1", 0, "127.0.0.1", 7001, 7001, Path("/d/n1"))
+    for text, on in (("true", True), ("On", True), ("1", True), ("false", False), ("no", False)):
+        t = RaftTarget()
+        t.configure({"pre-vote": text})
+        assert ("--pre-vote" in t.launch(node, {}).argv) is on, text
+
+
 @pytest.mark.parametrize(
     ("target", "options", "message"),
     [
@@ -56,6 +64,8 @@ def test_launch_passes_peers_options_and_a_seed_per_node() -> None:
         (RaftTarget, {"tick-ms": "fast"}, "must be a number"),
         (RaftTarget, {"election-ticks": "0"}, "must be positive"),
         (BullyTarget, {"bug": "double-vote"}, "unknown bully bug"),
+        (RaftTarget, {"pre-vote": "maybe"}, "must be true or false"),
+        (BullyTarget, {"pre-vote": "true"}, "unknown option 'pre-vote'"),
     ],
 )
 def test_bad_options_are_config_errors(
