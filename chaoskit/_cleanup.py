@@ -194,12 +194,22 @@ def _clean_docker(run_id: str | None, alive: set[str]) -> list[str]:
 
 
 def _docker_runs() -> set[str]:
-    """Run ids on labelled containers and networks."""
+    """Run ids on labelled containers and networks whose creating process is gone.
+
+    A run whose creator still lives is in progress even when no registry this cleanup
+    reads knows it (another state dir or user, or the runtime used as a library).
+    """
     from chaoskit._images import docker_client
-    from chaoskit._runtime_docker import LABEL_RUN
+    from chaoskit._runtime_docker import LABEL_CONTROLLER, LABEL_RUN
 
     client = docker_client()
     flt = {"label": LABEL_RUN}
     labels = [c.labels for c in client.containers.list(all=True, filters=flt)]
     labels += [n.attrs.get("Labels") or {} for n in client.networks.list(filters=flt)]
-    return {str(lab[LABEL_RUN]) for lab in labels if lab.get(LABEL_RUN)}
+    runs = {str(lab[LABEL_RUN]) for lab in labels if lab.get(LABEL_RUN)}
+    alive = {
+        str(lab[LABEL_RUN])
+        for lab in labels
+        if lab.get(LABEL_RUN) and token_alive(str(lab.get(LABEL_CONTROLLER, "")))
+    }
+    return runs - alive

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from chaoskit._active import process_token
 from chaoskit._errors import ConfigError, SetupError
 from chaoskit._images import NODE_IMAGE, PROXY_IMAGE, docker_client, docker_errors
 from chaoskit._ports import reserve_port
@@ -48,6 +49,10 @@ from chaoskit._target import Launch, NodeInfo
 LABEL_RUN = "chaoskit.run"
 LABEL_NODE = "chaoskit.node"
 LABEL_ROLE = "chaoskit.role"
+#: The process token (``_active.process_token``) of the process that created the
+#: container: ``chaoskit cleanup`` without ``--run-id`` spares runs whose creator lives,
+#: whichever registry (state dir, user) that process wrote to, if any.
+LABEL_CONTROLLER = "chaoskit.controller"
 NODE_PORT = 8000
 PROXY_API_PORT = 8474
 DATA_DIR = Path("/data")
@@ -121,7 +126,7 @@ class DockerRuntime:
         self.network_name = network_name or f"ck-{run_id}"
         self.node_port = node_port
         self.client = client if client is not None else docker_client()
-        self.labels = {LABEL_RUN: run_id}
+        self.labels = {LABEL_RUN: run_id, LABEL_CONTROLLER: process_token()}
         self._nodes: dict[str, _Node] = {}
         self._proxy: _Node | None = None
         self._network: Any = None

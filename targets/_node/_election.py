@@ -64,14 +64,7 @@ class ElectionNode:
 
     async def run(self) -> None:
         self.flush()
-        await serve_with_ticker(
-            self.app(),
-            self.args.host,
-            self.args.port,
-            self.sender,
-            self.args.tick_ms / 1000.0,
-            self._tick,
-        )
+        await serve_with_ticker(self.app(), self.args, self.sender, self._tick)
 
     def app(self) -> web.Application:
         app = make_app()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from targets._node._args import NodeArgs
 from targets._node._http import serve
 from targets._node._sender import PeerSender
 
@@ -31,19 +32,15 @@ async def tick_loop(interval_s: float, tick: Callable[[], None]) -> None:
 
 
 async def serve_with_ticker(
-    app: web.Application,
-    host: str,
-    port: int,
-    sender: PeerSender,
-    interval_s: float,
-    tick: Callable[[], None],
+    app: web.Application, args: NodeArgs, sender: PeerSender, tick: Callable[[], None]
 ) -> None:
-    """Serve ``app`` until SIGTERM while ``tick`` runs every ``interval_s``; then stop
-    the ticker before closing the peer queues, so no tick sends into a closed sender."""
+    """Serve ``app`` on ``--listen`` until SIGTERM while ``tick`` runs every ``--tick-ms``;
+    then stop the ticker before closing the peer queues, so no tick sends into a closed
+    sender."""
     await sender.start()
-    ticker = asyncio.create_task(tick_loop(interval_s, tick))
+    ticker = asyncio.create_task(tick_loop(args.tick_ms / 1000.0, tick))
     try:
-        await serve(app, host, port)
+        await serve(app, args.host, args.port)
     finally:
         ticker.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -65,14 +65,7 @@ class RaftNode:
 
     async def run(self) -> None:
         try:
-            await serve_with_ticker(
-                self.app(),
-                self.args.host,
-                self.args.port,
-                self.sender,
-                self.args.tick_ms / 1000.0,
-                self._tick,
-            )
+            await serve_with_ticker(self.app(), self.args, self.sender, self._tick)
         finally:
             self.storage.close()
 
