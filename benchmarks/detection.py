@@ -129,7 +129,7 @@ PAIRINGS: dict[str, Pairing] = {
         ),
         Pairing(
             "lease-read",
-            "clock-skew-leader:offset_s=-5;rate=1&isolate-leader",
+            "clock-skew-leader:offset_s=-10;rate=1&isolate-leader",
             "register",
             "linearizable",
             ("non-linearizable",),

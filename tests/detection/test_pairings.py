@@ -105,7 +105,7 @@ def test_plan_runs_each_distinct_correct_pairing_once(detection: ModuleType) -> 
     correct = [c for c in cells if c.correct]
     assert len(bug_cells) == 6
     assert sorted({(c.nemesis, c.workload) for c in correct}) == [
-        ("clock-skew-leader:offset_s=-5;rate=1&isolate-leader", "register"),
+        ("clock-skew-leader:offset_s=-10;rate=1&isolate-leader", "register"),
         ("isolate-leader", "register"),
         ("partition-majorities-ring", "none"),
     ]
