@@ -206,10 +206,9 @@ def _docker_runs() -> set[str]:
     flt = {"label": LABEL_RUN}
     labels = [c.labels for c in client.containers.list(all=True, filters=flt)]
     labels += [n.attrs.get("Labels") or {} for n in client.networks.list(filters=flt)]
-    runs = {str(lab[LABEL_RUN]) for lab in labels if lab.get(LABEL_RUN)}
-    alive = {
-        str(lab[LABEL_RUN])
-        for lab in labels
-        if lab.get(LABEL_RUN) and token_alive(str(lab.get(LABEL_CONTROLLER, "")))
-    }
-    return runs - alive
+    runs: dict[str, bool] = {}  # run id -> some object of it names a live creator
+    for lab in labels:
+        if rid := lab.get(LABEL_RUN):
+            alive = token_alive(str(lab.get(LABEL_CONTROLLER, "")))
+            runs[str(rid)] = runs.get(str(rid), False) or alive
+    return {rid for rid, alive in runs.items() if not alive}

@@ -1,6 +1,6 @@
-"""Helpers the real-system targets share (etcd, etcd-election, zk-election).
+"""Helpers the targets share: option parsing (every target) and the election recipes.
 
-Each of those targets takes whole-number options; the two election recipes also
+Options are positive numbers or on/off switches; the two election recipes also
 report a candidate's belief through the same tiny ``GET /status`` JSON and serve no
 client operations (``ElectionRecipe``).
 """
@@ -31,6 +31,19 @@ def positive(key: str, text: str, kind: type[int] | type[float]) -> int | float:
     if value <= 0:
         raise ConfigError(f"option {key} must be positive, got {text!r}")
     return value
+
+
+_SWITCH = {"true": True, "on": True, "yes": True, "1": True}
+_SWITCH.update({"false": False, "off": False, "no": False, "0": False})
+
+
+def switch(key: str, text: str) -> bool:
+    """The value of on/off option ``key`` (``-o pre-vote=true``): true/false, on/off,
+    yes/no, 1/0 in any case, else a ``ConfigError``."""
+    try:
+        return _SWITCH[text.strip().lower()]
+    except KeyError:
+        raise ConfigError(f"option {key} must be true or false, got {text!r}") from None
 
 
 class ElectionRecipe:

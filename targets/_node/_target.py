@@ -18,6 +18,7 @@ import httpx
 from chaoskit._errors import ConfigError
 from chaoskit._plugins import unknown_message
 from chaoskit._target import Launch, NodeInfo, Status
+from targets._options import positive, switch
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ("leader", "follower", "candidate")
@@ -72,7 +73,7 @@ class NodeTarget:
             elif key in _NUMERIC:
                 parsed[key] = _number(key, text, _NUMERIC[key])
             elif key in self.flags:
-                parsed[key] = _switch(key, text)
+                parsed[key] = switch(key, text)
             else:
                 raise ConfigError(unknown_message("option", key, ["bug", *_NUMERIC, *self.flags]))
         self.options = parsed
@@ -109,22 +110,10 @@ class NodeTarget:
 
 
 def _number(key: str, text: str, kind: type[int] | type[float]) -> int | float:
+    """A positive number, but for ``seed``, which may be any whole number."""
+    if key != "seed":
+        return positive(key, text, kind)
     try:
-        value = kind(text)
+        return int(text)
     except ValueError:
-        raise ConfigError(f"option {key} must be a number, got {text!r}") from None
-    if key != "seed" and value <= 0:
-        raise ConfigError(f"option {key} must be positive, got {text!r}")
-    return value
-
-
-_SWITCH = {"true": True, "on": True, "yes": True, "1": True}
-_SWITCH.update({"false": False, "off": False, "no": False, "0": False})
-
-
-def _switch(key: str, text: str) -> bool:
-    """``-o pre-vote=true``: true/false, on/off, yes/no, 1/0 (any case)."""
-    try:
-        return _SWITCH[text.strip().lower()]
-    except KeyError:
-        raise ConfigError(f"option {key} must be true or false, got {text!r}") from None
+        raise ConfigError(f"option seed must be a whole number, got {text!r}") from None

@@ -27,14 +27,13 @@ import httpx
 from chaoskit._errors import ConfigError
 from chaoskit._plugins import unknown_message
 from chaoskit._target import Launch, NodeInfo, Outcome, Status
-from targets._options import positive_int
+from targets._options import positive_int, switch
 from targets.etcd import _gateway as gw
 from targets.etcd._command import Timing, find_binary, member_argv
 
 #: The key the leadership confirmation reads (never written).
 PROBE_KEY = "chaoskit/leader-probe"
 OPTIONS = ("heartbeat-ms", "election-ms", "pre-vote", "binary")
-_BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
 
 class EtcdTarget:
@@ -71,9 +70,7 @@ class EtcdTarget:
             if key in ("heartbeat-ms", "election-ms"):
                 timing[key.replace("-", "_")] = positive_int(key, text)
             elif key == "pre-vote":
-                if text.lower() not in _BOOLS:
-                    raise ConfigError(f"option pre-vote must be true or false, got {text!r}")
-                timing["pre_vote"] = _BOOLS[text.lower()]
+                timing["pre_vote"] = switch(key, text)
             elif key == "binary":
                 binary = text
             else:

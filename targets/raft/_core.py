@@ -287,25 +287,15 @@ class RaftCore:
         if self.majority == 1:
             self._campaign()
             return
-        for peer in self.peers:
-            self._send(
-                "prevote",
-                peer,
-                term=self.term + 1,
-                last_index=self.last_index,
-                last_term=self.term_at(self.last_index),
-            )
+        self._ask_votes("prevote", self.term + 1)
 
     def _on_prevote(self, msg: Message) -> None:
         """Would we vote? Only for a later term, an up-to-date log, and with no leader
         heard from within an election timeout (nothing here changes our state)."""
-        mine = (self.term_at(self.last_index), self.last_index)
         heard_leader = self.role == "leader" or (
             self.leader is not None and self._elapsed < self.cfg.election_ticks
         )
-        granted = (
-            msg.term > self.term and (msg.last_term, msg.last_index) >= mine and not heard_leader
-        )
+        granted = msg.term > self.term and self._log_up_to_date(msg) and not heard_leader
         self._send(
             "prevote_resp", msg.src, term=msg.term if granted else self.term, granted=granted
         )
@@ -330,16 +320,21 @@ class RaftCore:
         if self.majority == 1:
             self._become_leader()
             return
+        self._ask_votes("vote", self.term)
+
+    def _ask_votes(self, kind: MessageType, term: int) -> None:
+        """A (pre)vote request for ``term`` to every peer, with our last log position."""
+        last = self.last_index
         for peer in self.peers:
-            self._send(
-                "vote", peer, last_index=self.last_index, last_term=self.term_at(self.last_index)
-            )
+            self._send(kind, peer, term=term, last_index=last, last_term=self.term_at(last))
+
+    def _log_up_to_date(self, msg: Message) -> bool:
+        """Is the candidate's log at least as up-to-date as ours (section 5.4.1)?"""
+        return (msg.last_term, msg.last_index) >= (self.term_at(self.last_index), self.last_index)
 
     def _on_vote(self, msg: Message) -> None:
-        mine = (self.term_at(self.last_index), self.last_index)
-        up_to_date = (msg.last_term, msg.last_index) >= mine  # section 5.4.1
         free = self.voted_for in (None, msg.src) or self.bug == "double-vote"
-        granted = up_to_date and free
+        granted = self._log_up_to_date(msg) and free
         if granted:
             self.voted_for = msg.src
             self._hard_dirty = True
