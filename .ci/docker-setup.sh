@@ -201,7 +201,7 @@ print("\n".join(sorted(l for l in zf.read(meta).decode().splitlines() if l.start
 build_images() {
     local wheels="$1"
     log "building the node and proxy images on $BASE_IMAGE"
-    PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m chaoskit._images \
+    PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m chaoskit.runtimes.images \
         --base-image "$BASE_IMAGE" --wheels "$wheels" --stage "$REPO/docker"
 }
 

@@ -21,9 +21,9 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from chaoskit._checker import RunData
+from chaoskit.checkers.history_formats import check_history_file
 from chaoskit.checkers.linearizable import LinearizableChecker
-from chaoskit.history_formats import check_history_file
+from chaoskit.core.checker import RunData
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "porcupine"
 

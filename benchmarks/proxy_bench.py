@@ -37,7 +37,7 @@ from pathlib import Path
 
 import httpx
 
-from chaoskit._ports import reserve_port
+from chaoskit.runtimes.ports import reserve_port
 
 REPO = Path(__file__).resolve().parent.parent
 REQUEST = b"x" * 64

@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from targets._node._procs import LocalCluster
+from chaoskit.targets._node._procs import LocalCluster
 
 TARGET_S = 1.0
 
@@ -62,7 +62,7 @@ def _first_leader(c: LocalCluster) -> tuple[float, float]:
 def one_trial(base: Path, n: int) -> tuple[float, float, float]:
     """Seconds to the first leader after the last node is up and after it was spawned,
     and to a new leader after a SIGKILL of the first."""
-    with LocalCluster("targets.raft", n, base) as c:
+    with LocalCluster("chaoskit.targets.raft", n, base) as c:
         for node in c.ids:
             c.start(node)
         spawned = time.monotonic()

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from chaoskit.report import write_run_report
-from chaoskit.report._browser import CHROMIUM, check_page
-from chaoskit.report._synthetic import SyntheticSpec, write_synthetic_run
+from tests.support.browser import CHROMIUM, check_page
+from tests.support.synthetic import SyntheticSpec, write_synthetic_run
 
 SPEC = SyntheticSpec(
     seed=5,

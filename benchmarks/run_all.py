@@ -23,8 +23,8 @@ QUICK = ("proxy_bench.py", "raft_election.py", "linearizability.py", "report_siz
 
 def engine_answers() -> bool:
     """A Docker engine is reachable (the docker start-up benchmark needs one)."""
-    from chaoskit._errors import SetupError
-    from chaoskit._images import docker_client
+    from chaoskit.errors import SetupError
+    from chaoskit.runtimes.images import docker_client
 
     try:
         docker_client()

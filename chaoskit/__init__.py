@@ -12,20 +12,20 @@ elections, non-linearizable histories and lost writes::
 The implementation lives in private modules; this package re-exports the public API.
 """
 
-from chaoskit._api import check_run, run
-from chaoskit._checker import Checker, CheckResult, RunData, merge_verdicts
-from chaoskit._config import NemesisSpec, RunConfig
-from chaoskit._errors import (
+from chaoskit.core.checker import Checker, CheckResult, RunData, merge_verdicts
+from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
+from chaoskit.core.runtime import Runtime
+from chaoskit.core.target import Launch, NodeInfo, Outcome, Status, Target
+from chaoskit.core.workload import Workload
+from chaoskit.errors import (
     ChaoskitError,
     ConfigError,
     HistoryFormatError,
     ProxyError,
     SetupError,
 )
-from chaoskit._nemesis import Fault, Nemesis, NemesisContext
-from chaoskit._runtime import Runtime
-from chaoskit._target import Launch, NodeInfo, Outcome, Status, Target
-from chaoskit._workload import Workload
+from chaoskit.run.api import check_run, run
+from chaoskit.run.config import NemesisSpec, RunConfig
 
 __version__ = "0.1.0"
 

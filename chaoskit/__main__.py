@@ -1,5 +1,5 @@
 """``python -m chaoskit`` is the ``chaoskit`` command."""
 
-from chaoskit._cli import main
+from chaoskit.cli.main import main
 
 main()

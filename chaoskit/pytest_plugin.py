@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from chaoskit._cluster import ChaosCluster
-    from chaoskit._config import RunConfig
-    from chaoskit._result import RunResult
+    from chaoskit.run.cluster import ChaosCluster
+    from chaoskit.run.config import RunConfig
+    from chaoskit.run.result import RunResult
 
 OPT_SEED = "chaos_seed"
 OPT_STORE = "chaos_store"
@@ -90,7 +90,7 @@ def _option(config: pytest.Config, name: str) -> Any:
 
 def build_config(kwargs: dict[str, Any], pyconfig: pytest.Config, node_id: str) -> RunConfig:
     """A RunConfig from the marker's keywords and the session's options."""
-    from chaoskit._config import RunConfig, parse_nemeses
+    from chaoskit.run.config import RunConfig, parse_nemeses
 
     unknown = set(kwargs) - _MARKER_KEYS
     if unknown:
@@ -142,7 +142,7 @@ def _record(request: pytest.FixtureRequest, result: RunResult) -> None:
 @pytest.fixture
 def chaos_run(request: pytest.FixtureRequest) -> RunResult:
     """Carry out the run the test's ``@pytest.mark.chaos(...)`` describes."""
-    from chaoskit._api import run
+    from chaoskit.run.api import run
 
     if request.node.get_closest_marker("chaos") is None:
         raise pytest.UsageError(
@@ -158,7 +158,7 @@ def chaos_run(request: pytest.FixtureRequest) -> RunResult:
 @pytest.fixture
 def chaos_cluster(request: pytest.FixtureRequest) -> Iterator[ChaosCluster]:
     """A running cluster the test drives itself; ``check()`` ends it with a verdict."""
-    from chaoskit._cluster import ChaosCluster
+    from chaoskit.run.cluster import ChaosCluster
 
     kwargs = _marker_kwargs(request)
     kwargs.setdefault("nemesis", "none")

@@ -1,6 +1,6 @@
-# A chaoskit reference node (targets.raft, targets.bully) or any target installed
+# A chaoskit reference node (chaoskit.targets.raft, chaoskit.targets.bully) or any target installed
 # with chaoskit. The command is given at run time, for example:
-#   docker run chaoskit-node python -m targets.raft --id n1 --listen 0.0.0.0:8000 ...
+#   docker run chaoskit-node python -m chaoskit.targets.raft --id n1 --listen 0.0.0.0:8000 ...
 # BASE_IMAGE: any Debian-like image with python3 (>= 3.11) and its venv module; the
 # offline CI base (debootstrap) already has iptables, iproute2 and libfaketime, a
 # stock python image gets them from apt here. /opt/chaoskit/libfaketime.so.1 names
@@ -33,4 +33,4 @@ ENV PATH=/opt/chaoskit/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1
 LABEL chaoskit=1 chaoskit.role=node
 WORKDIR /data
-CMD ["python", "-m", "targets.raft", "--help"]
+CMD ["python", "-m", "chaoskit.targets.raft", "--help"]

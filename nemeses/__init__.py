@@ -14,14 +14,14 @@
 ``none``                    nothing (a baseline)
 =========================== =====================================================
 
-Faults are data drawn by pure functions (``nemeses._grudges``) and a schedule
-drawn up front (``nemeses._schedule``), both from the run's seed.
+Faults are data drawn by pure functions (``chaoskit.nemeses._grudges``) and a schedule
+drawn up front (``chaoskit.run.schedule``), both from the run's seed.
 """
 
 from __future__ import annotations
 
-from nemeses._latency import Latency, NoFault
-from nemeses._partition import (
+from chaoskit.nemeses._latency import Latency, NoFault
+from chaoskit.nemeses._partition import (
     Isolate,
     IsolateLeader,
     Partition,
@@ -29,8 +29,8 @@ from nemeses._partition import (
     PartitionMajoritiesRing,
     PartitionOneWay,
 )
-from nemeses._process import Kill, KillLeader, Pause, PauseLeader
-from nemeses._schedule import Step, build_schedule, default_intervals, nemesis_rng, schedule_rng
+from chaoskit.nemeses._process import Kill, KillLeader, Pause, PauseLeader
+from chaoskit.run.schedule import Step, build_schedule, default_intervals, nemesis_rng, schedule_rng
 
 #: Every built-in nemesis class, by the name it is registered under.
 BUILTINS: dict[str, type] = {

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from chaoskit._nemesis import Fault, NemesisContext
-from nemeses._options import check_keys, parse_int
+from chaoskit.core.nemesis import Fault, NemesisContext
+from chaoskit.nemeses._options import check_keys, parse_int
 
 DEFAULT_LATENCY_MS = 100
 DEFAULT_JITTER_MS = 50

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from chaoskit._errors import ConfigError
-from chaoskit._nemesis import LinkMode
+from chaoskit.core.nemesis import LinkMode
+from chaoskit.errors import ConfigError
 
 #: How many victims: a fixed number or a share of the cluster (Jepsen's targets).
 COUNT_WORDS = ("one", "minority", "majority", "all")

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chaoskit._nemesis import Fault, LinkMode, NemesisContext
-from nemeses import _grudges as g
-from nemeses._options import DIRECTIONS, check_keys, parse_choice, parse_mode
-from nemeses._victims import leader_or_fallback
+from chaoskit.core.nemesis import Fault, LinkMode, NemesisContext
+from chaoskit.nemeses import _grudges as g
+from chaoskit.nemeses._options import DIRECTIONS, check_keys, parse_choice, parse_mode
+from chaoskit.nemeses._victims import leader_or_fallback
 
 Plan = tuple[list[g.Link], dict[str, Any]]
 

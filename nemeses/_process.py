@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from chaoskit._nemesis import Fault, NemesisContext
-from nemeses._options import check_keys, parse_count
-from nemeses._victims import leader_or_fallback, pick
+from chaoskit.core.nemesis import Fault, NemesisContext
+from chaoskit.nemeses._options import check_keys, parse_count
+from chaoskit.nemeses._victims import leader_or_fallback, pick
 
 
 class _ProcessFault:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from chaoskit._nemesis import NemesisContext
-from nemeses._grudges import majority, shuffled
+from chaoskit.core.nemesis import NemesisContext
+from chaoskit.nemeses._grudges import majority, shuffled
 
 
 def victim_count(count: str | int, n: int, rng: random.Random) -> int:

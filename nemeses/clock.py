@@ -16,7 +16,7 @@ node the observer believes leads, a random node when nobody does): so
 
 A wrong clock makes nobody unavailable, so ``Fault.down`` and ``Fault.cut`` stay
 empty; ``detail["clocks"]`` records each victim's offset and rate. With libfaketime
-a node's monotonic clock moves too (see ``chaoskit/_clock.py`` for why), so a
+a node's monotonic clock moves too (see ``chaoskit/clock/faketime.py`` for why), so a
 negative bump or a strobe also delays the node's timers. ``stop`` resets the victims
 to the true time, and so does the final phase through ``Clock.reset()``; stop a
 strobe first, or its task keeps flipping.
@@ -31,10 +31,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaoskit._errors import ConfigError, SetupError
-from chaoskit._nemesis import Clock, Fault, NemesisContext
-from nemeses._options import COUNT_WORDS, check_keys, parse_count, parse_int
-from nemeses._victims import leader_or_fallback, pick
+from chaoskit.core.nemesis import Clock, Fault, NemesisContext
+from chaoskit.errors import ConfigError, SetupError
+from chaoskit.nemeses._options import COUNT_WORDS, check_keys, parse_count, parse_int
+from chaoskit.nemeses._victims import leader_or_fallback, pick
 
 DEFAULT_MAX_OFFSET_S = 30.0
 DEFAULT_STROBE_OFFSET_S = 0.5

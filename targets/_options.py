@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import httpx
 
-from chaoskit._errors import ConfigError
-from chaoskit._target import NodeInfo, Outcome, Status
+from chaoskit.core.target import NodeInfo, Outcome, Status
+from chaoskit.errors import ConfigError
 
 
 def positive_int(key: str, text: str) -> int:

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-import workloads
-from chaoskit._client_runner import BOUND_REFUSED_PAUSE_S, ClientRunner
-from chaoskit._records import Record, RunClock
-from chaoskit._target import NodeInfo, Outcome
-from chaoskit._workload import Workload
+from chaoskit import workloads
+from chaoskit.clients.runner import BOUND_REFUSED_PAUSE_S, ClientRunner
+from chaoskit.core.target import NodeInfo, Outcome
+from chaoskit.core.workload import Workload
+from chaoskit.store.streams import Record, RunClock
 
 IDS = ["n1", "n2", "n3"]
 NODES = [

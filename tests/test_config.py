@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chaoskit._config import NemesisSpec, RunConfig, parse_nemeses, parse_options
-from chaoskit._errors import ConfigError
-from chaoskit._plugins import unknown_message
+from chaoskit.core.plugins import unknown_message
+from chaoskit.errors import ConfigError
+from chaoskit.run.config import NemesisSpec, RunConfig, parse_nemeses, parse_options
 
 
 def test_nemesis_specs_with_options() -> None:

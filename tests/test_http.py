@@ -13,8 +13,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from chaoskit._http import node_client
-from chaoskit._ports import reserve_port
+from chaoskit.clients.http import node_client
+from chaoskit.runtimes.ports import reserve_port
 
 
 class DroppingServer:

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit import _ports
-from chaoskit._errors import SetupError
-from chaoskit._ports import candidate_range, lease_ports
+from chaoskit.errors import SetupError
+from chaoskit.runtimes import ports as port_leases
+from chaoskit.runtimes.ports import candidate_range, lease_ports
 
 CHILD_LOCK = textwrap.dedent(
     """
     import sys
-    from chaoskit._ports import _lock
+    from chaoskit.runtimes.ports import _lock
     print("free" if _lock(int(sys.argv[1])) is not None else "held", flush=True)
     """
 )
@@ -28,7 +28,7 @@ CHILD_LOCK = textwrap.dedent(
 @pytest.fixture(autouse=True)
 def private_lease_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     directory = tmp_path / "ports"
-    monkeypatch.setenv(_ports.LEASE_DIR_ENV, str(directory))
+    monkeypatch.setenv(port_leases.LEASE_DIR_ENV, str(directory))
     return directory
 
 
@@ -67,7 +67,7 @@ def test_another_process_cannot_take_a_leased_port_until_it_is_released() -> Non
 
 
 def test_a_killed_process_frees_its_leases(private_lease_dir: Path) -> None:
-    script = "from chaoskit._ports import lease_ports; import time\n"
+    script = "from chaoskit.runtimes.ports import lease_ports; import time\n"
     script += "print(lease_ports(1).ports[0], flush=True); time.sleep(60)"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen(
@@ -87,7 +87,7 @@ def test_a_port_someone_listens_on_is_never_leased(monkeypatch: pytest.MonkeyPat
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        monkeypatch.setattr(_ports, "candidate_range", lambda: (port, port))
-        monkeypatch.setattr(_ports, "ATTEMPTS", 20)
+        monkeypatch.setattr(port_leases, "candidate_range", lambda: (port, port))
+        monkeypatch.setattr(port_leases, "ATTEMPTS", 20)
         with pytest.raises(SetupError, match="no 1 free TCP ports"):
             lease_ports(1)

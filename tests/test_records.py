@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._records import JsonlWriter, RunClock, read_jsonl
+from chaoskit.store.streams import JsonlWriter, RunClock, read_jsonl
 
 
 def test_written_lines_are_readable_before_close(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._runtime_local import LocalRuntime, find_leftovers, kill_leftovers
-from chaoskit._target import Launch, NodeInfo
+from chaoskit.core.target import Launch, NodeInfo
+from chaoskit.runtimes.local import LocalRuntime, find_leftovers, kill_leftovers
 
 pytestmark = pytest.mark.integration
 
@@ -107,7 +107,7 @@ async def test_kill_leftovers_finds_orphans_by_marker(tmp_path: Path, run_id: st
 
 
 async def test_missing_binary_is_a_setup_error(tmp_path: Path, run_id: str) -> None:
-    from chaoskit._errors import SetupError
+    from chaoskit.errors import SetupError
 
     rt = LocalRuntime(run_id, tmp_path)
     with pytest.raises(SetupError, match="cannot start node n1"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chaoskit._store import MAX_LABEL, create_run_dir, run_label
+from chaoskit.store.rundir import MAX_LABEL, create_run_dir, run_label
 
 EVERY = (
     "partition+partition-bridge+partition-majorities-ring+partition-oneway+isolate+"

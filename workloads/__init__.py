@@ -10,9 +10,9 @@
 
 from __future__ import annotations
 
-from workloads._kv import KvWorkload
-from workloads._none import NoWorkload
-from workloads._register import RegisterWorkload
-from workloads._set import SetWorkload
+from chaoskit.workloads._kv import KvWorkload
+from chaoskit.workloads._none import NoWorkload
+from chaoskit.workloads._register import RegisterWorkload
+from chaoskit.workloads._set import SetWorkload
 
 __all__ = ["KvWorkload", "NoWorkload", "RegisterWorkload", "SetWorkload"]

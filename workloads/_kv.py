@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 
-from chaoskit._workload import Op
-from workloads._values import SeededFaker
+from chaoskit.core.workload import Op
+from chaoskit.workloads._values import SeededFaker
 
 KEY_COUNT = 64
 

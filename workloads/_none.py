@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from chaoskit._workload import Op
+from chaoskit.core.workload import Op
 
 
 class NoWorkload:

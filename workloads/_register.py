@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 
-from chaoskit._workload import Op
+from chaoskit.core.workload import Op
 
 KEYS = ("k1", "k2", "k3")
 #: Values 0..MAX_VALUE: small so that a cas's expected value is often the current one.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import random
 
-from chaoskit._workload import Op
+from chaoskit.core.workload import Op
 
 KEY = "s"
 

@@ -26,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from chaoskit._checker import RunData, Verdict
-from chaoskit._errors import ConfigError, HistoryFormatError
-from chaoskit._records import Record
+from chaoskit.core.checker import RunData, Verdict
+from chaoskit.errors import ConfigError, HistoryFormatError
+from chaoskit.store.streams import Record
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000

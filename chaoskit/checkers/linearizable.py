@@ -25,9 +25,6 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from chaoskit._checker import CheckResult, RunData, Verdict, merge_verdicts
-from chaoskit._errors import HistoryFormatError
-from chaoskit._records import Record
 from chaoskit.checkers._models import (
     BAD,
     MODEL_NAMES,
@@ -39,6 +36,9 @@ from chaoskit.checkers._models import (
     freeze,
     get_model,
 )
+from chaoskit.core.checker import CheckResult, RunData, Verdict, merge_verdicts
+from chaoskit.errors import HistoryFormatError
+from chaoskit.store.streams import Record
 
 #: Seconds of search per key before that key's verdict becomes ``unknown``.
 DEFAULT_BUDGET = 60.0

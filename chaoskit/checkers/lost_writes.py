@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoskit._checker import CheckResult, RunData
-from chaoskit._records import Record
 from chaoskit.checkers._models import freeze
+from chaoskit.core.checker import CheckResult, RunData
+from chaoskit.store.streams import Record
 
 
 class LostWritesChecker:

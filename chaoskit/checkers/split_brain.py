@@ -47,7 +47,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chaoskit._checker import CheckResult, RunData
 from chaoskit.checkers._timeline import (
     MAX_LISTED,
     NS_PER_S,
@@ -68,6 +67,7 @@ from chaoskit.checkers._timeline import (
     segments,
     verdict,
 )
+from chaoskit.core.checker import CheckResult, RunData
 
 #: Overlaps separated by less than this are one episode, reported as one anomaly.
 MERGE_GAP_NS = 1 * NS_PER_S

@@ -41,7 +41,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaoskit._checker import CheckResult, RunData
 from chaoskit.checkers._timeline import (
     MAX_LISTED,
     NS_PER_MS,
@@ -61,6 +60,7 @@ from chaoskit.checkers._timeline import (
     segments,
     verdict,
 )
+from chaoskit.core.checker import CheckResult, RunData
 
 #: A leader is stable once its streak has this many samples or lasts this long.
 STABLE_SAMPLES = 3

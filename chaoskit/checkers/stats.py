@@ -13,8 +13,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from chaoskit._checker import CheckResult, RunData
-from chaoskit._records import Record
 from chaoskit.checkers._timeline import (
     MAX_LISTED,
     FaultSpan,
@@ -27,6 +25,8 @@ from chaoskit.checkers._timeline import (
     samples_of,
     sampling_intervals,
 )
+from chaoskit.core.checker import CheckResult, RunData
+from chaoskit.store.streams import Record
 
 
 class StatsChecker:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from chaoskit._errors import ChaoskitError
+from chaoskit.errors import ChaoskitError
 from chaoskit.proxy._server import serve
 
 

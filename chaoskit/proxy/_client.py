@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from chaoskit._errors import ProxyError
+from chaoskit.errors import ProxyError
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import ipaddress
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chaoskit._errors import ProxyError
+from chaoskit.errors import ProxyError
 from chaoskit.proxy._toxics import ATTRIBUTES, INT64_MAX, STREAMS, ToxicSpec, validate_attributes
 
 DEFAULT_LISTEN = "127.0.0.1:0"

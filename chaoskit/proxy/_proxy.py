@@ -7,7 +7,7 @@ address again; a port chosen by the kernel (listen port 0) is kept across restar
 A chaoskit extension, not in Toxiproxy: a source filter. With a ``classify``
 function (which process opened this connection?) a proxy in front of one node can
 reset or silently hold only the connections of some sources (``block_sources``),
-which destination-mode networks need (chaoskit/_sources.py).
+which destination-mode networks need (chaoskit/network/sources.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import errno
 import socket
 from collections.abc import Callable, Mapping
 
-from chaoskit._errors import ProxyError
+from chaoskit.errors import ProxyError
 from chaoskit.proxy._link import CONNECT_RETRY, Admission, Link
 from chaoskit.proxy._model import ProxyFields, join_hostport, split_hostport
 from chaoskit.proxy._toxics import Stream, ToxicSpec

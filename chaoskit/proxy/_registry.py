@@ -13,7 +13,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from chaoskit._errors import ProxyError
+from chaoskit.errors import ProxyError
 from chaoskit.proxy._link import Admission
 from chaoskit.proxy._model import (
     ProxyFields,

@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from chaoskit._errors import ProxyError, SetupError
+from chaoskit.errors import ProxyError, SetupError
 from chaoskit.proxy._link import Admission
 from chaoskit.proxy._proxy import Classify
 from chaoskit.proxy._registry import Registry

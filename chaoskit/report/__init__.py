@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
+from chaoskit.nightly.night import load_matrix, run_nightly
 from chaoskit.report._junit import write_junit
-from chaoskit.report._nightly import load_matrix, run_nightly
 from chaoskit.report._run_report import write_run_report
 from chaoskit.report._serve import make_app, serve
 

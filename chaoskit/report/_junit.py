@@ -13,8 +13,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from chaoskit._store import resolve_run_dir
 from chaoskit.report._model import nemesis_label, read_config, read_results
+from chaoskit.store.rundir import resolve_run_dir
 
 JUNIT = "junit.xml"
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chaoskit._errors import ConfigError
-from chaoskit._records import HISTORY, NEMESIS, OBSERVATIONS, Record, read_jsonl
-from chaoskit._store import CONFIG, RESULTS, resolve_run_dir
+from chaoskit.errors import ConfigError
+from chaoskit.store.rundir import CONFIG, RESULTS, resolve_run_dir
+from chaoskit.store.streams import HISTORY, NEMESIS, OBSERVATIONS, Record, read_jsonl
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ from typing import Any
 
 from aiohttp import web
 
-from chaoskit._errors import ChaoskitError, ConfigError, SetupError
-from chaoskit._store import CONFIG, RESULTS
+from chaoskit.errors import ChaoskitError, ConfigError, SetupError
 from chaoskit.report._html import badge, esc, render, table, verdict_class
 from chaoskit.report._model import flat_anomalies, nemesis_label, read_config, read_results
 from chaoskit.report._run_report import REPORT, write_run_report
+from chaoskit.store.rundir import CONFIG, RESULTS
 
 STORE_KEY = web.AppKey("store", Path)
 _RENDER_LOCK = threading.Lock()

@@ -1,6 +1,6 @@
 """The asyncio shell shared by the reference nodes: arguments, HTTP, peers and ticks.
 
-A protocol core (``targets.raft._core``, ``targets.bully._core``) stays pure; this
+A protocol core (``chaoskit.targets.raft._core``, ``chaoskit.targets.bully._core``) stays pure; this
 package does the I/O around it:
 
 - ``parse_args``: the common command line (``--id --listen --peer --data-dir ...``);
@@ -14,11 +14,11 @@ package does the I/O around it:
   (Bully, Paxos): ``/status``, ``/peer``, 501 for the key-value endpoints, the ticker.
 """
 
-from targets._node._args import NodeArgs, parse_args
-from targets._node._election import ElectionNode, check_envelope
-from targets._node._http import BadRequest, json_error, make_app, read_json, serve
-from targets._node._sender import PeerSender
-from targets._node._ticker import serve_with_ticker, tick_loop
+from chaoskit.targets._node._args import NodeArgs, parse_args
+from chaoskit.targets._node._election import ElectionNode, check_envelope
+from chaoskit.targets._node._http import BadRequest, json_error, make_app, read_json, serve
+from chaoskit.targets._node._sender import PeerSender
+from chaoskit.targets._node._ticker import serve_with_ticker, tick_loop
 
 __all__ = [
     "BadRequest",

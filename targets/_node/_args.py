@@ -1,6 +1,6 @@
 """The command line every reference node takes.
 
-``python -m targets.raft --id n1 --listen 127.0.0.1:7001 --peer n2=127.0.0.1:17002
+``python -m chaoskit.targets.raft --id n1 --listen 127.0.0.1:7001 --peer n2=127.0.0.1:17002
 --peer n3=127.0.0.1:17003 --data-dir /tmp/n1``: a peer address is where this node
 dials that peer, which may be a fault proxy rather than the peer itself.
 """

@@ -9,17 +9,19 @@ same, and are written once here.
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from aiohttp import web
 
-from targets._node._args import NodeArgs
-from targets._node._http import BadRequest, json_error, make_app, read_json
-from targets._node._sender import PeerSender
-from targets._node._ticker import serve_with_ticker
+from chaoskit.targets._node._args import NodeArgs
+from chaoskit.targets._node._http import BadRequest, json_error, make_app, read_json
+from chaoskit.targets._node._sender import PeerSender
+from chaoskit.targets._node._ticker import serve_with_ticker
+
+Kind = TypeVar("Kind", bound=str)
 
 
-def check_envelope(body: Any, me: str, peers: Collection[str], types: Collection[str]) -> str:
+def check_envelope(body: Any, me: str, peers: Collection[str], types: Collection[Kind]) -> Kind:
     """Validate a ``POST /peer`` body's sender, addressee and type; return its type.
 
     ``BadRequest`` names what is wrong (values are cut to 40 characters).
@@ -33,7 +35,7 @@ def check_envelope(body: Any, me: str, peers: Collection[str], types: Collection
         raise BadRequest(f"message is for {str(dst)[:40]!r}, this is {me}")
     if kind not in types:
         raise BadRequest(f"unknown message type {str(kind)[:40]!r}")
-    return str(kind)
+    return cast(Kind, kind)
 
 
 class ElectionNode:

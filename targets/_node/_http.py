@@ -13,7 +13,7 @@ from aiohttp import web
 
 MAX_BODY = 64 * 1024
 MAX_DEPTH = 32
-log = logging.getLogger("targets.node")
+log = logging.getLogger("chaoskit.targets.node")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from chaoskit._ports import reserve_port
+from chaoskit.runtimes.ports import reserve_port
+from chaoskit.targets._node._target import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 T = TypeVar("T")
 
 

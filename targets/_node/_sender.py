@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-log = logging.getLogger("targets.node.sender")
+log = logging.getLogger("chaoskit.targets.node.sender")
 
 
 class _Slot:

@@ -15,17 +15,19 @@ from typing import Any, ClassVar
 
 import httpx
 
-from chaoskit._errors import ConfigError
-from chaoskit._plugins import unknown_message
-from chaoskit._target import Launch, NodeInfo, Status
-from targets._options import positive, switch
+import chaoskit
+from chaoskit.core.plugins import unknown_message
+from chaoskit.core.target import Launch, NodeInfo, Status
+from chaoskit.errors import ConfigError
+from chaoskit.targets._options import positive, switch
 
-ROOT = Path(__file__).resolve().parents[2]
+#: The folder that holds the ``chaoskit`` package (a checkout, or site-packages).
+ROOT = Path(chaoskit.__file__).resolve().parents[1]
 ROLES = ("leader", "follower", "candidate")
 
 
 def python_launch(argv: list[str]) -> Launch:
-    """Launch ``python -m targets.X ...`` with this checkout importable, whatever the cwd."""
+    """Launch ``python -m chaoskit.targets.X ...`` with this chaoskit importable, from any cwd."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     return Launch(argv=argv, env={"PYTHONPATH": path})
 

@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from targets._node._args import NodeArgs
-from targets._node._http import serve
-from targets._node._sender import PeerSender
+from chaoskit.targets._node._args import NodeArgs
+from chaoskit.targets._node._http import serve
+from chaoskit.targets._node._sender import PeerSender
 
 
 async def tick_loop(interval_s: float, tick: Callable[[], None]) -> None:

@@ -1,5 +1,5 @@
 """The reference Bully target: leader election that splits under partition, on purpose.
 
-``python -m targets.bully`` runs one node; ``BullyTarget`` (``targets.bully.target``)
-tells chaoskit how to launch and query a cluster of them.
+``python -m chaoskit.targets.bully`` runs one node; ``BullyTarget``
+(``chaoskit.targets.bully.target``) tells chaoskit how to launch and query a cluster of them.
 """

@@ -1,4 +1,7 @@
-"""``python -m targets.bully --id n1 --listen HOST:PORT --peer n2=HOST:PORT ... --data-dir D``."""
+"""One node: ``python -m chaoskit.targets.bully --id n1 --listen HOST:PORT --peer n2=HOST:PORT ...``
+
+(and ``--data-dir D``).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +9,14 @@ import asyncio
 import logging
 import sys
 
-from targets._node import parse_args
-from targets.bully._core import rank_of
-from targets.bully._node import BullyNode
+from chaoskit.targets._node import parse_args
+from chaoskit.targets.bully._core import rank_of
+from chaoskit.targets.bully._node import BullyNode
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(
-        "targets.bully", argv, bugs=(), tick_ms=10.0, election_ticks=15, heartbeat_ticks=5
+        "chaoskit.targets.bully", argv, bugs=(), tick_ms=10.0, election_ticks=15, heartbeat_ticks=5
     )
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s {args.id} %(name)s %(levelname)s %(message)s"
@@ -21,15 +24,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         ranks = [rank_of(n) for n in [args.id, *args.peers]]
     except ValueError as exc:
-        print(f"targets.bully: {exc}", file=sys.stderr)
+        print(f"chaoskit.targets.bully: {exc}", file=sys.stderr)
         return 2
     if len(set(ranks)) != len(ranks):
-        print("targets.bully: node ids must end in distinct numbers", file=sys.stderr)
+        print("chaoskit.targets.bully: node ids must end in distinct numbers", file=sys.stderr)
         return 2
     try:
         asyncio.run(BullyNode(args).run())
     except OSError as exc:
-        print(f"targets.bully: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(
+            f"chaoskit.targets.bully: cannot serve on {args.host}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 Role = Literal["follower", "candidate", "leader"]
 MessageType = Literal["election", "ok", "coordinator"]
-MESSAGE_TYPES: tuple[str, ...] = ("election", "ok", "coordinator")
+MESSAGE_TYPES: tuple[MessageType, ...] = ("election", "ok", "coordinator")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,8 +10,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from targets._node import BadRequest, ElectionNode, NodeArgs, check_envelope
-from targets.bully._core import MESSAGE_TYPES, BullyConfig, BullyCore, BullyMessage, rank_of
+from chaoskit.targets._node import BadRequest, ElectionNode, NodeArgs, check_envelope
+from chaoskit.targets.bully._core import (
+    MESSAGE_TYPES,
+    BullyConfig,
+    BullyCore,
+    BullyMessage,
+    rank_of,
+)
 
 MAX_EPOCH = 2**62
 

@@ -7,12 +7,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from chaoskit._target import NodeInfo, Outcome
-from targets._node._target import NodeTarget
+from chaoskit.core.target import NodeInfo, Outcome
+from chaoskit.targets._node._target import NodeTarget
 
 
 class BullyTarget(NodeTarget):
-    """The reference Bully nodes (``python -m targets.bully``); no client operations."""
+    """The reference Bully nodes (``python -m chaoskit.targets.bully``); no client operations."""
 
     name = "bully"
     description = "reference Bully election (assumes a synchronous network: splits on partition)"
@@ -20,7 +20,7 @@ class BullyTarget(NodeTarget):
     proxy_mode: ClassVar[Any] = "pair"
     workloads = ("none",)
     election_deadline = 2.0
-    module = "targets.bully"
+    module = "chaoskit.targets.bully"
     bugs = ()
 
     @property

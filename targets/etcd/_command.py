@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaoskit._errors import SetupError
+from chaoskit.errors import SetupError
 
 PACKAGE_HINT = "install the etcd-server package (apt-get install etcd-server etcd-client)"
 

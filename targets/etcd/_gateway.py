@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 
-from chaoskit._errors import ConfigError
-from chaoskit._target import Outcome
+from chaoskit.core.target import Outcome
+from chaoskit.errors import ConfigError
 
 STATUS = "/v3/maintenance/status"
 MEMBERS = "/v3/cluster/member/list"

@@ -24,12 +24,12 @@ from typing import Any, ClassVar
 
 import httpx
 
-from chaoskit._errors import ConfigError
-from chaoskit._plugins import unknown_message
-from chaoskit._target import Launch, NodeInfo, Outcome, Status
-from targets._options import positive_int, switch
-from targets.etcd import _gateway as gw
-from targets.etcd._command import Timing, find_binary, member_argv
+from chaoskit.core.plugins import unknown_message
+from chaoskit.core.target import Launch, NodeInfo, Outcome, Status
+from chaoskit.errors import ConfigError
+from chaoskit.targets._options import positive_int, switch
+from chaoskit.targets.etcd import _gateway as gw
+from chaoskit.targets.etcd._command import Timing, find_binary, member_argv
 
 #: The key the leadership confirmation reads (never written).
 PROBE_KEY = "chaoskit/leader-probe"

@@ -1,6 +1,6 @@
-"""``python -m targets.etcd_election``: one campaigning client and its etcd member."""
+"""``python -m chaoskit.targets.etcd_election``: one campaigning client and its etcd member."""
 
-from targets.etcd_election._client import main
+from chaoskit.targets.etcd_election._client import main
 
 if __name__ == "__main__":
     main()

@@ -30,9 +30,9 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from targets._child import spawn_server
-from targets.etcd import _gateway as gw
-from targets.etcd._command import Timing, member_argv
+from chaoskit.targets._child import spawn_server
+from chaoskit.targets.etcd import _gateway as gw
+from chaoskit.targets.etcd._command import Timing, member_argv
 
 ELECTION = "chaoskit-election"
 GRANT = "/v3/lease/grant"
@@ -175,7 +175,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m targets.etcd_election")
+    p = argparse.ArgumentParser(prog="python -m chaoskit.targets.etcd_election")
     p.add_argument("--id", required=True)
     p.add_argument("--listen", required=True, help="HOST:PORT of the status API")
     p.add_argument("--etcd-client", required=True, help="HOST:PORT of this node's etcd")

@@ -19,13 +19,13 @@ import sys
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from chaoskit._errors import ConfigError
-from chaoskit._plugins import unknown_message
-from chaoskit._ports import reserve_port
-from chaoskit._target import Launch, NodeInfo
-from targets._node._target import python_launch
-from targets._options import ElectionRecipe, positive_int
-from targets.etcd._command import find_binary
+from chaoskit.core.plugins import unknown_message
+from chaoskit.core.target import Launch, NodeInfo
+from chaoskit.errors import ConfigError
+from chaoskit.runtimes.ports import reserve_port
+from chaoskit.targets._node._target import python_launch
+from chaoskit.targets._options import ElectionRecipe, positive_int
+from chaoskit.targets.etcd._command import find_binary
 
 OPTIONS = ("ttl", "tick-ms", "renew-ticks", "binary")
 #: etcd refuses lease TTLs below 1.5 election timeouts (1.5 s at the default 1 s).
@@ -75,7 +75,7 @@ class EtcdElectionTarget(ElectionRecipe):
     def launch(self, node: NodeInfo, peers: Mapping[str, tuple[str, int]]) -> Launch:
         """The client (status on ``node.port``) with its etcd member (peers on
         ``node.peer_port``, clients on a free port chosen now)."""
-        argv = [sys.executable, "-m", "targets.etcd_election", "--id", node.id]
+        argv = [sys.executable, "-m", "chaoskit.targets.etcd_election", "--id", node.id]
         argv += ["--listen", f"{node.host}:{node.port}", "--data-dir", str(node.data_dir)]
         argv += ["--etcd-client", f"{node.host}:{reserve_port(node.host)}"]
         argv += ["--etcd-peer", f"{node.host}:{node.peer_port}"]

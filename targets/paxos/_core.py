@@ -36,7 +36,7 @@ from typing import Any, Literal
 
 Role = Literal["follower", "candidate", "leader"]
 MessageType = Literal["prepare", "promise", "accept", "accepted", "nack"]
-MESSAGE_TYPES: tuple[str, ...] = ("prepare", "promise", "accept", "accepted", "nack")
+MESSAGE_TYPES: tuple[MessageType, ...] = ("prepare", "promise", "accept", "accepted", "nack")
 BUGS: tuple[str, ...] = ("tick-lease", "forget-promise")
 #: Ballot = round * RANKS + rank, so ranks (node numbers) must stay below it.
 RANKS = 100

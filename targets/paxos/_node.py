@@ -11,10 +11,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from targets._node import BadRequest, ElectionNode, NodeArgs, check_envelope
-from targets.bully._core import rank_of
-from targets.paxos import _storage
-from targets.paxos._core import MESSAGE_TYPES, PaxosConfig, PaxosCore, PaxosMessage
+from chaoskit.targets._node import BadRequest, ElectionNode, NodeArgs, check_envelope
+from chaoskit.targets.bully._core import rank_of
+from chaoskit.targets.paxos import _storage
+from chaoskit.targets.paxos._core import MESSAGE_TYPES, PaxosConfig, PaxosCore, PaxosMessage
 
 MAX_BALLOT = 2**62
 

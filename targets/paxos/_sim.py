@@ -22,8 +22,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from targets._sim import SimNetwork, Violation
-from targets.paxos._core import Durable, PaxosConfig, PaxosCore, PaxosMessage
+from chaoskit.targets._sim import SimNetwork, Violation
+from chaoskit.targets.paxos._core import Durable, PaxosConfig, PaxosCore, PaxosMessage
 
 FAULTS: tuple[str, ...] = ("partition", "isolate", "cut", "heal", "crash", "restart", "pause")
 

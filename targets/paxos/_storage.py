@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from targets.paxos._core import Durable
+from chaoskit.targets.paxos._core import Durable
 
 STATE = "paxos.json"
 

@@ -7,13 +7,13 @@ from typing import Any, ClassVar
 
 import httpx
 
-from chaoskit._target import NodeInfo, Outcome
-from targets._node._target import NodeTarget
-from targets.paxos._core import BUGS
+from chaoskit.core.target import NodeInfo, Outcome
+from chaoskit.targets._node._target import NodeTarget
+from chaoskit.targets.paxos._core import BUGS
 
 
 class PaxosTarget(NodeTarget):
-    """The reference Paxos nodes (``python -m targets.paxos``); no client operations."""
+    """The reference Paxos nodes (``python -m chaoskit.targets.paxos``); no client operations."""
 
     name = "paxos"
     description = "reference Paxos leader election with leases (strict: one leader at a time)"
@@ -21,7 +21,7 @@ class PaxosTarget(NodeTarget):
     default_policy: ClassVar[Any] = "strict"
     proxy_mode: ClassVar[Any] = "pair"
     workloads = ("none",)
-    module = "targets.paxos"
+    module = "chaoskit.targets.paxos"
     bugs = BUGS
     default_election_ticks: ClassVar[int] = 60
 

@@ -1,5 +1,5 @@
 """The reference Raft target: a pure core, an asyncio HTTP shell and a ``Target``.
 
-``python -m targets.raft`` runs one node; ``RaftTarget`` (``targets.raft.target``)
+``python -m chaoskit.targets.raft`` runs one node; ``RaftTarget`` (``chaoskit.targets.raft.target``)
 tells chaoskit how to launch and query a cluster of them.
 """

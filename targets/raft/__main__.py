@@ -1,4 +1,7 @@
-"""``python -m targets.raft --id n1 --listen HOST:PORT --peer n2=HOST:PORT ... --data-dir D``."""
+"""One node: ``python -m chaoskit.targets.raft --id n1 --listen HOST:PORT --peer n2=HOST:PORT ...``
+
+(and ``--data-dir D``).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +9,15 @@ import asyncio
 import logging
 import sys
 
-from targets._node import parse_args
-from targets.raft._core import BUGS
-from targets.raft._node import RaftNode
-from targets.raft._storage import StorageError
+from chaoskit.targets._node import parse_args
+from chaoskit.targets.raft._core import BUGS
+from chaoskit.targets.raft._node import RaftNode
+from chaoskit.targets.raft._storage import StorageError
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(
-        "targets.raft",
+        "chaoskit.targets.raft",
         argv,
         bugs=BUGS,
         tick_ms=10.0,
@@ -28,10 +31,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(RaftNode(args).run())
     except StorageError as exc:
-        print(f"targets.raft: {exc}", file=sys.stderr)
+        print(f"chaoskit.targets.raft: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"targets.raft: cannot serve on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(
+            f"chaoskit.targets.raft: cannot serve on {args.host}:{args.port}: {exc}",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -6,7 +6,8 @@ seeded ``random.Random`` (for election timeouts) and passes the node's wall cloc
 or ``request`` the caller drains ``ready()`` and must persist its hard state and log
 changes (fsync) *before* sending its messages or replies: that order is what lets a
 node killed with SIGKILL keep Raft's safety. The same class runs in the asyncio shell
-(``targets.raft._node``) and in the deterministic simulation (``targets.raft._sim``).
+(``chaoskit.targets.raft._node``) and in the deterministic simulation
+(``chaoskit.targets.raft._sim``).
 
 Section numbers refer to the Raft paper (Ongaro and Ousterhout, 2014). With
 ``RaftConfig(pre_vote=True)`` a node whose election timer fires first asks whether it
@@ -34,7 +35,7 @@ BUGS: tuple[str, ...] = (
 Role = Literal["follower", "candidate", "leader"]
 ReplyKind = Literal["ok", "mismatch", "not_leader", "unknown"]
 MessageType = Literal["vote", "vote_resp", "append", "append_resp", "prevote", "prevote_resp"]
-MESSAGE_TYPES: tuple[str, ...] = (
+MESSAGE_TYPES: tuple[MessageType, ...] = (
     "vote",
     "vote_resp",
     "append",

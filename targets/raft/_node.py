@@ -28,12 +28,19 @@ from typing import Any
 
 from aiohttp import web
 
-from targets._node import NodeArgs, PeerSender, json_error, make_app, read_json, serve_with_ticker
-from targets.raft import _wire as wire
-from targets.raft._core import Message, RaftConfig, RaftCore, Reply
-from targets.raft._storage import Storage
+from chaoskit.targets._node import (
+    NodeArgs,
+    PeerSender,
+    json_error,
+    make_app,
+    read_json,
+    serve_with_ticker,
+)
+from chaoskit.targets.raft import _wire as wire
+from chaoskit.targets.raft._core import Message, RaftConfig, RaftCore, Reply
+from chaoskit.targets.raft._storage import Storage
 
-log = logging.getLogger("targets.raft")
+log = logging.getLogger("chaoskit.targets.raft")
 
 
 class RaftNode:

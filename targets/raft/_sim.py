@@ -25,8 +25,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from targets._sim import SimNetwork, Violation
-from targets.raft._core import Entry, HardState, Message, RaftConfig, RaftCore, Reply
+from chaoskit.targets._sim import SimNetwork, Violation
+from chaoskit.targets.raft._core import Entry, HardState, Message, RaftConfig, RaftCore, Reply
 
 FAULTS: tuple[str, ...] = ("partition", "isolate", "cut", "heal", "crash", "restart", "clock")
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import IO
 
-from targets.raft._core import Entry, HardState, Ready
+from chaoskit.targets.raft._core import Entry, HardState, Ready
 
 STATE = "state.json"
 LOG = "log.jsonl"

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from targets._node import BadRequest, check_envelope
-from targets.raft._core import MESSAGE_TYPES, Entry, Message
+from chaoskit.targets._node import BadRequest, check_envelope
+from chaoskit.targets.raft._core import MESSAGE_TYPES, Entry, Message
 
 MAX_INT = 2**62
 MAX_ENTRIES = 4096
@@ -49,7 +49,7 @@ def decode(body: Any, me: str, peers: Collection[str]) -> Message:
             fields[name] = _entries(body.get(name))
         else:
             fields[name] = _int(body, name)
-    return Message(kind, body["from"], me, _int(body, "term"), **fields)  # type: ignore[arg-type]
+    return Message(kind, body["from"], me, _int(body, "term"), **fields)
 
 
 def _int(body: dict[str, Any], name: str) -> int:

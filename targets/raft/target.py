@@ -8,17 +8,17 @@ from urllib.parse import quote
 
 import httpx
 
-from chaoskit._errors import ConfigError
-from chaoskit._target import NodeInfo, Outcome
-from targets._node._target import NodeTarget
-from targets.raft._core import BUGS
+from chaoskit.core.target import NodeInfo, Outcome
+from chaoskit.errors import ConfigError
+from chaoskit.targets._node._target import NodeTarget
+from chaoskit.targets.raft._core import BUGS
 
 #: op["f"] -> (HTTP method, path template, body builder, where the value is in a 200)
 _READS = {"read": "value", "get": "value", "read-set": "elements"}
 
 
 class RaftTarget(NodeTarget):
-    """The reference Raft nodes (``python -m targets.raft``)."""
+    """The reference Raft nodes (``python -m chaoskit.targets.raft``)."""
 
     name = "raft"
     description = "reference Raft key-value cluster (read index, fsynced log), planted bugs"
@@ -28,7 +28,7 @@ class RaftTarget(NodeTarget):
     election_deadline = 3.0
     #: 250-500 ms election timeouts: spurious elections stay rare on a loaded 2-core box.
     default_election_ticks: ClassVar[int] = 25
-    module = "targets.raft"
+    module = "chaoskit.targets.raft"
     bugs = BUGS
     flags: ClassVar[tuple[str, ...]] = ("pre-vote",)
 

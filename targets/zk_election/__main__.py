@@ -1,6 +1,6 @@
-"""``python -m targets.zk_election``: one candidate and its ZooKeeper server."""
+"""``python -m chaoskit.targets.zk_election``: one candidate and its ZooKeeper server."""
 
-from targets.zk_election._client import main
+from chaoskit.targets.zk_election._client import main
 
 if __name__ == "__main__":
     main()

@@ -37,8 +37,8 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from targets._child import spawn_server
-from targets.etcd_election._client import _first, _hostport, say
+from chaoskit.targets._child import spawn_server
+from chaoskit.targets.etcd_election._client import _first, _hostport, say
 
 Handling = Literal["listener", "polling"]
 HANDLINGS: tuple[Handling, ...] = ("listener", "polling")
@@ -192,7 +192,7 @@ def _close(zk: Any) -> None:
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m targets.zk_election",
+        prog="python -m chaoskit.targets.zk_election",
         usage="%(prog)s --id ID --listen HOST:PORT --zk HOST:PORT --work-dir DIR [...] "
         "-- SERVER COMMAND",
     )

@@ -2,7 +2,7 @@
 
 The nodes chaoskit controls are the candidates (``_client``); each starts one server
 of a 3- or 5-server ZooKeeper ensemble beside it, configured exactly as the
-``zookeeper`` target configures its servers (``targets.zookeeper._server``): quorum
+``zookeeper`` target configures its servers (``chaoskit.targets.zookeeper._server``): quorum
 and election traffic through a fault proxy per ordered pair, the client port
 private to the candidate. So ``pause-leader`` stops only the candidate that holds the
 lock, while its server and the ensemble carry on and expire its session.
@@ -25,14 +25,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from chaoskit._errors import ConfigError
-from chaoskit._plugins import unknown_message
-from chaoskit._ports import reserve_port
-from chaoskit._target import Launch, NodeInfo
-from targets._node._target import python_launch
-from targets._options import ElectionRecipe, positive_int
-from targets.zk_election._client import HANDLINGS, Handling
-from targets.zookeeper._server import (
+from chaoskit.core.plugins import unknown_message
+from chaoskit.core.target import Launch, NodeInfo
+from chaoskit.errors import ConfigError
+from chaoskit.runtimes.ports import reserve_port
+from chaoskit.targets._node._target import python_launch
+from chaoskit.targets._options import ElectionRecipe, positive_int
+from chaoskit.targets.zk_election._client import HANDLINGS, Handling
+from chaoskit.targets.zookeeper._server import (
     PEER_PORTS,
     ServerSettings,
     classpath,
@@ -114,7 +114,7 @@ class ZkElectionTarget(ElectionRecipe):
         work_dir = node.data_dir.resolve() / "zookeeper"
         port = reserve_port(node.host)
         cfg = write_server_files(node.id, port, work_dir, peers, self.settings)
-        argv = [sys.executable, "-m", "targets.zk_election", "--id", node.id]
+        argv = [sys.executable, "-m", "chaoskit.targets.zk_election", "--id", node.id]
         argv += ["--listen", f"{node.host}:{node.port}", "--zk", f"{node.host}:{port}"]
         argv += ["--work-dir", str(work_dir), "--session-timeout", str(self.session_timeout)]
         argv += ["--tick-ms", str(self.tick_ms), "--check-ticks", str(self.check_ticks)]

@@ -22,8 +22,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
-from chaoskit._errors import ConfigError, SetupError
-from chaoskit._target import NodeInfo, Outcome
+from chaoskit.core.target import NodeInfo, Outcome
+from chaoskit.errors import ConfigError, SetupError
 
 ReadMode = Literal["quorum", "sync", "local"]
 READ_MODES: tuple[ReadMode, ...] = ("quorum", "sync", "local")
@@ -31,7 +31,7 @@ ROOT = "/chaoskit"
 #: The value a read returns for a key never written (the register model's initial value).
 ABSENT: Any = None
 
-_LOG = logging.getLogger("targets.zookeeper.kazoo")
+_LOG = logging.getLogger("chaoskit.targets.zookeeper.kazoo")
 _LOG.addHandler(logging.NullHandler())
 _LOG.propagate = False  # kazoo reports every dropped connection; faults make many
 

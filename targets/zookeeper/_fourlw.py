@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 from typing import Literal
 
-from chaoskit._target import Status
+from chaoskit.core.target import Status
 
 NOT_SERVING = "not currently serving requests"
 _ROLES: dict[str, Literal["leader", "follower"]] = {

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaoskit._errors import ConfigError
+from chaoskit.errors import ConfigError
 
 JAVA_DIR = Path("/usr/share/java")
 #: zookeeper.jar alone has no logger binding, and the AdminServer needs servlet-api.

@@ -20,13 +20,13 @@ from typing import Any, ClassVar
 
 import httpx
 
-from chaoskit._errors import ConfigError
-from chaoskit._plugins import unknown_message
-from chaoskit._target import Launch, NodeInfo, Outcome, Status
-from targets._options import positive, positive_int
-from targets.zookeeper._client import READ_MODES, ReadMode, ZkClients
-from targets.zookeeper._fourlw import four_letter_word, parse_srvr
-from targets.zookeeper._server import (
+from chaoskit.core.plugins import unknown_message
+from chaoskit.core.target import Launch, NodeInfo, Outcome, Status
+from chaoskit.errors import ConfigError
+from chaoskit.targets._options import positive, positive_int
+from chaoskit.targets.zookeeper._client import READ_MODES, ReadMode, ZkClients
+from chaoskit.targets.zookeeper._fourlw import four_letter_word, parse_srvr
+from chaoskit.targets.zookeeper._server import (
     PEER_PORTS,
     ServerSettings,
     classpath,

@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._errors import ConfigError, HistoryFormatError
-from chaoskit.history_formats import Keyword, check_history_file, read_edn, read_history_file
+from chaoskit.checkers.history_formats import (
+    Keyword,
+    check_history_file,
+    read_edn,
+    read_history_file,
+)
+from chaoskit.errors import ConfigError, HistoryFormatError
 
 LOG = """\
 2017-01-01 INFO  jepsen.core - Running test

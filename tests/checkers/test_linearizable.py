@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chaoskit._checker import RunData
 from chaoskit.checkers._models import BAD, get_model
 from chaoskit.checkers.linearizable import LinearizableChecker, Operation, search
+from chaoskit.core.checker import RunData
 
 Op = tuple[int, str, Any, int, str, Any, int]  # process, f, arg, call, outcome, result, ret
 

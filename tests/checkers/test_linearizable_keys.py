@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from chaoskit._checker import RunData
 from chaoskit.checkers import linearizable
 from chaoskit.checkers.linearizable import QUICK_BUDGET, KeyVerdict, LinearizableChecker
+from chaoskit.core.checker import RunData
 
 
 def _records(key: str, ops: list[tuple[int, str, Any, int, str, Any, int]]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit.history_formats import check_history_file
+from chaoskit.checkers.history_formats import check_history_file
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "porcupine"
 #: Seconds per key. kv/c50-bad fails on most keys within a second; two of its ten

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoskit._checker import RunData
 from chaoskit.checkers.lost_writes import LostWritesChecker
+from chaoskit.core.checker import RunData
 
 
 def run(*events: tuple[int, str, str, Any]) -> RunData:

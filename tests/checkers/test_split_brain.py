@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chaoskit._checker import Checker, RunData
-from chaoskit._errors import ConfigError
 from chaoskit.checkers.split_brain import SplitBrainChecker
+from chaoskit.core.checker import Checker, RunData
+from chaoskit.errors import ConfigError
 
 MS = 1_000_000
 NODES = ["n1", "n2", "n3", "n4", "n5"]

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chaoskit._checker import Checker, RunData
 from chaoskit.checkers.stalled_election import StalledElectionChecker
+from chaoskit.core.checker import Checker, RunData
 
 MS = 1_000_000
 NODES = ["n1", "n2", "n3", "n4", "n5"]

@@ -9,8 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chaoskit._checker import Checker, RunData
-from chaoskit._errors import ConfigError, HistoryFormatError
 from chaoskit.checkers._timeline import (
     Connectivity,
     FaultSpan,
@@ -31,6 +29,8 @@ from chaoskit.checkers._timeline import (
     segments,
 )
 from chaoskit.checkers.stats import StatsChecker
+from chaoskit.core.checker import Checker, RunData
+from chaoskit.errors import ConfigError, HistoryFormatError
 
 MS = 1_000_000
 FIVE = ["n1", "n2", "n3", "n4", "n5"]

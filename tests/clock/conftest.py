@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._clock import FaketimeClock, find_libfaketime
-from chaoskit._errors import SetupError
+from chaoskit.clock.faketime import FaketimeClock, find_libfaketime
+from chaoskit.errors import SetupError
 
 CHILD = Path(__file__).with_name("timechild.py")
 NODES = ["n1", "n2", "n3"]

@@ -9,10 +9,10 @@ from typing import Any, cast
 
 import pytest
 
-from chaoskit._clock import FaketimeClock
-from chaoskit._nemesis import NemesisContext
-from chaoskit._target import NodeInfo
-from nemeses.clock import ClockBump, ClockRate, ClockSkewLeader, ClockStrobe
+from chaoskit.clock.faketime import FaketimeClock
+from chaoskit.core.nemesis import NemesisContext
+from chaoskit.core.target import NodeInfo
+from chaoskit.nemeses.clock import ClockBump, ClockRate, ClockSkewLeader, ClockStrobe
 
 pytestmark = pytest.mark.integration
 

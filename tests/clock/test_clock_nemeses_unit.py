@@ -8,10 +8,10 @@ from typing import Any, cast
 
 import pytest
 
-from chaoskit._errors import ConfigError, SetupError
-from chaoskit._nemesis import Clock, Nemesis, NemesisContext
-from chaoskit._target import NodeInfo
-from nemeses.clock import ClockBump, ClockRate, ClockSkewLeader, ClockStrobe
+from chaoskit.core.nemesis import Clock, Nemesis, NemesisContext
+from chaoskit.core.target import NodeInfo
+from chaoskit.errors import ConfigError, SetupError
+from chaoskit.nemeses.clock import ClockBump, ClockRate, ClockSkewLeader, ClockStrobe
 
 IDS = ["n1", "n2", "n3", "n4", "n5"]
 ALL = (ClockBump, ClockStrobe, ClockRate, ClockSkewLeader)

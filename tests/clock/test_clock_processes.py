@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._clock import FaketimeClock
+from chaoskit.clock.faketime import FaketimeClock
 
 pytestmark = pytest.mark.integration
 

@@ -16,10 +16,10 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from chaoskit._clock import FaketimeClock
-from chaoskit._observer import Observer
-from chaoskit._records import JsonlWriter, RunClock, read_jsonl
-from chaoskit._target import NodeInfo, Status
+from chaoskit.clock.faketime import FaketimeClock
+from chaoskit.core.target import NodeInfo, Status
+from chaoskit.observe.observer import Observer
+from chaoskit.store.streams import JsonlWriter, RunClock, read_jsonl
 
 pytestmark = pytest.mark.integration
 

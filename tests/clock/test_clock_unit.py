@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit import _clock
-from chaoskit._clock import (
+from chaoskit.clock import faketime
+from chaoskit.clock.faketime import (
     LIBRARY_ENV,
     TRUE_SPEC,
     FaketimeClock,
@@ -18,7 +18,7 @@ from chaoskit._clock import (
     find_libfaketime,
     sweep_shm,
 )
-from chaoskit._errors import ChaoskitError, ConfigError, SetupError
+from chaoskit.errors import ChaoskitError, ConfigError, SetupError
 
 
 def make_clock(tmp_path: Path, wall: float = 1_000.0) -> FaketimeClock:
@@ -81,14 +81,14 @@ def test_override_to_an_existing_file_wins(tmp_path: Path) -> None:
 
 
 def test_no_library_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_clock, "_search_dirs", lambda: [str(tmp_path)])
+    monkeypatch.setattr(faketime, "_search_dirs", lambda: [str(tmp_path)])
     with pytest.raises(SetupError, match=r"^libfaketime not found: apt-get install faketime$"):
         find_libfaketime({})
 
 
 def test_found_in_a_search_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "libfaketime.so.1").write_bytes(b"")
-    monkeypatch.setattr(_clock, "_search_dirs", lambda: [str(tmp_path / "x"), str(tmp_path)])
+    monkeypatch.setattr(faketime, "_search_dirs", lambda: [str(tmp_path / "x"), str(tmp_path)])
     assert find_libfaketime({}) == tmp_path / "libfaketime.so.1"
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chaoskit._cluster import ChaosCluster
-from chaoskit._config import NemesisSpec, RunConfig
+from chaoskit.run.cluster import ChaosCluster
+from chaoskit.run.config import NemesisSpec, RunConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]

@@ -48,7 +48,7 @@ async def main() -> None:
     print(f"ready {port}", flush=True)
     # Read stdin on the loop, not in an executor thread: libfaketime rereads its file
     # into one unlocked static buffer, so two threads asking the time at once can make
-    # it re-parse a half-read spec (see chaoskit/_clock.py). One thread, as the
+    # it re-parse a half-read spec (see chaoskit/clock/faketime.py). One thread, as the
     # reference nodes have.
     loop = asyncio.get_running_loop()
     stdin = asyncio.StreamReader()

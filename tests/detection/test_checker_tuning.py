@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chaoskit._checker import RunData
 from chaoskit.checkers.split_brain import SplitBrainChecker
 from chaoskit.checkers.stalled_election import StalledElectionChecker
+from chaoskit.core.checker import RunData
 
 MS = 1_000_000
 NODES = ["n1", "n2", "n3"]

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from chaoskit import _plugins
-from chaoskit._config import NemesisSpec
-from chaoskit._plan import build_nemesis
-from targets.raft._core import BUGS
+from chaoskit.core import plugins
+from chaoskit.run.config import NemesisSpec
+from chaoskit.run.plan import build_nemesis
+from chaoskit.targets.raft._core import BUGS
 
 NS = 1_000_000_000
 
@@ -29,9 +29,9 @@ def test_every_pairing_names_a_nemesis_workload_and_checker_that_load(
 ) -> None:
     for pairing in detection.PAIRINGS.values():
         build_nemesis(NemesisSpec.parse(pairing.nemesis_for(variant)))  # parts and options
-        workload: Any = _plugins.load("workloads", pairing.workload)
+        workload: Any = plugins.load("workloads", pairing.workload)
         assert pairing.checker in ("split-brain", "stalled-election", *workload.checkers)
-        _plugins.load("checkers", pairing.checker)
+        plugins.load("checkers", pairing.checker)
 
 
 def test_random_counterparts_are_not_aimed_at_the_leader(detection: ModuleType) -> None:

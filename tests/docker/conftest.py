@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from chaoskit._images import NODE_IMAGE, PROXY_IMAGE, build_images, docker_client
-from chaoskit._runtime_docker import leftovers, remove_run
+from chaoskit.runtimes.docker import leftovers, remove_run
+from chaoskit.runtimes.images import NODE_IMAGE, PROXY_IMAGE, build_images, docker_client
 
 BASE_IMAGE = os.environ.get("CHAOSKIT_BASE_IMAGE", "chaoskit-base:bookworm")
 WHEELS = Path(os.environ.get("CHAOSKIT_CACHE", "/var/cache/chaoskit")) / "wheels"
@@ -25,7 +25,7 @@ WHEELS = Path(os.environ.get("CHAOSKIT_CACHE", "/var/cache/chaoskit")) / "wheels
 
 @pytest.fixture(scope="session")
 def client() -> Any:
-    from chaoskit._errors import SetupError
+    from chaoskit.errors import SetupError
 
     try:
         return docker_client()

@@ -1,4 +1,4 @@
-"""Attaching to a compose project (chaoskit/_attach.py) without an engine.
+"""Attaching to a compose project (chaoskit/runtimes/compose.py) without an engine.
 
 Discovery runs on stand-in containers shaped like the SDK's; the adopted proxies live
 on a real embedded proxy server on 127.0.0.1.
@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from chaoskit._attach import (
+from chaoskit.errors import ConfigError, SetupError
+from chaoskit.proxy import ProxyClient, ProxyServer
+from chaoskit.run.config import NemesisSpec, RunConfig
+from chaoskit.runtimes.compose import (
     ComposeNetwork,
     find_services,
     natural_key,
     project_names,
     published_port,
 )
-from chaoskit._config import NemesisSpec, RunConfig
-from chaoskit._errors import ConfigError, SetupError
-from chaoskit.proxy import ProxyClient, ProxyServer
 
 
 class _Container:

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit._config import NemesisSpec, RunConfig
-from chaoskit._controller import Controller
-from chaoskit._plan import plan_run
-from chaoskit._runtime_docker import leftovers
+from chaoskit.run.config import NemesisSpec, RunConfig
+from chaoskit.run.controller import Controller
+from chaoskit.run.plan import plan_run
+from chaoskit.runtimes.docker import leftovers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 NEMESIS = "clock-bump:max_offset_s=600;count=2"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chaoskit._images import NODE_IMAGE, PROXY_IMAGE, build_images
+from chaoskit.runtimes.images import NODE_IMAGE, PROXY_IMAGE, build_images
 
 from .conftest import BASE_IMAGE, WHEELS
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chaoskit._errors import ConfigError
-from chaoskit._network_iptables import IptablesNetwork
-from chaoskit._runtime_docker import DockerRuntime
-from chaoskit._target import Launch
+from chaoskit.core.target import Launch
+from chaoskit.errors import ConfigError
+from chaoskit.network.iptables import IptablesNetwork
+from chaoskit.runtimes.docker import DockerRuntime
 
 from .conftest import wait_for
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._network import ProxyNetwork
-from chaoskit._runtime_docker import DockerRuntime
-from chaoskit._target import Launch
+from chaoskit.core.target import Launch
+from chaoskit.network.toxiproxy import ProxyNetwork
 from chaoskit.proxy import ProxyClient
+from chaoskit.runtimes.docker import DockerRuntime
 
 from .conftest import wait_for
 

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit._network import ProxyNetwork
-from chaoskit._network_iptables import IptablesNetwork
-from chaoskit._runtime_docker import DockerRuntime, Placement
+from chaoskit.network.iptables import IptablesNetwork
+from chaoskit.network.toxiproxy import ProxyNetwork
 from chaoskit.proxy import ProxyClient
+from chaoskit.runtimes.docker import DockerRuntime, Placement
 
 from .conftest import wait_for
 
@@ -27,7 +27,7 @@ IDS = ["n1", "n2", "n3"]
 
 
 def raft_target() -> Any:
-    from targets.raft.target import RaftTarget
+    from chaoskit.targets.raft.target import RaftTarget
 
     target = RaftTarget()
     target.configure({})

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from chaoskit import _active
-from chaoskit._runtime_docker import leftovers
+from chaoskit.runtimes import registry
+from chaoskit.runtimes.docker import leftovers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -41,7 +41,7 @@ def _run(store: Path, *args: str) -> tuple[int, str, dict[str, Any], list[dict[s
     )
     config = json.loads((run_dir / "config.json").read_text())
     assert leftovers(config["run_id"], client=None) == []  # containers and network removed
-    assert _active.read(config["run_id"]) is None  # and the run left the registry
+    assert registry.read(config["run_id"]) is None  # and the run left the registry
     return proc.returncode, proc.stdout + proc.stderr, results, faults
 
 

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit._errors import SetupError
-from chaoskit._runtime_docker import LABEL_RUN, DockerRuntime, cleanup, leftovers
-from chaoskit._runtime_local import find_leftovers
-from chaoskit._target import Launch
+from chaoskit.core.target import Launch
+from chaoskit.errors import SetupError
+from chaoskit.runtimes.docker import LABEL_RUN, DockerRuntime, cleanup, leftovers
+from chaoskit.runtimes.local import find_leftovers
 
 from .conftest import wait_for
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from chaoskit._images import NODE_IMAGE
-from chaoskit._runtime_docker import leftovers
+from chaoskit.runtimes.docker import leftovers
+from chaoskit.runtimes.images import NODE_IMAGE
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]

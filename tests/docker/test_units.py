@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._errors import ConfigError
-from chaoskit._images import requirements, stage_context
-from chaoskit._network_iptables import link_rules
-from chaoskit._runtime_docker import DATA_DIR, DockerRuntime, image_argv, remove_run
+from chaoskit.errors import ConfigError
+from chaoskit.network.iptables import link_rules
+from chaoskit.runtimes.docker import DATA_DIR, DockerRuntime, image_argv, remove_run
+from chaoskit.runtimes.images import requirements, stage_context
 
 
 class _NoEngine:
@@ -55,7 +55,11 @@ def test_run_ids_unusable_in_names_are_refused(tmp_path: Path, run_id: str) -> N
 
 
 def test_the_hosts_python_becomes_the_images_python() -> None:
-    assert image_argv([sys.executable, "-m", "targets.raft"]) == ["python", "-m", "targets.raft"]
+    assert image_argv([sys.executable, "-m", "chaoskit.targets.raft"]) == [
+        "python",
+        "-m",
+        "chaoskit.targets.raft",
+    ]
     assert image_argv(["/usr/bin/python3.11", "-V"]) == ["python", "-V"]
     assert image_argv(["etcd", "--name", "n1"]) == ["etcd", "--name", "n1"]
     with pytest.raises(ConfigError):
@@ -111,7 +115,7 @@ def test_stage_context_splits_chaoskit_from_its_dependencies(tmp_path: Path) -> 
 
 
 def test_docker_runtime_is_a_runtime(tmp_path: Path) -> None:
-    from chaoskit._runtime import Runtime
+    from chaoskit.core.runtime import Runtime
 
     assert isinstance(_runtime(tmp_path), Runtime)
 

@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit._errors import ConfigError, SetupError
-from chaoskit._target import NodeInfo, Target
-from targets.etcd import _gateway as gw
-from targets.etcd._command import Timing, find_binary, member_argv
-from targets.etcd.target import EtcdTarget
-from targets.etcd_election.target import EtcdElectionTarget
+from chaoskit.core.target import NodeInfo, Target
+from chaoskit.errors import ConfigError, SetupError
+from chaoskit.targets.etcd import _gateway as gw
+from chaoskit.targets.etcd._command import Timing, find_binary, member_argv
+from chaoskit.targets.etcd.target import EtcdTarget
+from chaoskit.targets.etcd_election.target import EtcdElectionTarget
 
 NODE = NodeInfo("n2", 1, "127.0.0.1", 2379, 2380, Path("/tmp/run/data/n2"))
 

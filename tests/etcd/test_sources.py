@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._errors import ConfigError
-from chaoskit._network import ProxyNetwork
-from chaoskit._sources import (
+from chaoskit.core.target import NodeInfo
+from chaoskit.errors import ConfigError
+from chaoskit.network.sources import (
     SourceResolver,
     diag_inode,
     diag_request,
@@ -22,7 +22,7 @@ from chaoskit._sources import (
     parse_tcp_table,
     socket_inodes,
 )
-from chaoskit._target import NodeInfo
+from chaoskit.network.toxiproxy import ProxyNetwork
 from chaoskit.proxy import ProxyClient, ProxyServer
 
 TABLE = """\

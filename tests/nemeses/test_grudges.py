@@ -8,7 +8,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nemeses import _grudges as g
+from chaoskit.nemeses import _grudges as g
 
 IDS5 = ["n1", "n2", "n3", "n4", "n5"]
 cluster_ids = st.integers(min_value=1, max_value=9).map(

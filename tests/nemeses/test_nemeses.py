@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-import nemeses
-from chaoskit._errors import ConfigError
-from chaoskit._nemesis import Fault, LinkMode, Nemesis, NemesisContext
-from chaoskit._target import Launch, NodeInfo
-from nemeses import _grudges as g
+from chaoskit import nemeses
+from chaoskit.core.nemesis import Fault, LinkMode, Nemesis, NemesisContext
+from chaoskit.core.target import Launch, NodeInfo
+from chaoskit.errors import ConfigError
+from chaoskit.nemeses import _grudges as g
 
 Link = tuple[str, str]
 

@@ -15,12 +15,12 @@ from typing import Any, cast
 
 import pytest
 
-import nemeses
-from chaoskit._nemesis import NemesisContext
-from chaoskit._network import ProxyNetwork
-from chaoskit._runtime_local import LocalRuntime
-from chaoskit._target import Launch, NodeInfo
+from chaoskit import nemeses
+from chaoskit.core.nemesis import NemesisContext
+from chaoskit.core.target import Launch, NodeInfo
+from chaoskit.network.toxiproxy import ProxyNetwork
 from chaoskit.proxy import ProxyClient, ProxyServer
+from chaoskit.runtimes.local import LocalRuntime
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chaoskit._errors import ConfigError
-from nemeses._schedule import (
+from chaoskit.errors import ConfigError
+from chaoskit.run.schedule import (
     Step,
     build_schedule,
     default_intervals,

@@ -7,11 +7,11 @@ from typing import Any, cast
 
 import pytest
 
-from chaoskit._config import NemesisSpec, RunConfig, parse_nemeses
-from chaoskit._errors import ConfigError
-from chaoskit._nemesis import Fault, NemesisContext
-from chaoskit._plan import plan_run
-from chaoskit._together import Together
+from chaoskit.core.nemesis import Fault, NemesisContext
+from chaoskit.errors import ConfigError
+from chaoskit.run.config import NemesisSpec, RunConfig, parse_nemeses
+from chaoskit.run.plan import plan_run
+from chaoskit.run.together import Together
 
 
 class Recorder:

@@ -112,7 +112,7 @@ def test_target_object_from_conftest(pytester: pytest.Pytester) -> None:
     _ini(pytester)
     pytester.makeconftest(
         """
-        from targets.bully.target import BullyTarget
+        from chaoskit.targets.bully.target import BullyTarget
 
         MY_TARGET = BullyTarget()
         """
@@ -155,7 +155,7 @@ def test_session_without_chaos_tests_pays_nothing(pytester: pytest.Pytester) -> 
         import sys
 
         def test_plain():
-            heavy = [m for m in ("chaoskit._controller", "aiohttp", "httpx", "rich", "faker")
+            heavy = [m for m in ("chaoskit.run.controller", "aiohttp", "httpx", "rich", "faker")
                      if m in sys.modules]
             assert heavy == []
         """

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit._errors import ProxyError
+from chaoskit.errors import ProxyError
 from chaoskit.proxy import ProxyClient
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from chaoskit._errors import ProxyError
+from chaoskit.errors import ProxyError
 from chaoskit.proxy._model import (
     ProxyFields,
     parse_populate,

@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit._ports import reserve_port
-from chaoskit._runtime_local import kill_leftovers
+from chaoskit.runtimes.local import kill_leftovers
+from chaoskit.runtimes.ports import reserve_port
 
 REPO = Path(__file__).resolve().parents[2]
 #: Generous: the machine has 2 cores shared with other test runs.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._runtime_local import find_leftovers
+from chaoskit.runtimes.local import find_leftovers
 
 from .conftest import ExternalProxy, Session, port_listening
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from chaoskit._active import process_token
-from chaoskit._runtime_docker import LABEL_CONTROLLER, DockerRuntime, leftovers, remove_run
-from chaoskit._target import Launch
+from chaoskit.core.target import Launch
+from chaoskit.runtimes.docker import LABEL_CONTROLLER, DockerRuntime, leftovers, remove_run
+from chaoskit.runtimes.registry import process_token
 
 from .conftest import Session, open_faults, wait_for
 
@@ -24,8 +24,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 
 def _client_with_images() -> Any:
-    from chaoskit._errors import SetupError
-    from chaoskit._images import NODE_IMAGE, PROXY_IMAGE, docker_client
+    from chaoskit.errors import SetupError
+    from chaoskit.runtimes.images import NODE_IMAGE, PROXY_IMAGE, docker_client
 
     try:
         client = docker_client()

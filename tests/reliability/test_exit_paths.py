@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from chaoskit._config import NemesisSpec, RunConfig
-from chaoskit._controller import Controller
-from chaoskit._nemesis import Fault, NemesisContext
-from chaoskit._plan import plan_run
-from chaoskit._runtime_local import find_leftovers
+from chaoskit.core.nemesis import Fault, NemesisContext
+from chaoskit.run.config import NemesisSpec, RunConfig
+from chaoskit.run.controller import Controller
+from chaoskit.run.plan import plan_run
+from chaoskit.runtimes.local import find_leftovers
 
 from .conftest import (
     WAIT_S,

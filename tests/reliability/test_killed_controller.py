@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from chaoskit._runtime_local import find_leftovers
+from chaoskit.runtimes.local import find_leftovers
 
 from .conftest import ExternalProxy, Session, open_faults, wait_for
 

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from chaoskit._runtime_local import find_leftovers
+from chaoskit.runtimes.local import find_leftovers
 
 from .conftest import Session, listeners_of, open_faults, read_records, wait_for
 

@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from chaoskit._runtime_local import find_leftovers
+from chaoskit.runtimes.local import find_leftovers
 
 from .conftest import Session, read_records, starts_and_stops
 

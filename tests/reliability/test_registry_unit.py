@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit import _active
-from chaoskit._active import ActiveRun, process_token, token_alive
-from chaoskit._cleanup import cleanup_leftovers, leftover_warning, mark_abandoned
+from chaoskit.runtimes import registry
+from chaoskit.runtimes.cleanup import cleanup_leftovers, leftover_warning, mark_abandoned
+from chaoskit.runtimes.registry import ActiveRun, process_token, token_alive
 
 
 @pytest.fixture(autouse=True)
@@ -48,16 +48,16 @@ def test_register_read_unregister(state: Path, tmp_path: Path) -> None:
         proxy_prefix="ck-r1-",
         pids=[1, 2],
     )
-    path = _active.register(run)
+    path = registry.register(run)
     assert path == state / "active" / "r1.json"
-    assert _active.read("r1") == run
-    assert _active.read_all() == [run]
-    assert _active.orphaned() == []  # this process is alive
+    assert registry.read("r1") == run
+    assert registry.read_all() == [run]
+    assert registry.orphaned() == []  # this process is alive
     (state / "active" / "broken.json").write_text("{not json")
-    assert _active.read_all() == [run]  # a half-written entry is skipped
-    _active.unregister("r1")
-    _active.unregister("r1")  # idempotent
-    assert _active.read("r1") is None
+    assert registry.read_all() == [run]  # a half-written entry is skipped
+    registry.unregister("r1")
+    registry.unregister("r1")  # idempotent
+    assert registry.read("r1") is None
 
 
 def test_mark_abandoned_only_unfinished_runs(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ def test_a_dead_controller_entry_is_warned_about_and_cleaned(tmp_path: Path) -> 
     (run_dir / "clock").mkdir(parents=True)
     (run_dir / "clock" / "n1.faketime").write_text("+0 x1\n")
     (run_dir / "config.json").write_text(json.dumps({"finished": False}))
-    _active.register(
+    registry.register(
         ActiveRun(
             run_id="deadrun",
             run_dir=str(run_dir),
@@ -85,7 +85,7 @@ def test_a_dead_controller_entry_is_warned_about_and_cleaned(tmp_path: Path) -> 
             clock_dir=str(run_dir / "clock"),
         )
     )
-    _active.register(
+    registry.register(
         ActiveRun(run_id="liverun", run_dir=str(tmp_path / "live"), controller=process_token())
     )
     warning = leftover_warning()
@@ -95,5 +95,5 @@ def test_a_dead_controller_entry_is_warned_about_and_cleaned(tmp_path: Path) -> 
     assert any("abandoned" in line for line in lines)
     assert not (run_dir / "clock").exists()
     assert json.loads((run_dir / "config.json").read_text())["abandoned"] is True
-    assert [r.run_id for r in _active.read_all()] == ["liverun"]
+    assert [r.run_id for r in registry.read_all()] == ["liverun"]
     assert leftover_warning() is None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit.report._synthetic import SyntheticSpec, write_synthetic_run
+from tests.support.synthetic import SyntheticSpec, write_synthetic_run
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ import pytest
 from rich.console import Console
 
 from chaoskit.report import run_nightly, write_run_report
-from chaoskit.report._browser import CHROMIUM, check_page
-from chaoskit.report._synthetic import SyntheticSpec, write_synthetic_run
+from tests.support.browser import CHROMIUM, check_page
+from tests.support.synthetic import SyntheticSpec, write_synthetic_run
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from chaoskit._cli import cli
-from chaoskit.report._synthetic import SyntheticSpec, write_synthetic_run
+from chaoskit.cli.main import cli
+from tests.support.synthetic import SyntheticSpec, write_synthetic_run
 
 
 def test_report_regenerates_from_a_store(store: Path, bad_run: Path) -> None:
@@ -31,7 +31,7 @@ def test_nightly_exit_status_follows_the_cells(
         spec = SyntheticSpec(seed=cell["seed"], duration_s=10, ops=40, stalled=True)
         return write_synthetic_run(store, spec)
 
-    monkeypatch.setattr("chaoskit._nightly_runner.run_cell", run_one)
+    monkeypatch.setattr("chaoskit.nightly.cells.run_cell", run_one)
     result = CliRunner().invoke(cli, ["nightly", str(matrix), "--store", str(store)])
     assert result.exit_code == 1, result.output
     assert "nightly matrix" in result.output

@@ -6,7 +6,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from chaoskit.report import write_junit
-from chaoskit.report._synthetic import SyntheticSpec, write_synthetic_run
+from tests.support.synthetic import SyntheticSpec, write_synthetic_run
 
 
 def cases(path: Path) -> dict[str, ET.Element]:

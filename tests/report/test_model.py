@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._errors import ConfigError
+from chaoskit.errors import ConfigError
 from chaoskit.report._model import (
     Interval,
     failover_values,

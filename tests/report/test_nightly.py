@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from chaoskit._errors import ConfigError, SetupError
+from chaoskit.errors import ConfigError, SetupError
 from chaoskit.report import load_matrix, run_nightly
-from chaoskit.report._synthetic import SyntheticSpec, write_synthetic_run
+from tests.support.synthetic import SyntheticSpec, write_synthetic_run
 
 MATRIX = """
 [matrix]

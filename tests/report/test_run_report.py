@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chaoskit.report import write_run_report
-from chaoskit.report._synthetic import SyntheticSpec, write_synthetic_run
+from tests.support.synthetic import SyntheticSpec, write_synthetic_run
 
 
 def external_refs(page: str) -> list[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from chaoskit._errors import ConfigError
+from chaoskit.errors import ConfigError
 from chaoskit.report import make_app, serve
 
 pytestmark = pytest.mark.integration

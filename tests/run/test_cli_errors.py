@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._runtime_local import find_leftovers
+from chaoskit.runtimes.local import find_leftovers
 
 from .conftest import chaoskit_cli
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._runtime_local import find_leftovers
+from chaoskit.runtimes.local import find_leftovers
 
 from .conftest import REPO, chaoskit_cli
 

@@ -21,7 +21,7 @@ EXAMPLE = REPO / "examples" / "raft.toml"
 def test_the_raft_spec_runs_under_partitions_and_checks_linearizable(
     store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The spec says `python3`: the one of this environment, which imports targets.raft.
+    # The spec says `python3`: the one of this environment, which imports chaoskit.targets.raft.
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     res = chaoskit_cli(
         store,

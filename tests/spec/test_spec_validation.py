@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._spec import SpecError, load_spec_target, parse_status_output
-from chaoskit._target import NodeInfo
+from chaoskit.core.target import NodeInfo
+from chaoskit.spec.loader import SpecError, load_spec_target, parse_status_output
 
 GOOD = """
 name = "svc"

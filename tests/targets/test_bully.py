@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from targets._node._procs import LocalCluster
-from targets._sim import SimNetwork
-from targets.bully._core import BullyCore, BullyMessage, rank_of
+from chaoskit.targets._node._procs import LocalCluster
+from chaoskit.targets._sim import SimNetwork
+from chaoskit.targets.bully._core import BullyCore, BullyMessage, rank_of
 
 
 class BullySim:
@@ -101,7 +101,7 @@ def test_rank_of_reads_the_trailing_number() -> None:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    with LocalCluster("targets.bully", 3, tmp_path) as c:
+    with LocalCluster("chaoskit.targets.bully", 3, tmp_path) as c:
         c.start_all()
         yield c
 

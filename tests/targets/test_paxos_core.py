@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from targets.paxos._core import RANKS, Durable, PaxosConfig, PaxosCore, PaxosMessage
+from chaoskit.targets.paxos._core import RANKS, Durable, PaxosConfig, PaxosCore, PaxosMessage
 
 RANKS3 = {"n1": 1, "n2": 2, "n3": 3}
 CFG = PaxosConfig(tick_s=0.01, heartbeat_ticks=4, election_ticks=40, lease_ticks=15)

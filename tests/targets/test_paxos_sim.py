@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from targets.paxos._sim import PaxosSim, Profile
+from chaoskit.targets.paxos._sim import PaxosSim, Profile
 
 SEEDS = range(1000)
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from targets._node import PeerSender
+from chaoskit.targets._node import PeerSender
 
 pytestmark = pytest.mark.integration
 

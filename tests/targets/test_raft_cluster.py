@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from targets._node._procs import LocalCluster
+from chaoskit.targets._node._procs import LocalCluster
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
-    with LocalCluster("targets.raft", 3, tmp_path, seed=1) as c:
+    with LocalCluster("chaoskit.targets.raft", 3, tmp_path, seed=1) as c:
         c.start_all()
         yield c
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from targets.raft._core import Entry, HardState, Message, RaftConfig, RaftCore, Ready
+from chaoskit.targets.raft._core import Entry, HardState, Message, RaftConfig, RaftCore, Ready
 
 IDS = ["n1", "n2", "n3"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from targets.raft._core import Message, RaftConfig, RaftCore
-from targets.raft._sim import Profile, RaftSim
+from chaoskit.targets.raft._core import Message, RaftConfig, RaftCore
+from chaoskit.targets.raft._sim import Profile, RaftSim
 
 SEEDS = 400
 CHUNK = 100
@@ -115,7 +115,7 @@ def test_a_timed_out_node_asks_first_and_campaigns_only_with_a_majority() -> Non
 
 
 def test_prevote_messages_cross_the_wire() -> None:
-    from targets.raft._wire import decode, encode
+    from chaoskit.targets.raft._wire import decode, encode
 
     ask = Message("prevote", "n1", "n2", term=8, last_index=4, last_term=7)
     answer = Message("prevote_resp", "n2", "n1", term=8, granted=True)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from targets.raft._core import BUGS
-from targets.raft._sim import Profile, RaftSim, SimResult
+from chaoskit.targets.raft._core import BUGS
+from chaoskit.targets.raft._sim import Profile, RaftSim, SimResult
 
 SEEDS = 1000
 CHUNK = 100

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from targets.raft._core import Entry, HardState, Ready
-from targets.raft._storage import LOG, Storage, StorageError
+from chaoskit.targets.raft._core import Entry, HardState, Ready
+from chaoskit.targets.raft._storage import LOG, Storage, StorageError
 
 
 def _entries(*terms: int) -> list[Entry]:

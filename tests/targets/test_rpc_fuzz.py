@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from targets._node._procs import LocalCluster
-from targets.raft._core import MESSAGE_TYPES
-from targets.raft._storage import Storage
+from chaoskit.targets._node._procs import LocalCluster
+from chaoskit.targets.raft._core import MESSAGE_TYPES
+from chaoskit.targets.raft._storage import Storage
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +113,7 @@ def _post(http: httpx.Client, url: str, body: Any) -> int:
 @pytest.fixture(scope="module")
 def raft(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     # n1 alone is up: n2 and n3 are known ids whose messages it must validate.
-    c = LocalCluster("targets.raft", 3, tmp_path_factory.mktemp("fuzz-raft"), seed=2)
+    c = LocalCluster("chaoskit.targets.raft", 3, tmp_path_factory.mktemp("fuzz-raft"), seed=2)
     with c:
         c.start("n1")
         c.wait_for(lambda: c.status("n1"), timeout=15)
@@ -155,7 +155,7 @@ def test_raft_state_survives_the_fuzzing(raft: LocalCluster) -> None:
 
 @pytest.fixture(scope="module")
 def bully(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    c = LocalCluster("targets.bully", 3, tmp_path_factory.mktemp("fuzz-bully"))
+    c = LocalCluster("chaoskit.targets.bully", 3, tmp_path_factory.mktemp("fuzz-bully"))
     with c:
         c.start("n1")
         c.wait_for(lambda: c.status("n1"), timeout=15)

@@ -13,11 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit._errors import ConfigError
-from chaoskit._ports import reserve_port
-from chaoskit._target import NodeInfo, Outcome, Target
-from targets.bully.target import BullyTarget
-from targets.raft.target import RaftTarget
+from chaoskit.core.target import NodeInfo, Outcome, Target
+from chaoskit.errors import ConfigError
+from chaoskit.runtimes.ports import reserve_port
+from chaoskit.targets.bully.target import BullyTarget
+from chaoskit.targets.raft.target import RaftTarget
 
 NODE = NodeInfo("n1", 0, "127.0.0.1", 7001, 7001, Path("/tmp/d1"))
 
@@ -37,7 +37,7 @@ def test_launch_passes_peers_options_and_a_seed_per_node() -> None:
     node = NodeInfo("n2", 1, "127.0.0.1", 7002, 7002, Path("/d/n2"))
     launch = t.launch(node, {"n1": ("127.0.0.1", 9001), "n3": ("127.0.0.1", 9003)})
     argv = launch.argv
-    assert argv[1:3] == ["-m", "targets.raft"]
+    assert argv[1:3] == ["-m", "chaoskit.targets.raft"]
     assert argv[argv.index("--listen") + 1] == "127.0.0.1:7002"
     assert [argv[i + 1] for i, a in enumerate(argv) if a == "--peer"] == [
         "n1=127.0.0.1:9001",

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-import workloads
-from chaoskit._workload import Workload
-from workloads._register import KEYS, MAX_VALUE
+from chaoskit import workloads
+from chaoskit.core.workload import Workload
+from chaoskit.workloads._register import KEYS, MAX_VALUE
 
 
 def ops(workload: Workload, seed: int, n: int = 200) -> list[dict[str, object]]:

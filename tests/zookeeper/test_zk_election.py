@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit._errors import ConfigError
-from chaoskit._target import NodeInfo
-from targets.zk_election._client import ELECTION, Candidate, parse_args
-from targets.zk_election.target import ZkElectionTarget
+from chaoskit.core.target import NodeInfo
+from chaoskit.errors import ConfigError
+from chaoskit.targets.zk_election._client import ELECTION, Candidate, parse_args
+from chaoskit.targets.zk_election.target import ZkElectionTarget
 
 from .conftest import CliRun
 
@@ -194,7 +194,7 @@ def test_launch_writes_the_server_config_and_passes_its_command(tmp_path: Path) 
     argv = launch.argv
     sep = argv.index("--")
     mine, server = argv[:sep], argv[sep + 1 :]
-    assert mine[1:3] == ["-m", "targets.zk_election"]
+    assert mine[1:3] == ["-m", "chaoskit.targets.zk_election"]
     opts = dict(zip(mine[3::2], mine[4::2], strict=True))
     assert opts["--listen"] == "127.0.0.1:7102"
     assert opts["--handling"] == "polling"

@@ -16,12 +16,17 @@ from typing import Any
 import pytest
 from kazoo import exceptions as kz
 
-from chaoskit._errors import ConfigError
-from chaoskit._target import NodeInfo, Outcome, Status
-from targets.zookeeper import ZooKeeperTarget
-from targets.zookeeper._client import ZkClients
-from targets.zookeeper._fourlw import parse_srvr
-from targets.zookeeper._server import ServerSettings, server_ids, write_server_files, zoo_cfg
+from chaoskit.core.target import NodeInfo, Outcome, Status
+from chaoskit.errors import ConfigError
+from chaoskit.targets.zookeeper import ZooKeeperTarget
+from chaoskit.targets.zookeeper._client import ZkClients
+from chaoskit.targets.zookeeper._fourlw import parse_srvr
+from chaoskit.targets.zookeeper._server import (
+    ServerSettings,
+    server_ids,
+    write_server_files,
+    zoo_cfg,
+)
 
 PEERS_N2 = {
     "n1": {"quorum": ("127.0.0.1", 9012), "election": ("127.0.0.1", 9013)},

@@ -1,0 +1,8 @@
+"""The client side of workloads: logical client processes and how they reach nodes.
+
+Owns: the client runner, which invokes a workload's operations and records every
+invoke and completion (runner.py), and the HTTP client the controller hands to
+targets (http.py).
+
+May import: ``chaoskit.errors``, ``core``, ``store``.
+"""

@@ -1,0 +1,46 @@
+"""The Runtime part: start, stop, kill, pause and restart the nodes of a run.
+
+Implementations: local child processes (``chaoskit/runtimes/local.py``, the default)
+and Docker containers (``chaoskit/runtimes/docker.py``). A runtime owns everything it
+starts and must leave nothing behind after ``close``, whatever happened.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from chaoskit.core.target import Launch, NodeInfo
+
+
+@runtime_checkable
+class Runtime(Protocol):
+    """Node lifecycle: every method is idempotent and safe to call in any state."""
+
+    name: str
+
+    async def launch(self, node: NodeInfo, launch: Launch) -> None:
+        """Start ``node`` for the first time with ``launch``; remember it for restarts.
+
+        Output goes to ``<run dir>/logs/<node>.log``.
+        """
+
+    async def start(self, node: str) -> None:
+        """(Re)start a node that is not running, with the command it was launched with."""
+
+    async def kill(self, node: str) -> None:
+        """SIGKILL (or ``docker kill``): the node dies without any chance to clean up."""
+
+    async def stop(self, node: str) -> None:
+        """Stop gracefully (SIGTERM, then SIGKILL after a grace period)."""
+
+    async def pause(self, node: str) -> None:
+        """SIGSTOP (or ``docker pause``): the node freezes, its sockets stay open."""
+
+    async def resume(self, node: str) -> None:
+        """SIGCONT (or ``docker unpause``)."""
+
+    def is_running(self, node: str) -> bool:
+        """True when the node's process exists and is not known to have exited."""
+
+    async def close(self) -> None:
+        """Stop every node and release every resource; nothing may remain."""

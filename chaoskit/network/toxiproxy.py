@@ -1,0 +1,247 @@
+"""The Network part over a Toxiproxy-compatible API: a proxy per ordered pair of nodes.
+
+Node ``a`` reaches node ``b`` only through the proxy ``a->b``, so every directed
+link can be cut, hung or slowed on its own:
+
+- ``cut``: the proxy is disabled, connections are refused and reset (peers notice
+  at once);
+- ``hang``: a ``timeout`` toxic of 0 on both streams, TCP stays up and nothing is
+  relayed (peers notice only by their own time-outs);
+- ``delay``: a ``latency`` toxic on the a->b stream.
+
+The same code drives the embedded proxy and a real Toxiproxy given by URL.
+
+A target whose nodes talk on several peer ports (ZooKeeper: quorum and election)
+gets one proxy per ordered pair per named port from ``setup_named``; a link's
+faults then apply to every proxy of that pair.
+
+A target that identifies peers by the address they dial (etcd: every member dials
+the one advertised peer URL of a member) says ``proxy_mode = "destination"``: then
+there is one proxy in front of each node, every node gets the same address map
+(its own entry included, for the URL it advertises), and cutting a->b tells the
+proxy in front of b to reset (``cut``) or silently hold (``hang``) the connections
+that a opened. Telling sources apart is an embedded-proxy extension
+(chaoskit/network/sources.py); with a real Toxiproxy such cuts raise ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
+
+from chaoskit.core.nemesis import LinkMode
+from chaoskit.core.target import NodeInfo, ProxyMode
+from chaoskit.errors import ConfigError
+from chaoskit.proxy import ProxyClient
+
+Link = tuple[str, str]
+#: Per node, per peer-port name, the address to dial (``setup_named``).
+NamedPeers = dict[str, dict[str, dict[str, tuple[str, int]]]]
+_HANG = ("hang_upstream", "hang_downstream")
+_DELAY = "delay_upstream"
+
+
+class SourceFilter(Protocol):
+    """Per-source blocking on one proxy (the embedded ``ProxyServer`` provides it)."""
+
+    async def block_sources(self, name: str, blocked: Mapping[str, LinkMode]) -> None: ...
+
+
+class ProxyNetwork:
+    """Per-direction link control between the nodes of one run."""
+
+    def __init__(
+        self,
+        client: ProxyClient,
+        run_id: str,
+        listen_host: str = "127.0.0.1",
+        *,
+        mode: ProxyMode = "pair",
+        sources: SourceFilter | None = None,
+    ) -> None:
+        self.client = client
+        self.run_id = run_id
+        self.listen_host = listen_host
+        self.mode = mode
+        self.sources = sources
+        #: Destination mode: the proxy in front of each node, by node id.
+        self._fronts: dict[str, str] = {}
+        self._ids: list[str] = []
+        self._proxies: dict[Link, list[str]] = {}
+        self._cut: set[Link] = set()
+        self._hung: set[Link] = set()
+        self._delayed: set[Link] = set()
+
+    async def setup(self, nodes: Sequence[NodeInfo]) -> dict[str, dict[str, tuple[str, int]]]:
+        """Create a proxy for every ordered pair; return, per node, where to dial each peer."""
+        if self.mode == "destination":
+            return await self._setup_fronts(nodes)
+        peers: dict[str, dict[str, tuple[str, int]]] = {n.id: {} for n in nodes}
+        for src in nodes:
+            for dst in nodes:
+                if src.id == dst.id:
+                    continue
+                name = f"ck-{self.run_id}-{src.id}-{dst.id}"
+                port = await self._create((src.id, dst.id), name, f"{dst.host}:{dst.peer_port}")
+                peers[src.id][dst.id] = (self.listen_host, port)
+        return peers
+
+    async def setup_named(
+        self, nodes: Sequence[NodeInfo], ports: Mapping[str, Mapping[str, int]]
+    ) -> NamedPeers:
+        """A proxy per ordered pair per named port (``ports``: node -> name -> real port).
+
+        Returns, per node, per peer, per port name, where to dial; a node's own entry
+        holds its real ports (where it must listen), so a target can write one config.
+        """
+        peers: NamedPeers = {n.id: {} for n in nodes}
+        for src in nodes:
+            peers[src.id][src.id] = {k: (src.host, p) for k, p in ports[src.id].items()}
+            for dst in nodes:
+                if src.id == dst.id:
+                    continue
+                dialed: dict[str, tuple[str, int]] = {}
+                for kind, real in ports[dst.id].items():
+                    name = f"ck-{self.run_id}-{src.id}-{dst.id}-{kind}"
+                    port = await self._create((src.id, dst.id), name, f"{dst.host}:{real}")
+                    dialed[kind] = (self.listen_host, port)
+                peers[src.id][dst.id] = dialed
+        return peers
+
+    async def _create(self, link: Link, name: str, upstream: str) -> int:
+        info = await self.client.create_proxy(
+            name, listen=f"{self.listen_host}:0", upstream=upstream
+        )
+        self._proxies.setdefault(link, []).append(name)
+        return info.listen_port
+
+    def links(self) -> list[Link]:
+        if self.mode == "destination":
+            return [(a, b) for a in self._ids for b in self._ids if a != b]
+        return sorted(self._proxies)
+
+    async def cut(self, links: Sequence[Link], mode: LinkMode = "cut") -> None:
+        if self.mode == "destination":
+            await self._cut_sources(links, mode)
+            return
+        for link in links:
+            names = self._proxies[link]
+            if mode == "cut" and link not in self._cut:
+                for name in names:
+                    await self.client.update_proxy(name, enabled=False)
+                self._cut.add(link)
+            elif mode == "hang" and link not in self._hung:
+                for name in names:
+                    for toxic in _HANG:
+                        stream = toxic.removeprefix("hang_")
+                        await self.client.add_toxic(
+                            name, "timeout", stream=stream, name=toxic, attributes={"timeout": 0}
+                        )
+                self._hung.add(link)
+
+    async def heal(self, links: Sequence[Link] | None = None) -> None:
+        if self.mode == "destination":
+            healed = self._select(links, self._cut | self._hung)
+            self._cut.difference_update(healed)
+            self._hung.difference_update(healed)
+            await self._push_sources({dst for _, dst in healed})
+            return
+        for link in self._select(links, self._cut | self._hung):
+            names = self._proxies[link]
+            if link in self._cut:
+                for name in names:
+                    await self.client.update_proxy(name, enabled=True)
+                self._cut.discard(link)
+            if link in self._hung:
+                for name in names:
+                    for toxic in _HANG:
+                        await self.client.remove_toxic(name, toxic)
+                self._hung.discard(link)
+
+    async def delay(self, links: Sequence[Link], latency_ms: int, jitter_ms: int) -> None:
+        if self.mode == "destination":
+            raise ConfigError("latency faults need a proxy per pair; this target has one per node")
+        for link in links:
+            for name in self._proxies[link]:
+                if link in self._delayed:
+                    await self.client.remove_toxic(name, _DELAY)
+                await self.client.add_toxic(
+                    name,
+                    "latency",
+                    stream="upstream",
+                    name=_DELAY,
+                    attributes={"latency": latency_ms, "jitter": jitter_ms},
+                )
+            self._delayed.add(link)
+
+    async def undelay(self, links: Sequence[Link] | None = None) -> None:
+        for link in self._select(links, self._delayed):
+            for name in self._proxies[link]:
+                await self.client.remove_toxic(name, _DELAY)
+            self._delayed.discard(link)
+
+    async def heal_all(self) -> None:
+        """Undo every fault this network applied (the final phase and every exit path)."""
+        await self.heal()
+        await self.undelay()
+
+    def faulty_links(self) -> list[Link]:
+        return sorted(self._cut | self._hung | self._delayed)
+
+    async def close(self) -> None:
+        """Delete this run's proxies (matters with a shared, real Toxiproxy)."""
+        for name in self._fronts.values():
+            with contextlib.suppress(Exception):  # best effort during teardown
+                await self.client.delete_proxy(name)
+        self._fronts.clear()
+        for names in self._proxies.values():
+            for name in names:
+                with contextlib.suppress(Exception):  # best effort during teardown
+                    await self.client.delete_proxy(name)
+        self._proxies.clear()
+
+    # -- destination mode --------------------------------------------------------------
+
+    async def _setup_fronts(
+        self, nodes: Sequence[NodeInfo]
+    ) -> dict[str, dict[str, tuple[str, int]]]:
+        """One proxy in front of each node; every node dials every node (itself too) there."""
+        fronts: dict[str, tuple[str, int]] = {}
+        for dst in nodes:
+            name = f"ck-{self.run_id}-to-{dst.id}"
+            info = await self.client.create_proxy(
+                name, listen=f"{self.listen_host}:0", upstream=f"{dst.host}:{dst.peer_port}"
+            )
+            self._fronts[dst.id] = name
+            fronts[dst.id] = (self.listen_host, info.listen_port)
+        self._ids = [n.id for n in nodes]
+        return {n.id: dict(fronts) for n in nodes}
+
+    async def _cut_sources(self, links: Sequence[Link], mode: LinkMode) -> None:
+        if self.sources is None:
+            raise ConfigError(
+                "this target needs per-source link cuts (one proxy per node), which only "
+                "the embedded proxy can do: run without --toxiproxy-url"
+            )
+        for link in links:
+            if link not in self.links():
+                raise ConfigError(f"no link {link[0]}->{link[1]} in this network")
+            (self._cut if mode == "cut" else self._hung).add(link)
+            (self._hung if mode == "cut" else self._cut).discard(link)
+        await self._push_sources({dst for _, dst in links})
+
+    async def _push_sources(self, dsts: Iterable[str]) -> None:
+        """Tell the proxy in front of each of ``dsts`` which sources to block, and how."""
+        if self.sources is None:
+            return
+        for dst in sorted(dsts):
+            blocked: dict[str, LinkMode] = {a: "hang" for a, b in self._hung if b == dst}
+            blocked.update({a: "cut" for a, b in self._cut if b == dst})
+            await self.sources.block_sources(self._fronts[dst], blocked)
+
+    @staticmethod
+    def _select(links: Iterable[Link] | None, present: set[Link]) -> list[Link]:
+        if links is None:
+            return sorted(present)
+        return [link for link in links if link in present]

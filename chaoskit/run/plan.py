@@ -1,0 +1,100 @@
+"""Resolve a RunConfig into the plug-ins of one run, failing before anything starts.
+
+Everything a user can get wrong (unknown names, options a target does not take, a
+workload the target cannot serve) is found here and reported as one ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chaoskit.core import plugins
+from chaoskit.core.checker import Checker
+from chaoskit.core.nemesis import Nemesis
+from chaoskit.core.target import Policy, Target
+from chaoskit.core.workload import Workload
+from chaoskit.errors import ConfigError
+from chaoskit.run.config import NemesisSpec, RunConfig
+
+RUNTIMES = ("local", "docker")
+LEADER_CHECKERS = ("split-brain", "stalled-election", "stats")
+
+
+@dataclass
+class RunPlan:
+    """The resolved parts of a run."""
+
+    config: RunConfig
+    target: Target
+    nemeses: dict[str, Nemesis]
+    workload: Workload
+    checkers: dict[str, Checker]
+    policy: Policy
+    election_deadline: float
+    concurrency: int
+    #: Clients pinned to one node each, on top of ``concurrency`` leader-following ones.
+    bound_clients: int = 0
+
+
+def load_target(name: str | Target) -> Target:
+    """A built-in or plug-in target by name, a target spec file by path, or a Target."""
+    if not isinstance(name, str):
+        return name
+    if name.endswith(".toml"):
+        from chaoskit.spec.loader import load_spec_target
+
+        return load_spec_target(Path(name))
+    target: Target = plugins.load("targets", name)
+    return target
+
+
+def build_nemesis(spec: NemesisSpec) -> Nemesis:
+    """The configured nemesis of ``spec``; several applied together for ``a&b``."""
+    if spec.together:
+        from chaoskit.run.together import Together
+
+        return Together([(str(part), build_nemesis(part)) for part in spec.together])
+    nemesis: Any = plugins.load("nemeses", spec.name)
+    if spec.options:
+        if not hasattr(nemesis, "configure"):
+            raise ConfigError(f"nemesis '{spec.name}' takes no options")
+        nemesis.configure(spec.options)
+    result: Nemesis = nemesis
+    return result
+
+
+def plan_run(config: RunConfig) -> RunPlan:
+    """Validate ``config`` and load every plug-in it names."""
+    config.validate()
+    if config.runtime not in RUNTIMES:
+        raise ConfigError(f"unknown runtime '{config.runtime}' (known: {', '.join(RUNTIMES)})")
+    target = load_target(config.target)
+    target.configure(config.options)
+    nemeses = {str(spec): build_nemesis(spec) for spec in config.nemeses}
+    workload_name = config.workload or ("register" if "register" in target.workloads else "none")
+    workload: Workload = plugins.load("workloads", workload_name)
+    if workload_name != "none" and workload_name not in target.workloads:
+        raise ConfigError(
+            f"target '{target.name}' does not support the '{workload_name}' workload "
+            f"(it supports: {', '.join(target.workloads)})"
+        )
+    names = list(config.checkers) if config.checkers else [*LEADER_CHECKERS, *workload.checkers]
+    checkers = {name: plugins.load("checkers", name) for name in dict.fromkeys(names)}
+    concurrency = config.concurrency if config.concurrency is not None else config.nodes
+    bound_clients = config.bound_clients
+    if workload_name == "none":
+        concurrency = bound_clients = 0
+    config.workload = workload_name
+    return RunPlan(
+        config=config,
+        target=target,
+        nemeses=nemeses,
+        workload=workload,
+        checkers=checkers,
+        policy=config.policy or target.default_policy,
+        election_deadline=config.election_deadline or target.election_deadline,
+        concurrency=concurrency,
+        bound_clients=bound_clients,
+    )

@@ -1,0 +1,214 @@
+"""``chaoskit cleanup``: remove what killed runs left behind.
+
+Three sources say what a run holds, and nothing without their marks is touched:
+
+- local node processes carry ``CHAOSKIT_RUN_ID`` (and their controller's token) in
+  their environment, read through ``/proc``;
+- Docker containers and networks carry the ``chaoskit.run`` label;
+- the registry of active runs (chaoskit/runtimes/registry.py) names the rest: proxies on an
+  external Toxiproxy, libfaketime files, the run directory.
+
+Without ``--run-id`` only runs whose controller is gone are cleaned, so a run in
+progress on the same machine is never disturbed; with it, that run is cleaned
+whatever its state. A cleaned run's ``config.json`` is marked ``abandoned`` (and not
+finished), so ``chaoskit check`` reports it as incomplete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from chaoskit.runtimes.local import find_orphans, kill_leftovers
+from chaoskit.runtimes.registry import ActiveRun, orphaned, read, read_all, token_alive, unregister
+from chaoskit.store.rundir import CONFIG, write_json
+
+PROXY_TIMEOUT_S = 5.0
+
+
+def cleanup_leftovers(run_id: str | None = None) -> list[str]:
+    """Remove what ``run_id`` (or every run whose controller is gone) left; one line each."""
+    killed = kill_leftovers(run_id, orphans_only=run_id is None)
+    lines = [f"killed process {pid} of run {rid}" for pid, rid in sorted(killed.items())]
+    runs = _registered(run_id)
+    for run in runs:
+        lines += _clean_registered(run, forget=run_id is not None)
+    docker = _clean_docker(run_id, alive={r.run_id for r in _live_runs(run_id)})
+    removed = lines + [line for line in docker if line.startswith("removed")]
+    lines += docker
+    if not removed:
+        lines.append("nothing left behind")
+    return lines
+
+
+def leftover_warning() -> str | None:
+    """A one-line warning when earlier runs left processes or unfinished runs behind."""
+    found = find_orphans()
+    runs = {r.run_id for r in orphaned()}
+    if not found and not runs:
+        return None
+    names = ", ".join(sorted(set(found.values()) | runs))
+    parts = []
+    if found:
+        parts.append(f"{len(found)} process(es)")
+    if runs:
+        parts.append(f"{len(runs)} run(s) that did not clean up")
+    return f"{' and '.join(parts)} left by earlier run(s) {names}: run `chaoskit cleanup`"
+
+
+def _registered(run_id: str | None) -> list[ActiveRun]:
+    if run_id is None:
+        return orphaned()
+    run = read(run_id)
+    return [run] if run is not None else []
+
+
+def _live_runs(run_id: str | None) -> list[ActiveRun]:
+    """Registered runs still in progress (spared when no run id is given)."""
+    if run_id is not None:
+        return []
+    return [r for r in read_all() if token_alive(r.controller)]
+
+
+def _clean_registered(run: ActiveRun, *, forget: bool) -> list[str]:
+    """Proxies, clock files and the run dir of one registered run; then forget it.
+
+    A run whose proxy does not answer stays registered (a later cleanup retries),
+    unless ``forget`` (the user named the run): then it goes anyway.
+    """
+    lines: list[str] = []
+    complete = True
+    if run.proxy_url:
+        removed, ok = remove_proxies(run.proxy_url, run.proxy_prefix)
+        reset, reset_ok = reset_proxies(run.proxy_url, run.proxy_reset)
+        lines += removed + reset
+        complete = ok and reset_ok
+        if not complete:
+            kept = "forgotten" if forget else "kept for a later cleanup"
+            lines.append(f"proxy at {run.proxy_url} not reachable: run {run.run_id} {kept}")
+    lines += _remove_clock_files(run)
+    if mark_abandoned(Path(run.run_dir)):
+        lines.append(f"marked run {run.run_dir} abandoned (incomplete)")
+    if complete or forget:
+        unregister(run.run_id)
+    return lines
+
+
+def remove_proxies(url: str, prefix: str) -> tuple[list[str], bool]:
+    """Delete every proxy named ``prefix...`` on the Toxiproxy API at ``url``.
+
+    Deleting (not just enabling) also drops its toxics and frees its listen port.
+    Returns the lines to print and whether the API answered.
+    """
+    if not prefix:
+        return [], True
+    lines: list[str] = []
+    try:
+        with httpx.Client(base_url=url.rstrip("/"), timeout=PROXY_TIMEOUT_S) as client:
+            listing = client.get("/proxies")
+            listing.raise_for_status()
+            proxies: dict[str, Any] = listing.json()
+            for name in sorted(proxies):
+                if not name.startswith(prefix):
+                    continue
+                reply = client.delete(f"/proxies/{quote(name, safe='')}")
+                if reply.status_code in (204, 200, 404):
+                    lines.append(f"deleted proxy {name} at {url}")
+    except (httpx.HTTPError, ValueError):
+        return lines, False
+    return lines, True
+
+
+def reset_proxies(url: str, names: list[str]) -> tuple[list[str], bool]:
+    """Enable ``names`` again and remove their toxics (proxies that are not ours to delete)."""
+    lines: list[str] = []
+    if not names:
+        return lines, True
+    try:
+        with httpx.Client(base_url=url.rstrip("/"), timeout=PROXY_TIMEOUT_S) as client:
+            for name in names:
+                path = f"/proxies/{quote(name, safe='')}"
+                if client.post(path, json={"enabled": True}).status_code == 404:
+                    continue
+                toxics = client.get(f"{path}/toxics").json()
+                for toxic in toxics if isinstance(toxics, list) else []:
+                    client.delete(f"{path}/toxics/{quote(str(toxic.get('name')), safe='')}")
+                lines.append(f"reset proxy {name} at {url}")
+    except (httpx.HTTPError, ValueError):
+        return lines, False
+    return lines, True
+
+
+def _remove_clock_files(run: ActiveRun) -> list[str]:
+    """libfaketime timestamp files of the run, and shared memory its dead nodes left."""
+    lines: list[str] = []
+    if run.clock_dir:
+        directory = Path(run.clock_dir)
+        for path in sorted(directory.glob("*.faketime")) + sorted(directory.glob(".*.tmp")):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                lines.append(f"removed clock file {path}")
+        with contextlib.suppress(OSError):
+            directory.rmdir()
+    from chaoskit.clock.faketime import sweep_shm
+
+    lines += [f"removed {path}" for path in sweep_shm(since=run.started)] if run.started else []
+    return lines
+
+
+def mark_abandoned(run_dir: Path) -> bool:
+    """Mark a run that never finished as abandoned; False if there is nothing to mark."""
+    path = run_dir / CONFIG
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if config.get("finished") or config.get("abandoned"):
+        return False
+    config["abandoned"] = True
+    config["finished"] = False
+    with contextlib.suppress(OSError):
+        write_json(path, config)
+        return True
+    return False
+
+
+def _clean_docker(run_id: str | None, alive: set[str]) -> list[str]:
+    """Containers and networks of the run (or of every run not in progress)."""
+    try:
+        from chaoskit.runtimes.docker import cleanup
+
+        if run_id is not None:
+            return [f"removed {what}" for what in cleanup(run_id)]
+        lines: list[str] = []
+        for rid in sorted(_docker_runs() - alive):
+            lines += [f"removed {what}" for what in cleanup(rid)]
+        return lines
+    except Exception as exc:  # noqa: BLE001 - no engine is not an error here
+        return [f"docker: not checked ({type(exc).__name__})"]
+
+
+def _docker_runs() -> set[str]:
+    """Run ids on labelled containers and networks whose creating process is gone.
+
+    A run whose creator still lives is in progress even when no registry this cleanup
+    reads knows it (another state dir or user, or the runtime used as a library).
+    """
+    from chaoskit.runtimes.docker import LABEL_CONTROLLER, LABEL_RUN
+    from chaoskit.runtimes.images import docker_client
+
+    client = docker_client()
+    flt = {"label": LABEL_RUN}
+    labels = [c.labels for c in client.containers.list(all=True, filters=flt)]
+    labels += [n.attrs.get("Labels") or {} for n in client.networks.list(filters=flt)]
+    runs: dict[str, bool] = {}  # run id -> some object of it names a live creator
+    for lab in labels:
+        if rid := lab.get(LABEL_RUN):
+            alive = token_alive(str(lab.get(LABEL_CONTROLLER, "")))
+            runs[str(rid)] = runs.get(str(rid), False) or alive
+    return {rid for rid, alive in runs.items() if not alive}
