@@ -25,7 +25,6 @@ Options (each with an ini twin): ``--chaos-seed``, ``--chaos-store``,
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -46,27 +45,13 @@ _OPTIONS = {
     OPT_RUNTIME: "runtime of chaos runs: local (default) or docker",
 }
 MARKER = (
-    "chaos(target='raft', nemesis='partition', time_limit=20, nodes=5, workload=None, "
-    "options=None, policy=None, seed=None, concurrency=None, bound_clients=0): configure "
-    "the chaos run of the chaos_run / chaos_cluster fixtures"
+    "chaos(target='raft', nemesis='partition', time_limit=20, ...): configure the chaos run "
+    "of the chaos_run / chaos_cluster fixtures; keywords are the run settings "
+    "(docs/pytest.md), given by name"
 )
+#: Where a marker's defaults differ from ``chaoskit run``'s: tests should be short.
+MARKER_DEFAULTS: dict[str, Any] = {"time_limit": 20}
 _RUNS_KEY = pytest.StashKey[list[tuple[str, Any]]]()
-_MARKER_KEYS = {
-    "target",
-    "nemesis",
-    "time_limit",
-    "nodes",
-    "workload",
-    "options",
-    "policy",
-    "seed",
-    "concurrency",
-    "bound_clients",
-    "election_deadline",
-    "checkers",
-    "fault_seconds",
-    "heal_seconds",
-}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -88,43 +73,42 @@ def _option(config: pytest.Config, name: str) -> Any:
     return value or None
 
 
-def build_config(kwargs: dict[str, Any], pyconfig: pytest.Config, node_id: str) -> RunConfig:
-    """A RunConfig from the marker's keywords and the session's options."""
-    from chaoskit.run.config import RunConfig, parse_nemeses
+def build_config(
+    args: tuple[Any, ...], kwargs: dict[str, Any], pyconfig: pytest.Config, node_id: str
+) -> RunConfig:
+    """A RunConfig from the marker's keywords and the session's options.
 
-    unknown = set(kwargs) - _MARKER_KEYS
-    if unknown:
+    The keywords are the run settings (``chaoskit.run.settings``), checked like the
+    command line's options; a mistake is a ``pytest.UsageError`` naming the test.
+    """
+    from chaoskit.errors import ConfigError
+    from chaoskit.run.settings import config_from_mapping, number
+
+    if args:
         raise pytest.UsageError(
-            f"{node_id}: unknown chaos marker argument(s) {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(_MARKER_KEYS))}"
+            f"{node_id}: give @pytest.mark.chaos its settings by name, e.g. "
+            f"chaos(target={args[0]!r}, nemesis=...); positional arguments are not read"
         )
-    scale = float(_option(pyconfig, OPT_TIME_SCALE) or 1.0)
-    seed = kwargs.get("seed", _option(pyconfig, OPT_SEED))
-    nemesis = kwargs.get("nemesis", "partition")
-    return RunConfig(
-        target=kwargs.get("target", "raft"),
-        nemeses=parse_nemeses(nemesis if isinstance(nemesis, str) else ",".join(nemesis)),
-        nodes=int(kwargs.get("nodes", 5)),
-        time_limit=float(kwargs.get("time_limit", 20)) * scale,
-        seed=int(seed) if seed is not None else None,
-        concurrency=kwargs.get("concurrency"),
-        bound_clients=int(kwargs.get("bound_clients", 0)),
-        workload=kwargs.get("workload"),
-        runtime=str(_option(pyconfig, OPT_RUNTIME) or "local"),
-        store=Path(_option(pyconfig, OPT_STORE) or "runs"),
-        options={str(k): str(v) for k, v in (kwargs.get("options") or {}).items()},
-        policy=kwargs.get("policy"),
-        election_deadline=kwargs.get("election_deadline"),
-        checkers=kwargs.get("checkers"),
-        fault_s=kwargs.get("fault_seconds"),
-        heal_s=kwargs.get("heal_seconds"),
-        progress=False,
-    ).with_seed()
+    values = {**MARKER_DEFAULTS, **kwargs}
+    if "seed" not in values and _option(pyconfig, OPT_SEED) is not None:
+        values["seed"] = _option(pyconfig, OPT_SEED)
+    if "runtime" not in values and _option(pyconfig, OPT_RUNTIME) is not None:
+        values["runtime"] = _option(pyconfig, OPT_RUNTIME)
+    session = {"store": _option(pyconfig, OPT_STORE) or "runs", "progress": False}
+    try:
+        config = config_from_mapping(values, where=node_id, session=session)
+        scale = number(_option(pyconfig, OPT_TIME_SCALE) or 1.0, OPT_TIME_SCALE)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if scale <= 0:
+        raise pytest.UsageError(f"--chaos-time-scale must be positive, not {scale:g}")
+    config.time_limit *= scale
+    return config.with_seed()
 
 
-def _marker_kwargs(request: pytest.FixtureRequest) -> dict[str, Any]:
+def _marker(request: pytest.FixtureRequest) -> tuple[tuple[Any, ...], dict[str, Any]]:
     marker = request.node.get_closest_marker("chaos")
-    return dict(marker.kwargs) if marker is not None else {}
+    return (tuple(marker.args), dict(marker.kwargs)) if marker is not None else ((), {})
 
 
 def _record(request: pytest.FixtureRequest, result: RunResult) -> None:
@@ -149,7 +133,8 @@ def chaos_run(request: pytest.FixtureRequest) -> RunResult:
             f"{request.node.nodeid}: the chaos_run fixture needs @pytest.mark.chaos(...) "
             "naming at least the target, e.g. @pytest.mark.chaos(target='raft')"
         )
-    config = build_config(_marker_kwargs(request), request.config, request.node.nodeid)
+    args, kwargs = _marker(request)
+    config = build_config(args, kwargs, request.config, request.node.nodeid)
     result = run(config)
     _record(request, result)
     return result
@@ -160,9 +145,9 @@ def chaos_cluster(request: pytest.FixtureRequest) -> Iterator[ChaosCluster]:
     """A running cluster the test drives itself; ``check()`` ends it with a verdict."""
     from chaoskit.run.cluster import ChaosCluster
 
-    kwargs = _marker_kwargs(request)
+    args, kwargs = _marker(request)
     kwargs.setdefault("nemesis", "none")
-    config = build_config(kwargs, request.config, request.node.nodeid)
+    config = build_config(args, kwargs, request.config, request.node.nodeid)
     cluster = ChaosCluster(config)
     try:
         yield cluster

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
-from chaoskit.core.nemesis import LinkMode
+from chaoskit.core.network import LinkMode
 from chaoskit.errors import ConfigError
 
 #: How many victims: a fixed number or a share of the cluster (Jepsen's targets).

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from chaoskit.core.nemesis import Fault, LinkMode, NemesisContext
+from chaoskit.core.nemesis import Fault, NemesisContext
+from chaoskit.core.network import LinkMode
 from chaoskit.nemeses import _grudges as g
 from chaoskit.nemeses._options import DIRECTIONS, check_keys, parse_choice, parse_mode
 from chaoskit.nemeses._victims import leader_or_fallback

@@ -31,7 +31,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaoskit.core.nemesis import Clock, Fault, NemesisContext
+from chaoskit.core.clock import Clock
+from chaoskit.core.nemesis import Fault, NemesisContext
 from chaoskit.errors import ConfigError, SetupError
 from chaoskit.nemeses._options import COUNT_WORDS, check_keys, parse_count, parse_int
 from chaoskit.nemeses._victims import leader_or_fallback, pick

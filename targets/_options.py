@@ -8,11 +8,11 @@ client operations (``ElectionRecipe``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 
-from chaoskit.core.target import NodeInfo, Outcome, Status
+from chaoskit.core.target import NodeInfo, Outcome, Status, TargetBase
 from chaoskit.errors import ConfigError
 
 
@@ -46,11 +46,9 @@ def switch(key: str, text: str) -> bool:
         raise ConfigError(f"option {key} must be true or false, got {text!r}") from None
 
 
-class ElectionRecipe:
+class ElectionRecipe(TargetBase):
     """What the election-recipe targets (etcd-election, zk-election) share: a status
     that is the candidate's belief, and no client operations."""
-
-    name: ClassVar[str]
 
     async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
         """``GET /status`` of a candidate: what it believes, not what the coordination

@@ -15,9 +15,10 @@ import pytest
 
 from chaoskit import workloads
 from chaoskit.clients.runner import BOUND_REFUSED_PAUSE_S, ClientRunner
+from chaoskit.core.records import Record
 from chaoskit.core.target import NodeInfo, Outcome
 from chaoskit.core.workload import Workload
-from chaoskit.store.streams import Record, RunClock
+from chaoskit.store.streams import RunClock
 
 IDS = ["n1", "n2", "n3"]
 NODES = [

@@ -7,6 +7,7 @@ import pytest
 from chaoskit.core.plugins import unknown_message
 from chaoskit.errors import ConfigError
 from chaoskit.run.config import NemesisSpec, RunConfig, parse_nemeses, parse_options
+from chaoskit.run.settings import config_json, repeat_command
 
 
 def test_nemesis_specs_with_options() -> None:
@@ -43,11 +44,11 @@ def test_invalid_numbers_are_rejected(field: str, value: object, match: str) -> 
 def test_seed_is_fixed_and_in_the_repeat_command() -> None:
     config = RunConfig(target="bully", options={"bug": "x"}).with_seed()
     assert config.seed is not None
-    cmd = config.command()
+    cmd = repeat_command(config)
     assert f"--seed {config.seed}" in cmd
     assert "--target bully" in cmd
     assert "-o bug=x" in cmd
-    assert config.to_json()["seed"] == config.seed
+    assert config_json(config)["seed"] == config.seed
 
 
 def test_did_you_mean() -> None:

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from chaoskit.core.checker import RunData, Verdict
+from chaoskit.core.records import Record
 from chaoskit.errors import ConfigError, HistoryFormatError
-from chaoskit.store.streams import Record
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000

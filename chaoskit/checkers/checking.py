@@ -38,9 +38,13 @@ def run_checkers(run: RunData, checkers: dict[str, Checker]) -> dict[str, Any]:
     }
 
 
+#: The checkers of every run; a workload adds its own (``Workload.checkers``).
+LEADER_CHECKERS = ("split-brain", "stalled-election", "stats")
+
+
 def checkers_for(config: dict[str, Any]) -> dict[str, Checker]:
     """The checkers a stored run asked for."""
-    names: list[str] = config.get("checkers") or ["split-brain", "stalled-election", "stats"]
+    names: list[str] = config.get("checkers") or list(LEADER_CHECKERS)
     return {name: plugins.load("checkers", name) for name in names}
 
 

@@ -27,8 +27,8 @@ from typing import Any, Literal
 from chaoskit.checkers._models import MODEL_NAMES, get_model
 from chaoskit.checkers.linearizable import DEFAULT_BUDGET, check_ops_by_key
 from chaoskit.core.checker import CheckResult
+from chaoskit.core.records import Record
 from chaoskit.errors import ConfigError, HistoryFormatError
-from chaoskit.store.streams import Record
 
 Format = Literal["chaoskit", "jepsen-log", "jepsen-edn"]
 

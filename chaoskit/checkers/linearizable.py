@@ -37,8 +37,8 @@ from chaoskit.checkers._models import (
     get_model,
 )
 from chaoskit.core.checker import CheckResult, RunData, Verdict, merge_verdicts
+from chaoskit.core.records import Record
 from chaoskit.errors import HistoryFormatError
-from chaoskit.store.streams import Record
 
 #: Seconds of search per key before that key's verdict becomes ``unknown``.
 DEFAULT_BUDGET = 60.0

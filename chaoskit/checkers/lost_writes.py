@@ -18,7 +18,7 @@ from typing import Any
 
 from chaoskit.checkers._models import freeze
 from chaoskit.core.checker import CheckResult, RunData
-from chaoskit.store.streams import Record
+from chaoskit.core.records import Record
 
 
 class LostWritesChecker:

@@ -26,7 +26,7 @@ from chaoskit.checkers._timeline import (
     sampling_intervals,
 )
 from chaoskit.core.checker import CheckResult, RunData
-from chaoskit.store.streams import Record
+from chaoskit.core.records import Record
 
 
 class StatsChecker:

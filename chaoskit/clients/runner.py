@@ -31,9 +31,10 @@ from typing import Any, Protocol
 import httpx
 
 from chaoskit.core.nemesis import LeaderView
+from chaoskit.core.records import Record
 from chaoskit.core.target import NodeInfo, Outcome, Target
 from chaoskit.core.workload import Op, Workload
-from chaoskit.store.streams import Record, RunClock
+from chaoskit.store.streams import RunClock
 
 #: Pause between two ops of one client (seconds): keeps a 2-core machine responsive.
 PAUSE_S = (0.005, 0.02)

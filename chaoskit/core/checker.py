@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from chaoskit.store.streams import Record
+from chaoskit.core.records import Record
 
 Verdict = bool | Literal["unknown"]
 

@@ -1,23 +1,23 @@
-"""The Nemesis part: one fault family, started and stopped.
+"""The Nemesis part: one fault family, configured, started and stopped.
 
-Faults are data (STYLE.md): a nemesis picks its victims from the run's seeded
-random generator, then returns a ``Fault`` saying what it did. The controller
-writes it to ``nemesis.jsonl`` and later hands it back to ``stop`` to heal it.
-``down`` (nodes made unavailable) and ``cut`` (directed links cut, ``[src, dst]``)
-are what the checkers read to know whether a majority was up and connected.
+Faults are data: a nemesis picks its victims from the run's seeded random generator,
+then returns a ``Fault`` saying what it did. The controller writes it to
+``nemesis.jsonl`` and later hands it back to ``stop`` to heal it. ``down`` (nodes made
+unavailable) and ``cut`` (directed links cut, ``[src, dst]``) are what the checkers read
+to know whether a majority was up and connected.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from chaoskit.core.clock import Clock
+from chaoskit.core.network import Network
 from chaoskit.core.runtime import Runtime
 from chaoskit.core.target import NodeInfo
-
-LinkMode = Literal["cut", "hang"]
 
 
 @dataclass
@@ -32,31 +32,10 @@ class Fault:
     state: Any = None
 
 
-class Network(Protocol):
-    """Per-direction link control between nodes."""
-
-    async def cut(self, links: Sequence[tuple[str, str]], mode: LinkMode = "cut") -> None: ...
-    async def heal(self, links: Sequence[tuple[str, str]] | None = None) -> None: ...
-    async def delay(
-        self, links: Sequence[tuple[str, str]], latency_ms: int, jitter_ms: int
-    ) -> None: ...
-    async def undelay(self, links: Sequence[tuple[str, str]]) -> None: ...
-    def links(self) -> list[tuple[str, str]]:
-        """Every directed link between two nodes that this network controls."""
-        ...
-
-
 class LeaderView(Protocol):
     """What the observer currently believes: who leads right now, if anyone."""
 
     def current_leader(self) -> str | None: ...
-
-
-class Clock(Protocol):
-    """Per-node clock offset and rate."""
-
-    def set(self, node: str, offset_s: float = 0.0, rate: float = 1.0) -> None: ...
-    def reset(self, node: str | None = None) -> None: ...
 
 
 @dataclass
@@ -81,6 +60,9 @@ class Nemesis(Protocol):
 
     name: str
     description: str
+
+    def configure(self, options: Mapping[str, str]) -> None:
+        """Take ``NAME:key=value;...`` options; a ``ConfigError`` for unknown ones."""
 
     async def start(self, ctx: NemesisContext) -> Fault | None:
         """Apply one fault and say what it did; ``None`` when nothing could be done."""

@@ -1,8 +1,9 @@
 """The Runtime part: start, stop, kill, pause and restart the nodes of a run.
 
-Implementations: local child processes (``chaoskit/runtimes/local.py``, the default)
-and Docker containers (``chaoskit/runtimes/docker.py``). A runtime owns everything it
-starts and must leave nothing behind after ``close``, whatever happened.
+Implementations (``chaoskit.runtimes``): local child processes (local.py, the default),
+containers of the run (docker.py) and the containers of a running docker-compose
+project (compose.py). A runtime owns everything it starts and must leave nothing
+behind after ``close``, whatever happened.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ class Runtime(Protocol):
     """Node lifecycle: every method is idempotent and safe to call in any state."""
 
     name: str
+
+    @property
+    def image(self) -> str | None:
+        """The image nodes run in (container runtimes), ``None`` for processes."""
 
     async def launch(self, node: NodeInfo, launch: Launch) -> None:
         """Start ``node`` for the first time with ``launch``; remember it for restarts.
@@ -42,5 +47,17 @@ class Runtime(Protocol):
     def is_running(self, node: str) -> bool:
         """True when the node's process exists and is not known to have exited."""
 
+    def pid(self, node: str) -> int | None:
+        """The node's process id on this machine, when it is a local process that runs.
+
+        The embedded proxy tells connection sources apart by it (destination mode)."""
+
+    def pids(self) -> list[int]:
+        """Process ids of the nodes running now on this machine (the registry of runs)."""
+
     async def close(self) -> None:
         """Stop every node and release every resource; nothing may remain."""
+
+    def kill_now(self) -> None:
+        """Kill every node at once, synchronously: the last resort when the controller
+        leaves and its asynchronous teardown could not finish (a second Ctrl-C)."""

@@ -6,8 +6,10 @@ must reach its peers (fault proxies, not the peers themselves), and asks it for 
 command line. It also knows how to ask a node "role, term, leader?" and how to
 carry out a client operation for a workload.
 
-Implementations: the reference ``raft`` and ``bully`` nodes under ``targets/``,
-spec-file targets for a user's own service, ``etcd``.
+Implementations: the catalogue ``chaoskit.targets`` (reference nodes, etcd,
+ZooKeeper, ...) and spec-file targets for a user's own service (``chaoskit.spec``).
+``TargetBase`` gives every optional ability its default, so a new target states only
+what it does differently.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from chaoskit.errors import ConfigError
 
 if TYPE_CHECKING:
     import httpx
@@ -81,7 +85,11 @@ class Outcome:
 
 @runtime_checkable
 class Target(Protocol):
-    """A leader-elected system chaoskit can launch and observe."""
+    """A leader-elected system chaoskit can launch and observe.
+
+    Every attribute and method is part of the contract (the controller never probes
+    for optional ones); ``TargetBase`` supplies the defaults.
+    """
 
     name: str
     description: str
@@ -94,11 +102,22 @@ class Target(Protocol):
     election_deadline: float
     #: Workloads whose operations this target supports (``none`` always works).
     workloads: tuple[str, ...]
+    #: Names of several peer ports (ZooKeeper: quorum, election): each gets its own port
+    #: per node and its own proxy per pair; ``launch`` then receives, per peer, a mapping
+    #: of port name to address, and the node's own entry holds its real ports.
+    peer_ports: tuple[str, ...]
+    #: One client port and one distinct peer port per node (etcd); else peers dial the
+    #: node's client port (the reference nodes).
+    separate_peer_port: bool
+    #: ``--runtime docker``: the image nodes run in and the port they serve on inside
+    #: it; ``None`` for chaoskit's own node image and port.
+    docker_image: str | None
+    docker_port: int | None
 
     def configure(self, options: Mapping[str, str]) -> None:
         """Take ``-o key=value`` options; raise ``ConfigError`` for unknown ones."""
 
-    def launch(self, node: NodeInfo, peers: Mapping[str, tuple[str, int]]) -> Launch:
+    def launch(self, node: NodeInfo, peers: Mapping[str, Any]) -> Launch:
         """The command that starts ``node``; ``peers`` maps id to the address to dial."""
 
     async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
@@ -108,3 +127,42 @@ class Target(Protocol):
         self, http: httpx.AsyncClient, node: NodeInfo, op: Mapping[str, Any], timeout: float
     ) -> Outcome:
         """Carry out a client operation (``f``, ``key``, ``value``) on ``node``."""
+
+    async def aclose(self) -> None:
+        """Release what the target holds between calls (client sessions); idempotent."""
+
+
+class TargetBase:
+    """Defaults of a ``Target``'s optional abilities. A subclass sets ``name``,
+    ``description``, ``default_policy``, ``election_timeout``, ``election_deadline`` and
+    ``workloads``, and writes ``launch`` and ``status`` (and ``invoke`` for workloads).
+    """
+
+    name: str
+    proxy_mode: ProxyMode = "pair"
+    peer_ports: tuple[str, ...] = ()
+    separate_peer_port: bool = False
+    docker_image: str | None = None
+    docker_port: int | None = None
+
+    def configure(self, options: Mapping[str, str]) -> None:
+        """A target without options refuses any (``ConfigError``)."""
+        if options:
+            raise ConfigError(
+                f"target '{self.name}' takes no options (got: {', '.join(sorted(options))})"
+            )
+
+    def launch(self, node: NodeInfo, peers: Mapping[str, Any]) -> Launch:
+        raise NotImplementedError
+
+    async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
+        raise NotImplementedError
+
+    async def invoke(
+        self, http: httpx.AsyncClient, node: NodeInfo, op: Mapping[str, Any], timeout: float
+    ) -> Outcome:
+        """A target without client operations fails every one (it never happened)."""
+        return Outcome("fail", error=f"target '{self.name}' has no client operations")
+
+    async def aclose(self) -> None:
+        """Nothing held by default."""

@@ -20,11 +20,11 @@ address: the rules of every faulted link touching it are applied again on start.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol
 
-from chaoskit.core.nemesis import LinkMode
+from chaoskit.core.network import LinkMode
 from chaoskit.errors import ConfigError, SetupError
-from chaoskit.runtimes.docker import DockerRuntime
 
 Link = tuple[str, str]
 Rule = list[str]
@@ -59,10 +59,20 @@ def link_rules(src_ip: str, mode: LinkMode | str) -> list[Rule]:
     raise ConfigError(f"unknown link fault mode '{mode}' (known: cut, hang)")
 
 
+class Containers(Protocol):
+    """What the network needs of the containers it faults (``DockerRuntime`` has it)."""
+
+    def nodes(self) -> list[str]: ...
+    def container_ip(self, node: str) -> str: ...
+    def is_running(self, node: str) -> bool: ...
+    async def exec(self, node: str, argv: list[str]) -> tuple[int, str]: ...
+    def on_start(self, hook: Callable[[str], Awaitable[None]]) -> None: ...
+
+
 class IptablesNetwork:
     """Per-direction link control through iptables rules inside the containers."""
 
-    def __init__(self, runtime: DockerRuntime) -> None:
+    def __init__(self, runtime: Containers) -> None:
         self.runtime = runtime
         #: link -> (mode, source address the rules were written for)
         self._faults: dict[Link, tuple[str, str]] = {}

@@ -30,7 +30,7 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from chaoskit.core.nemesis import LinkMode
+from chaoskit.core.network import LinkMode
 from chaoskit.core.target import NodeInfo, ProxyMode
 from chaoskit.errors import ConfigError
 from chaoskit.proxy import ProxyClient
@@ -188,6 +188,11 @@ class ProxyNetwork:
 
     def faulty_links(self) -> list[Link]:
         return sorted(self._cut | self._hung | self._delayed)
+
+    def proxy_names(self) -> list[str]:
+        """Every proxy this network drives, sorted (the registry of runs records them)."""
+        names = {n for group in self._proxies.values() for n in group}
+        return sorted(names | set(self._fronts.values()))
 
     async def close(self) -> None:
         """Delete this run's proxies (matters with a shared, real Toxiproxy)."""

@@ -1,4 +1,4 @@
-"""Carry out one cell of a nightly matrix: a run from a plain dict of settings."""
+"""Carry out one cell of a nightly matrix: a run from the cell's settings."""
 
 from __future__ import annotations
 
@@ -7,26 +7,17 @@ from typing import Any
 
 from chaoskit.errors import ChaoskitError
 from chaoskit.run.api import run
-from chaoskit.run.config import RunConfig, parse_nemeses
+from chaoskit.run.config import RunConfig
+from chaoskit.run.settings import config_from_mapping
 
 
 def cell_config(cell: dict[str, Any]) -> RunConfig:
-    """``{"target": "raft", "nemesis": "partition", "seed": 3, ...}`` -> RunConfig."""
-    nemesis = cell.get("nemesis", "partition")
-    if isinstance(nemesis, list):
-        nemesis = ",".join(nemesis)
-    return RunConfig(
-        target=str(cell.get("target", "raft")),
-        nemeses=parse_nemeses(str(nemesis)),
-        nodes=int(cell.get("nodes", 5)),
-        time_limit=float(cell.get("time_limit", 30)),
-        seed=int(cell["seed"]) if cell.get("seed") is not None else None,
-        workload=cell.get("workload"),
-        store=Path(cell.get("store", "runs")),
-        options={str(k): str(v) for k, v in (cell.get("options") or {}).items()},
-        runtime=str(cell.get("runtime", "local")),
-        progress=False,
-    )
+    """``{"target": "raft", "nemesis": "partition", "seed": 3, ..., "store": "runs"}``
+    -> RunConfig; the keys are the run settings (``chaoskit.run.settings``)."""
+    settings = {k: v for k, v in cell.items() if k != "store" and v is not None}
+    where = f"matrix cell {cell.get('target')} / {cell.get('nemesis')} / seed {cell.get('seed')}"
+    session = {"store": cell.get("store", "runs"), "progress": False}
+    return config_from_mapping(settings, where=where, session=session)
 
 
 def run_cell(cell: dict[str, Any]) -> Path:

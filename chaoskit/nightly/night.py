@@ -15,7 +15,8 @@ Matrix file (TOML)::
     workloads = ["register"]                 # default ["none"]
     seeds     = [1, 2, 3]                    # required
     time_limit = 30                          # seconds per run, required
-    nodes = 5                                # optional, else the target's default
+    nodes = 5                                # any other run setting (docs/cli.md), the
+    bound_clients = 2                        # same for every cell, by its settings key
 
     [options]                                # optional: -o key=value for every run
     tick-ms = "5"
@@ -56,10 +57,18 @@ from chaoskit.report._model import failover_values, flat_anomalies, read_results
 from chaoskit.report._nightly_page import render_nightly
 from chaoskit.report._run_report import REPORT, write_run_report
 from chaoskit.report._stats import percentile
+from chaoskit.run.settings import MAPPING_KEYS
 from chaoskit.store.rundir import write_json
 
 RunOne = Callable[[dict[str, Any]], Path]
 FAILED = ("fail", "error")
+#: The axes of a matrix, and the run settings its cells share (keys of the settings
+#: table, except those the axes set and the target options of [options]).
+AXES = ("targets", "nemeses", "workloads", "seeds")
+SHARED_SETTINGS = tuple(
+    k for k in MAPPING_KEYS if k not in ("target", "nemesis", "workload", "seed", "options")
+)
+MATRIX_KEYS = (*AXES, *SHARED_SETTINGS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +80,8 @@ class Matrix:
     workloads: list[str]
     seeds: list[int]
     time_limit: float
-    nodes: int | None = None
+    #: Run settings (``chaoskit.run.settings`` keys) shared by every cell.
+    settings: dict[str, Any] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
     exclude: list[dict[str, str]] = field(default_factory=list)
     nights: int = 14
@@ -101,6 +111,12 @@ def load_matrix(path: Path) -> Matrix:
     m = data.get("matrix")
     if not isinstance(m, dict):
         raise ConfigError(f"{path}: no [matrix] table")
+    unknown = sorted(set(m) - set(MATRIX_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: [matrix] has unknown key(s) {', '.join(unknown)}; "
+            f"known: {', '.join(MATRIX_KEYS)}"
+        )
     trends = data.get("trends", {})
     try:
         matrix = Matrix(
@@ -109,7 +125,7 @@ def load_matrix(path: Path) -> Matrix:
             workloads=_names(m, "workloads", ["none"]),
             seeds=[int(s) for s in _list(m, "seeds")],
             time_limit=float(m["time_limit"]),
-            nodes=int(m["nodes"]) if "nodes" in m else None,
+            settings={k: v for k, v in m.items() if k in SHARED_SETTINGS},
             options={str(k): str(v) for k, v in data.get("options", {}).items()},
             exclude=[{str(k): str(v) for k, v in ex.items()} for ex in data.get("exclude", [])],
             nights=int(trends.get("nights", 14)),
@@ -204,13 +220,14 @@ def _run_all(
             for seed in matrix.seeds:
                 progress.update(task, description=f"{target} {nemesis} {workload} seed {seed}")
                 cell = {
+                    **matrix.settings,
                     "target": target,
                     "nemesis": nemesis,
                     "workload": workload,
                     "seed": seed,
                     "time_limit": matrix.time_limit,
-                    "nodes": matrix.nodes,
                     "options": dict(matrix.options),
+                    "store": str(store),
                 }
                 runs.append(_one(cell, store, run_one))
                 progress.advance(task)

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from chaoskit.clients.http import node_client
+from chaoskit.core.records import Record
 from chaoskit.core.target import NodeInfo, Target
-from chaoskit.store.streams import JsonlWriter, Record, RunClock
+from chaoskit.store.streams import JsonlWriter, RunClock
 
 DEFAULT_INTERVAL_S = 0.02
 FRESH_NS = 1_000_000_000

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chaoskit.core.records import HISTORY, NEMESIS, OBSERVATIONS, Record
 from chaoskit.errors import ConfigError
 from chaoskit.store.rundir import CONFIG, RESULTS, resolve_run_dir
-from chaoskit.store.streams import HISTORY, NEMESIS, OBSERVATIONS, Record, read_jsonl
+from chaoskit.store.streams import read_jsonl
 
 
 @dataclass(frozen=True)

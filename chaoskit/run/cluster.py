@@ -13,9 +13,10 @@ import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from chaoskit.core.records import HISTORY
 from chaoskit.run.config import RunConfig
 from chaoskit.run.result import RunResult
-from chaoskit.store.streams import HISTORY, read_jsonl
+from chaoskit.store.streams import read_jsonl
 
 if TYPE_CHECKING:
     from chaoskit.run.controller import Controller

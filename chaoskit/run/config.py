@@ -1,14 +1,14 @@
 """RunConfig: everything that defines one run, and everything needed to repeat it.
 
-Built from CLI flags (or, later, a TOML file or a pytest marker), validated before
-anything starts, and stored as ``config.json`` in the run directory.
+Built from CLI flags, a pytest marker or a nightly matrix cell through the settings
+table (settings.py), validated before anything starts, and stored with every run
+(``config.json``, with the command that repeats it).
 """
 
 from __future__ import annotations
 
 import random
-import shlex
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,8 @@ class RunConfig:
     #: Extra clients pinned to one node each (node i mod n), never following the leader.
     bound_clients: int = 0
     workload: str | None = None
+    #: ``local`` processes, ``docker`` containers of the run, or ``compose``: attach to
+    #: the running docker-compose project of ``compose_file``.
     runtime: str = "local"
     #: How faults reach the links: ``proxy`` (default) or ``iptables`` (docker runtime).
     network: str = "proxy"
@@ -86,10 +88,14 @@ class RunConfig:
     heal_s: float | None = None
     #: Show the live progress display (the CLI turns it off for non-terminals).
     progress: bool = True
-    #: Attach to the running docker-compose project of this file (``--runtime compose``)
-    #: instead of starting nodes; ``compose_project`` overrides its project name.
+    #: ``--runtime compose``: the compose file (default ``docker-compose.yml``) and,
+    #: optionally, its project name.
     compose_file: Path | None = None
     compose_project: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.runtime == "compose" and self.compose_file is None:
+            self.compose_file = Path("docker-compose.yml")
 
     def validate(self) -> None:
         """Reject nonsense before anything starts: a ``ConfigError`` naming the field."""
@@ -116,13 +122,13 @@ class RunConfig:
             raise ConfigError("--network iptables needs --runtime docker")
         if self.seed is not None and self.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer, not {self.seed}")
-        if self.compose_file is not None:
+        if self.runtime == "compose":
             self._validate_compose()
+        elif self.compose_file is not None or self.compose_project is not None:
+            raise ConfigError("--compose-file and --compose-project need --runtime compose")
 
     def _validate_compose(self) -> None:
         """An attached compose cluster brings its own proxy and its own node commands."""
-        if self.runtime != "docker":
-            raise ConfigError("a compose file needs --runtime compose")
         if self.network != "proxy" or self.toxiproxy_url:
             raise ConfigError("--runtime compose faults links through the compose file's proxy")
         if any(name.startswith("clock") for spec in self.nemeses for name in spec.names):
@@ -146,52 +152,6 @@ class RunConfig:
     @property
     def nemesis_label(self) -> str:
         return "+".join(n.name.replace("&", "-with-") for n in self.nemeses) or "none"
-
-    def command(self) -> str:
-        """The command line that repeats this run exactly."""
-        argv = [
-            "chaoskit",
-            "run",
-            "--target",
-            self.target_name,
-            "--nodes",
-            str(self.nodes),
-            "--time-limit",
-            f"{self.time_limit:g}",
-            "--seed",
-            str(self.seed),
-            "--runtime",
-            self.runtime if self.compose_file is None else "compose",
-        ]
-        if self.compose_file is not None:
-            argv += ["--compose-file", str(self.compose_file)]
-        if self.compose_project:
-            argv += ["--compose-project", self.compose_project]
-        if self.nemeses:
-            argv += ["--nemesis", ",".join(str(n) for n in self.nemeses)]
-        if self.workload:
-            argv += ["--workload", self.workload]
-        if self.concurrency is not None:
-            argv += ["--concurrency", str(self.concurrency)]
-        if self.bound_clients:
-            argv += ["--bound-clients", str(self.bound_clients)]
-        if self.policy:
-            argv += ["--policy", self.policy]
-        if self.election_deadline is not None:
-            argv += ["--election-deadline", f"{self.election_deadline:g}"]
-        for key, value in self.options.items():
-            argv += ["-o", f"{key}={value}"]
-        return shlex.join(argv)
-
-    def to_json(self) -> dict[str, Any]:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["options"] = dict(self.options)
-        out["store"] = str(self.store)
-        out["compose_file"] = None if self.compose_file is None else str(self.compose_file)
-        out["target"] = self.target_name
-        out["nemeses"] = [str(n) for n in self.nemeses]
-        out["command"] = self.command()
-        return out
 
 
 def parse_options(items: list[str], *, what: str = "option") -> dict[str, str]:

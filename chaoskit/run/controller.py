@@ -1,70 +1,46 @@
-"""The Controller: one run from start to verdict (ARCHITECTURE.md section 1).
+"""The Controller: one run from start to verdict.
 
-start the proxy and the nodes -> observe, drive clients, apply the fault schedule
--> final phase (heal everything, wait for a leader, final reads, stop nodes)
--> checkers -> results.json, report.html, junit.xml.
+start the proxy and the nodes (launch.py) -> observe, drive clients, apply the fault
+schedule (faults.py, schedule.py) -> final phase (heal everything, wait for a leader,
+final reads) -> teardown -> checkers -> results.json, report.html, junit.xml
+(record.py).
 
 Whatever happens (Ctrl-C, SIGTERM, an exception, a node that never starts), the
-``finally`` path heals every fault, stops every node and closes every listener
-before the controller exits.
+teardown heals every fault, stops every node and closes every listener before the
+controller exits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from chaoskit.checkers.checking import run_checkers
 from chaoskit.clients.http import node_client
 from chaoskit.clients.runner import ClientRunner
-from chaoskit.core.checker import RunData
-from chaoskit.core.nemesis import Clock, Fault, NemesisContext
+from chaoskit.core.records import HISTORY, NEMESIS, OBSERVATIONS
 from chaoskit.core.runtime import Runtime
 from chaoskit.core.target import NodeInfo
 from chaoskit.errors import ChaoskitError, ConfigError, SetupError
-from chaoskit.network.toxiproxy import ProxyNetwork
 from chaoskit.observe.observer import Observer
-from chaoskit.proxy import ProxyClient, ProxyServer
-from chaoskit.run.config import RunConfig
-from chaoskit.run.plan import RunPlan, plan_run
-from chaoskit.run.progress import Progress
+from chaoskit.run.config import NemesisSpec, RunConfig
+from chaoskit.run.faults import FaultBook
+from chaoskit.run.launch import Cluster, LaunchContext, launch
+from chaoskit.run.plan import RunPlan, build_nemesis, plan_run
+from chaoskit.run.progress import Progress, Snapshot
+from chaoskit.run.record import RunRecord, log_to_run, stop_logging
 from chaoskit.run.result import RunResult
-from chaoskit.run.schedule import Step, build_schedule, default_intervals, nemesis_rng, schedule_rng
-from chaoskit.runtimes.local import LocalRuntime
-from chaoskit.runtimes.ports import PortLease, lease_ports
-from chaoskit.runtimes.registry import ActiveRun, process_token, register, unregister
-from chaoskit.store.rundir import CONFIG, LOGS, RESULTS, create_run_dir, load_run, write_json
-from chaoskit.store.streams import HISTORY, NEMESIS, OBSERVATIONS, JsonlWriter, RunClock
+from chaoskit.run.schedule import Step, build_schedule, schedule_rng
+from chaoskit.run.settings import repeat_command
+from chaoskit.store.rundir import LOGS, RESULTS, create_run_dir, load_run, write_json
+from chaoskit.store.streams import JsonlWriter, RunClock
 
-if TYPE_CHECKING:
-    from chaoskit.clock.faketime import FaketimeClock
-
-STARTUP_TIMEOUT_S = 30.0
 SETTLE_S = 0.5
 #: Longest wait for one teardown step (twice that for healing and stopping nodes).
 TEARDOWN_STEP_S = 30.0
-
-
-@dataclass
-class _Active:
-    id: int
-    key: str
-    fault: Fault
-
-
-@dataclass
-class _RunState:
-    active: dict[str, _Active] = field(default_factory=dict)
-    next_fault_id: int = 1
-    faults_started: int = 0
 
 
 class Controller:
@@ -82,24 +58,28 @@ class Controller:
         self.history = JsonlWriter(self.run_dir / HISTORY)
         self.observations = JsonlWriter(self.run_dir / OBSERVATIONS)
         self.nemesis_log = JsonlWriter(self.run_dir / NEMESIS)
-        self.state = _RunState()
-        self._rngs: dict[str, random.Random] = {}
+        self.cluster = Cluster()
+        self.faults = FaultBook(plan.nemeses, self.cluster, self.nemesis_log, self.clock, self.seed)
+        self.record = RunRecord(plan, self.run_dir, self.run_id, time.time())
+        self.clients: ClientRunner | None = None
         self._client_task: asyncio.Task[None] | None = None
         self._stop_clients = asyncio.Event()
-        self.nodes: list[NodeInfo] = []
-        self.stored_config: dict[str, Any] = {}
-        self.proxy_server: ProxyServer | None = None
-        self.proxy: ProxyClient | None = None
-        self.network: Any = None  # ProxyNetwork, or IptablesNetwork in containers
-        self.fault_clock: Clock | None = None
-        self.runtime: Runtime | None = None
-        self.ports: PortLease | None = None
-        self.observer: Observer | None = None
-        self.clients: ClientRunner | None = None
         self.progress = Progress(enabled=self.config.progress)
-        self._log_handler = _log_to(self.run_dir / LOGS / "controller.log")
+        self._log_handler = log_to_run(self.run_dir)
         self.phase = "starting"
-        self._started_wall = time.time()
+        self.end_time: int | None = None
+
+    @property
+    def nodes(self) -> list[NodeInfo]:
+        return self.cluster.nodes
+
+    @property
+    def observer(self) -> Observer | None:
+        return self.cluster.observer
+
+    @property
+    def runtime(self) -> Runtime | None:
+        return self.cluster.runtime
 
     # -- the run ---------------------------------------------------------------------
 
@@ -113,14 +93,10 @@ class Controller:
         try:
             return await self._execute()
         except BaseException:
-            self._kill_now()
+            if self.cluster.runtime is not None:
+                with contextlib.suppress(Exception):
+                    self.cluster.runtime.kill_now()
             raise
-
-    def _kill_now(self) -> None:
-        kill_now = getattr(self.runtime, "kill_now", None)
-        if kill_now is not None:
-            with contextlib.suppress(Exception):
-                kill_now()
 
     async def _execute(self) -> RunResult:
         interrupted = False
@@ -145,8 +121,17 @@ class Controller:
         """Start the proxy and the nodes and begin observing (faults may follow)."""
         self._write_config(finished=False)
         self._register()
+        context = LaunchContext(
+            plan=self.plan,
+            run_dir=self.run_dir,
+            run_id=self.run_id,
+            seed=self.seed,
+            observations=self.observations,
+            run_clock=self.clock,
+            nodes_known=self._nodes_known,
+        )
         try:
-            await self._start_cluster()
+            await launch(self.cluster, context)
             self._register()
         except ChaoskitError as exc:
             await self._teardown()
@@ -155,6 +140,10 @@ class Controller:
             await self._teardown()
             raise
         self.phase = "running"
+
+    def _nodes_known(self) -> None:
+        self._write_config(finished=False)
+        self._register()
 
     async def finish(self, *, interrupted: bool = False, error: str | None = None) -> RunResult:
         """Final phase (unless cut short), teardown, checkers, results and reports."""
@@ -169,232 +158,40 @@ class Controller:
         finally:
             await self._teardown()
         self._write_config(finished=not interrupted and error is None)
-        results = self._check()
+        results = run_checkers(load_run(self.run_dir), self.plan.checkers)
         if error:
             results["error"] = error
         write_json(self.run_dir / RESULTS, results)
-        self._write_reports()
+        for warning in self.record.write_reports():
+            self.progress.warn(warning)
         return RunResult(
             self.run_dir,
             results,
             seed=self.seed,
-            command=self.config.command(),
+            command=repeat_command(self.config),
             interrupted=interrupted,
             error=error,
         )
 
     async def apply(self, name: str) -> int:
         """Start one fault of the nemesis ``name`` now (for tests that drive faults)."""
-        if name not in self.plan.nemeses:
-            from chaoskit.run.config import NemesisSpec
-            from chaoskit.run.plan import build_nemesis
-
-            self.plan.nemeses[name] = build_nemesis(NemesisSpec.parse(name))
-        await self._start_fault(name)
-        active = self.state.active.get(name)
+        if name not in self.faults.nemeses:
+            self.faults.nemeses[name] = build_nemesis(NemesisSpec.parse(name))
+        active = await self.faults.start(name)
         if active is None:
             raise ConfigError(f"nemesis '{name}' found nothing to do")
         return active.id
 
     async def heal(self, name: str | None = None) -> None:
         """Stop one active fault, or every one."""
-        for key in [name] if name else list(self.state.active):
-            await self._stop_fault(key)
-
-    async def _start_cluster(self) -> None:
-        target = self.plan.target
-        ids = [f"n{i + 1}" for i in range(self.config.nodes)]
-        if self.config.compose_file is not None:
-            await self._attach_compose_cluster()
-            return
-        if self.config.runtime == "docker":
-            await self._start_docker_cluster(ids)
-            return
-        # A target with several peer ports (ZooKeeper: quorum, election) names them in
-        # ``peer_ports``; each gets its own port per node and its own proxy per pair.
-        kinds: tuple[str, ...] = tuple(getattr(target, "peer_ports", ()))
-        # ``separate_peer_port`` (etcd): one client port and one distinct peer port per node.
-        separate = int(bool(getattr(target, "separate_peer_port", False)) and not kinds)
-        self.ports = lease_ports(len(ids) * (1 + len(kinds) + separate))
-        ports = self.ports.ports
-        named = {
-            nid: {k: ports[len(ids) * (1 + j) + i] for j, k in enumerate(kinds)}
-            for i, nid in enumerate(ids)
-        }
-        self.nodes = [
-            NodeInfo(
-                id=nid,
-                index=i,
-                host="127.0.0.1",
-                port=ports[i],
-                peer_port=named[nid][kinds[0]] if kinds else ports[i + len(ids) * separate],
-                data_dir=self.run_dir / "data" / nid,
-            )
-            for i, nid in enumerate(ids)
-        ]
-        for node in self.nodes:
-            node.data_dir.mkdir(parents=True, exist_ok=True)
-        await self._start_proxy()
-        assert self.network is not None
-        peers: dict[str, Any] = (
-            await self.network.setup_named(self.nodes, named)
-            if kinds
-            else await self.network.setup(self.nodes)
-        )
-        self.fault_clock = self._make_clock(ids)
-        runtime = self._make_runtime()
-        self.runtime = runtime
-        self._write_config(finished=False)
-        for node in self.nodes:
-            await runtime.launch(node, target.launch(node, peers[node.id]))
-        self.observer = Observer(target, self.nodes, self.observations, self.clock)
-        await self._wait_ready()
-        self.observer.start()
-
-    async def _start_docker_cluster(self, ids: list[str]) -> None:
-        """Nodes in containers on a network of the run; faults through the proxy
-        container (or iptables inside the containers); the controller reaches every
-        node through a port published on 127.0.0.1, which faults never cut."""
-        from chaoskit.runtimes.docker import LIBFAKETIME_IN_IMAGE, NODE_PORT, DockerRuntime
-        from chaoskit.runtimes.images import NODE_IMAGE
-
-        target = self.plan.target
-        if (
-            getattr(target, "peer_ports", ())
-            or target.proxy_mode != "pair"
-            or getattr(target, "separate_peer_port", False)
-        ):
-            raise ConfigError(f"target '{target.name}' does not run in the docker runtime yet")
-        self.fault_clock = self._make_clock(ids, library=LIBFAKETIME_IN_IMAGE)
-        # A target spec's [docker] table names the user's image and its serving port.
-        runtime = DockerRuntime(
-            self.run_id,
-            self.run_dir,
-            image=getattr(target, "docker_image", None) or NODE_IMAGE,
-            node_port=getattr(target, "docker_port", None) or NODE_PORT,
-            clock=self.fault_clock,
-        )
-        self.runtime = runtime
-        placed = runtime.place_nodes(ids)
-        self.nodes = [p.outside for p in placed]
-        if self.config.network == "iptables":
-            from chaoskit.network.iptables import IptablesNetwork
-
-            await runtime.setup()
-            self.network = IptablesNetwork(runtime)
-            peers = {p.id: runtime.direct_peers(p.id) for p in placed}
-        else:
-            url = self.config.toxiproxy_url or await runtime.start_proxy(seed=self.seed)
-            self.proxy = ProxyClient(url)
-            self.network = ProxyNetwork(self.proxy, self.run_id, listen_host="0.0.0.0")
-            peers = runtime.via_proxy(await self.network.setup([p.inside for p in placed]))
-        self._write_config(finished=False)
-        await runtime.launch_all(
-            [(p.outside, target.launch(p.inside, peers[p.id])) for p in placed]
-        )
-        self.observer = Observer(target, self.nodes, self.observations, self.clock)
-        await self._wait_ready()
-        self.observer.start()
-
-    async def _attach_compose_cluster(self) -> None:
-        """Nodes are the services of a running docker-compose project (runtimes/compose.py):
-        observed on their published ports, faulted through its proxy, never removed."""
-        from chaoskit.runtimes.compose import attach_compose
-
-        assert self.config.compose_file is not None
-        cluster = await attach_compose(
-            self.config.compose_file,
-            self.config.compose_project,
-            self.run_dir,
-            nodes=self.config.nodes,
-            run_id=self.run_id,
-        )
-        self.runtime, self.network, self.proxy = cluster.runtime, cluster.network, cluster.proxy
-        self.nodes = cluster.nodes
-        self._write_config(finished=False)
-        self.observer = Observer(self.plan.target, self.nodes, self.observations, self.clock)
-        await self._wait_ready()
-        self.observer.start()
-
-    async def _start_proxy(self) -> None:
-        url = self.config.toxiproxy_url
-        if url is None:
-            self.proxy_server = ProxyServer(host="127.0.0.1", port=0, seed=self.seed)
-            await self.proxy_server.start()
-            url = self.proxy_server.url
-        self.proxy = ProxyClient(url)
-        try:
-            await self.proxy.version()
-        except ChaoskitError as exc:
-            raise SetupError(f"the fault proxy at {url} does not answer: {exc}") from exc
-        self.network = ProxyNetwork(
-            self.proxy,
-            self.run_id,
-            mode=self.plan.target.proxy_mode,
-            sources=self._source_filter(),
-        )
-
-    def _source_filter(self) -> ProxyServer | None:
-        """Embedded proxy only: name each connection's source node from /proc, so a
-        destination-mode network can cut one source (chaoskit/network/sources.py)."""
-        if self.proxy_server is None or self.plan.target.proxy_mode != "destination":
-            return None
-        from chaoskit.network.sources import SourceResolver
-
-        self.proxy_server.classify_sources(SourceResolver(self._node_pids).classify)
-        return self.proxy_server
-
-    def _node_pids(self) -> dict[str, int | None]:
-        pid = getattr(self.runtime, "pid", None)
-        return {n.id: pid(n.id) for n in self.nodes} if pid is not None else {}
-
-    def _make_clock(self, ids: list[str], library: str | None = None) -> FaketimeClock | None:
-        """``library``: libfaketime as the nodes see it (inside an image), else found here."""
-        if not any(n.startswith("clock") for spec in self.config.nemeses for n in spec.names):
-            return None
-        from chaoskit.clock.faketime import FaketimeClock
-
-        return FaketimeClock(self.run_dir / "clock", ids, library=library)
-
-    def _make_runtime(self) -> Runtime:
-        clock = self.fault_clock
-        extra = getattr(clock, "env_for", None)
-        return LocalRuntime(self.run_id, self.run_dir / LOGS, extra_env=extra)
-
-    async def _wait_ready(self) -> None:
-        """Every node must answer its status API before faults may start."""
-        assert self.observer is not None and self.runtime is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + STARTUP_TIMEOUT_S
-        pending = {n.id: n for n in self.nodes}
-        while pending:
-            for nid, node in list(pending.items()):
-                if not self.runtime.is_running(nid):
-                    raise SetupError(f"node {nid} exited at start-up: {self._log_tail(nid)}")
-                rec = await self.observer.observe_once(node)
-                if rec["role"] != "down":
-                    del pending[nid]
-            if loop.time() > deadline:
-                names = ", ".join(sorted(pending))
-                raise SetupError(
-                    f"node(s) {names} never answered within {STARTUP_TIMEOUT_S:g} s: "
-                    f"{self._log_tail(sorted(pending)[0])}"
-                )
-            await asyncio.sleep(0.05)
-
-    def _log_tail(self, node: str) -> str:
-        path = self.run_dir / LOGS / f"{node}.log"
-        try:
-            lines = path.read_text(errors="replace").strip().splitlines()
-        except OSError:
-            lines = []
-        return lines[-1] if lines else f"no output (see {path})"
+        for key in [name] if name else list(self.faults.active):
+            await self.faults.stop(key)
 
     async def _main_phase(self) -> None:
         steps = self._schedule()
         write_json(self.run_dir / "schedule.json", [s.to_json() for s in steps])
         self.start_load()
-        self.progress.start(self)
+        self.progress.start(self._snapshot)
         try:
             await self._run_schedule(steps)
         finally:
@@ -403,13 +200,13 @@ class Controller:
 
     def start_load(self) -> None:
         """Start the workload's clients in the background (none for ``none``)."""
-        assert self.observer is not None
+        assert self.cluster.observer is not None
         clients = self.plan.concurrency + self.plan.bound_clients
         if clients <= 0 or self._client_task is not None:
             return
         self.clients = ClientRunner(
             target=self.plan.target,
-            nodes=self.nodes,
+            nodes=self.cluster.nodes,
             workload=self.plan.workload,
             history=self.history,
             clock=self.clock,
@@ -418,7 +215,7 @@ class Controller:
             bound=self.plan.bound_clients,
             rng=random.Random(f"{self.seed}:clients"),
             op_timeout=max(1.0, 4 * self.plan.target.election_timeout),
-            leader=self.observer,
+            leader=self.cluster.observer,
         )
         self._stop_clients = asyncio.Event()
         self._client_task = asyncio.create_task(
@@ -435,12 +232,12 @@ class Controller:
         self._client_task = None
 
     def _schedule(self) -> list[Step]:
-        fault_s, heal_s = default_intervals(self.plan.target.election_timeout)
+        assert self.config.fault_s is not None and self.config.heal_s is not None
         return build_schedule(
             list(self.plan.nemeses),
             time_limit=self.config.time_limit,
-            fault_s=self.config.fault_s or fault_s,
-            heal_s=self.config.heal_s or heal_s,
+            fault_s=self.config.fault_s,
+            heal_s=self.config.heal_s,
             rng=schedule_rng(self.seed),
         )
 
@@ -452,98 +249,48 @@ class Controller:
             if delay > 0:
                 await asyncio.sleep(delay)
             if step.action == "start":
-                await self._start_fault(step.nemesis)
+                await self.faults.start(step.nemesis)
             else:
-                await self._stop_fault(step.nemesis)
+                await self.faults.stop(step.nemesis)
         delay = origin + self.config.time_limit - loop.time()
         if delay > 0:
             await asyncio.sleep(delay)
 
-    def _context(self, key: str) -> NemesisContext:
-        assert self.runtime is not None and self.network is not None
-        assert self.observer is not None
-        return NemesisContext(
-            nodes=self.nodes,
-            rng=self._rngs.setdefault(key, nemesis_rng(self.seed, key)),
-            runtime=self.runtime,
-            network=self.network,
-            leader=self.observer,
-            clock=self.fault_clock,
+    def _snapshot(self) -> Snapshot | None:
+        """What the live display shows now."""
+        observer = self.cluster.observer
+        if observer is None:
+            return None
+        elapsed = self.clock.now() / 1e9
+        return Snapshot(
+            title=f"{self.plan.target.name} / {self.config.nemesis_label}",
+            seed=self.seed,
+            elapsed_s=elapsed,
+            remaining_s=max(0.0, self.config.time_limit - elapsed),
+            leader=observer.current_leader(),
+            roles=observer.roles(),
+            faults=[f"{a.fault.fault}#{a.id}" for a in self.faults.active.values()],
+            ops=self.clients.ops_done if self.clients is not None else 0,
         )
-
-    async def _start_fault(self, key: str) -> None:
-        if key in self.state.active:
-            return
-        nemesis = self.plan.nemeses[key]
-        self.state.faults_started += 1
-        fault = await nemesis.start(self._context(key))
-        if fault is None:
-            return
-        fid = self.state.next_fault_id
-        self.state.next_fault_id += 1
-        self.state.active[key] = _Active(fid, key, fault)
-        self.nemesis_log.write(
-            {
-                "time": self.clock.now(),
-                "type": "start",
-                "id": fid,
-                "fault": fault.fault,
-                "nemesis": key,
-                "detail": fault.detail,
-                "down": sorted(fault.down),
-                "cut": [list(link) for link in fault.cut],
-            }
-        )
-
-    async def _stop_fault(self, key: str) -> None:
-        active = self.state.active.pop(key, None)
-        if active is None:
-            return
-        try:
-            await self.plan.nemeses[key].stop(self._context(key), active.fault)
-        finally:
-            self.nemesis_log.write(
-                {
-                    "time": self.clock.now(),
-                    "type": "stop",
-                    "id": active.id,
-                    "fault": active.fault.fault,
-                    "nemesis": key,
-                }
-            )
 
     async def _final_phase(self) -> None:
         """Heal everything, wait for a leader, run the final reads."""
         self.phase = "final"
-        await self._heal_everything()
-        self._sync_streams()
-        await self._wait_for_leader(max(5.0, 3 * self.plan.election_deadline))
+        await self.faults.heal_everything(self.progress.warn)
+        for writer in (self.history, self.observations, self.nemesis_log):
+            writer.sync()
+        wait = max(5.0, 3 * self.plan.election_deadline)
+        await self._wait_for_leader(wait)
         if self.clients is not None:
-            await self.clients.final(timeout=max(5.0, 3 * self.plan.election_deadline))
+            await self.clients.final(timeout=wait)
         await asyncio.sleep(SETTLE_S)
 
-    async def _heal_everything(self) -> None:
-        """Stop every active fault, then undo anything a nemesis may have missed."""
-        for key in list(self.state.active):
-            try:
-                await self._stop_fault(key)
-            except Exception as exc:  # noqa: BLE001 - keep healing the rest
-                self.progress.warn(f"healing {key} failed: {exc}")
-        if self.network is not None:
-            await self.network.heal_all()
-        if self.fault_clock is not None:
-            self.fault_clock.reset()
-        if self.runtime is not None:
-            for node in self.nodes:
-                await self.runtime.resume(node.id)
-                if not self.runtime.is_running(node.id):
-                    await self.runtime.start(node.id)
-
     async def _wait_for_leader(self, timeout: float) -> None:
-        assert self.observer is not None
+        observer = self.cluster.observer
+        assert observer is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while loop.time() < deadline and self.observer.current_leader() is None:
+        while loop.time() < deadline and observer.current_leader() is None:
             await asyncio.sleep(0.05)
 
     async def _teardown(self) -> None:
@@ -557,140 +304,29 @@ class Controller:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.stop_load(), step)
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._heal_everything(), 2 * step)
-        faulty = getattr(self.network, "faulty_links", None)
-        healed = faulty is None or not faulty()
+            await asyncio.wait_for(self.faults.heal_everything(self.progress.warn), 2 * step)
+        network = self.cluster.network
+        healed = network is None or not network.faulty_links()
         if self.clients is not None:
             with contextlib.suppress(Exception):
                 await self.clients.http.aclose()
-        # Optional target hook: targets holding client sessions (kazoo) release them here.
-        target_close = getattr(self.plan.target, "aclose", None)
-        if target_close is not None:
-            with contextlib.suppress(Exception):
-                await target_close()
-        if self.observer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.observer.stop(), step)
-        if self.runtime is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.runtime.close(), 2 * step)
-        if self.network is not None:
-            try:
-                await asyncio.wait_for(self.network.close(), 2 * step)
-            except Exception:  # noqa: BLE001 - recorded: the registry entry stays
-                healed = False
-        if self.proxy is not None:
-            with contextlib.suppress(Exception):
-                await self.proxy.aclose()
-        if self.proxy_server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.proxy_server.close(), step)
-        if self.ports is not None:
-            self.ports.release()
-        close = getattr(self.fault_clock, "close", None)
-        if close is not None:
-            with contextlib.suppress(Exception):
-                close()
+        with contextlib.suppress(Exception):
+            await self.plan.target.aclose()
+        closed = await self.cluster.close(step)
         self.end_time = self.clock.now()
         for writer in (self.history, self.observations, self.nemesis_log):
             writer.close()
-        logging.getLogger("chaoskit").removeHandler(self._log_handler)
-        self._log_handler.close()
-        if healed or self.network is None:
-            unregister(self.run_id)
+        stop_logging(self._log_handler)
+        if (healed and closed) or network is None:
+            self.record.unregister()
 
     def _register(self) -> None:
-        """Enter (or update) this run in the registry of active runs (runtimes/registry.py),
-        so that ``chaoskit cleanup`` can undo what a SIGKILLed controller leaves."""
-        pids = getattr(self.runtime, "pids", None)
-        adopted = getattr(self.config, "compose_file", None) is not None
-        entry = ActiveRun(
-            run_id=self.run_id,
-            run_dir=str(self.run_dir.resolve()),
-            controller=process_token(),
-            runtime=self.config.runtime,
-            proxy_url=self.proxy.url if adopted and self.proxy else self.config.toxiproxy_url,
-            proxy_prefix=f"ck-{self.run_id}-",
-            # A compose project's proxies are its own: cleanup resets them, never deletes.
-            proxy_reset=sorted(
-                name for names in getattr(self.network, "_proxies", {}).values() for name in names
-            )
-            if adopted
-            else [],
-            clock_dir=str((self.run_dir / "clock").resolve()),
-            pids=pids() if pids is not None else [],
-            started=self._started_wall,
-        )
-        try:
-            register(entry)
-        except OSError as exc:
-            self.progress.warn(
-                f"cannot record the run as active ({exc}): cleanup after a "
-                "crash will not find its proxies; set CHAOSKIT_STATE_DIR"
-            )
-
-    def _sync_streams(self) -> None:
-        for writer in (self.history, self.observations, self.nemesis_log):
-            writer.sync()
-
-    # -- records -----------------------------------------------------------------------
+        warning = self.record.register(self.cluster)
+        if warning:
+            self.progress.warn(warning)
 
     def _write_config(self, *, finished: bool) -> None:
-        cfg = self.config.to_json()
-        target = self.plan.target
-        cfg.update(
-            {
-                "run_id": self.run_id,
-                "target": target.name,
-                "nodes": [n.id for n in self.nodes]
-                or [f"n{i + 1}" for i in range(self.config.nodes)],
-                "node_count": self.config.nodes,
-                "nemesis": [str(n) for n in self.config.nemeses],
-                "policy": self.plan.policy,
-                "election_deadline": self.plan.election_deadline,
-                "election_timeout": target.election_timeout,
-                "workload": self.plan.workload.name,
-                "model": self.plan.workload.model,
-                "concurrency": self.plan.concurrency,
-                "bound_clients": self.plan.bound_clients,
-                "checkers": list(self.plan.checkers),
-                "started_at": self.stored_config.get(
-                    "started_at", datetime.now(UTC).isoformat(timespec="seconds")
-                ),
-                "finished": finished,
-                "end_time": getattr(self, "end_time", None),
-                "node_addresses": {n.id: f"{n.host}:{n.port}" for n in self.nodes},
-                "image": getattr(self.runtime, "image", None),
-            }
-        )
-        self.stored_config = cfg
-        write_json(self.run_dir / CONFIG, cfg)
-
-    def _check(self) -> dict[str, Any]:
-        run: RunData = load_run(self.run_dir)
-        return run_checkers(run, self.plan.checkers)
-
-    def _write_reports(self) -> None:
-        try:
-            from chaoskit.report import write_junit, write_run_report
-        except ImportError:
-            return
-        for write in (write_run_report, write_junit):
-            try:
-                write(self.run_dir)
-            except Exception as exc:  # noqa: BLE001 - a report never loses a run
-                self.progress.warn(f"could not write {write.__name__}: {exc}")
-
-
-def _log_to(path: Path) -> logging.Handler:
-    """chaoskit's own log lines (the embedded proxy's, say) go to the run, not the terminal."""
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    logger = logging.getLogger("chaoskit")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
-    return handler
+        self.record.write_config(self.cluster, finished=finished, end_time=self.end_time)
 
 
 def _uncancel() -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from chaoskit.checkers.checking import LEADER_CHECKERS
 from chaoskit.core import plugins
 from chaoskit.core.checker import Checker
 from chaoskit.core.nemesis import Nemesis
@@ -17,9 +17,9 @@ from chaoskit.core.target import Policy, Target
 from chaoskit.core.workload import Workload
 from chaoskit.errors import ConfigError
 from chaoskit.run.config import NemesisSpec, RunConfig
+from chaoskit.run.schedule import default_intervals
 
-RUNTIMES = ("local", "docker")
-LEADER_CHECKERS = ("split-brain", "stalled-election", "stats")
+RUNTIMES = ("local", "docker", "compose")
 
 
 @dataclass
@@ -41,6 +41,9 @@ class RunPlan:
 def load_target(name: str | Target) -> Target:
     """A built-in or plug-in target by name, a target spec file by path, or a Target."""
     if not isinstance(name, str):
+        plugins.require(
+            name, Target, f"target object {name!r}", hint=" (subclass chaoskit.TargetBase)"
+        )
         return name
     if name.endswith(".toml"):
         from chaoskit.spec.loader import load_spec_target
@@ -56,13 +59,9 @@ def build_nemesis(spec: NemesisSpec) -> Nemesis:
         from chaoskit.run.together import Together
 
         return Together([(str(part), build_nemesis(part)) for part in spec.together])
-    nemesis: Any = plugins.load("nemeses", spec.name)
-    if spec.options:
-        if not hasattr(nemesis, "configure"):
-            raise ConfigError(f"nemesis '{spec.name}' takes no options")
-        nemesis.configure(spec.options)
-    result: Nemesis = nemesis
-    return result
+    nemesis: Nemesis = plugins.load("nemeses", spec.name)
+    nemesis.configure(spec.options)
+    return nemesis
 
 
 def plan_run(config: RunConfig) -> RunPlan:
@@ -87,6 +86,11 @@ def plan_run(config: RunConfig) -> RunPlan:
     if workload_name == "none":
         concurrency = bound_clients = 0
     config.workload = workload_name
+    # The schedule's intervals are part of the experiment: fixed here, so config.json and
+    # the repeat command hold them even when they came from the target's defaults.
+    fault_s, heal_s = default_intervals(target.election_timeout)
+    config.fault_s = config.fault_s or fault_s
+    config.heal_s = config.heal_s or heal_s
     return RunPlan(
         config=config,
         target=target,

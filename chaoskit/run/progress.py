@@ -1,19 +1,35 @@
-"""The live terminal display of a run: time, current leader, active faults, ops."""
+"""The live terminal display of a run: time, current leader, active faults, ops.
+
+The display knows nothing of the controller: it redraws a ``Snapshot`` that a
+function it is given returns, a few times a second.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from chaoskit.run.controller import Controller
-
 console = Console(stderr=True)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the display shows at one instant."""
+
+    title: str
+    seed: int
+    elapsed_s: float
+    remaining_s: float
+    leader: str | None
+    roles: dict[str, str] = field(default_factory=dict)
+    faults: list[str] = field(default_factory=list)
+    ops: int = 0
 
 
 class Progress:
@@ -23,13 +39,12 @@ class Progress:
         self.enabled = enabled and console.is_terminal
         self._live: Live | None = None
         self._task: asyncio.Task[None] | None = None
-        self._controller: Controller | None = None
 
-    def start(self, controller: Controller) -> None:
-        self._controller = controller
+    def start(self, snapshot: Callable[[], Snapshot | None]) -> None:
         if not self.enabled:
             return
-        self._live = Live(self._render(), console=console, refresh_per_second=4, transient=True)
+        self._snapshot = snapshot
+        self._live = Live(render(snapshot()), console=console, refresh_per_second=4, transient=True)
         self._live.start()
         self._task = asyncio.create_task(self._refresh())
 
@@ -42,31 +57,23 @@ class Progress:
             self._live = None
 
     def warn(self, message: str) -> None:
-        console.print(f"[yellow]warning:[/yellow] {message}")
+        console.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False)
 
     async def _refresh(self) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             while self._live is not None:
-                self._live.update(self._render())
+                self._live.update(render(self._snapshot()))
                 await asyncio.sleep(0.25)
 
-    def _render(self) -> Any:
-        c = self._controller
-        table = Table.grid(padding=(0, 2))
-        if c is None or c.observer is None:
-            return table
-        elapsed = c.clock.now() / 1e9
-        remaining = max(0.0, c.config.time_limit - elapsed)
-        leader = c.observer.current_leader() or "[red]none[/red]"
-        faults = ", ".join(f"{a.fault.fault}#{a.id}" for a in c.state.active.values()) or "none"
-        ops = c.clients.ops_done if c.clients is not None else 0
-        roles = " ".join(f"{n}:{r[0].upper()}" for n, r in c.observer.roles().items())
-        table.add_row(
-            "[bold]chaoskit[/bold]",
-            f"{c.plan.target.name} / {c.config.nemesis_label}",
-            f"seed {c.seed}",
-        )
-        table.add_row("time", f"{elapsed:5.1f} s elapsed", f"{remaining:5.1f} s left")
-        table.add_row("leader", str(leader), roles)
-        table.add_row("faults", faults, f"ops {ops}")
+
+def render(snap: Snapshot | None) -> Table:
+    """The status table of ``snap`` (empty before the cluster is up)."""
+    table = Table.grid(padding=(0, 2))
+    if snap is None:
         return table
+    roles = " ".join(f"{n}:{r[0].upper()}" for n, r in sorted(snap.roles.items()))
+    table.add_row("[bold]chaoskit[/bold]", snap.title, f"seed {snap.seed}")
+    table.add_row("time", f"{snap.elapsed_s:5.1f} s elapsed", f"{snap.remaining_s:5.1f} s left")
+    table.add_row("leader", snap.leader or "[red]none[/red]", roles)
+    table.add_row("faults", ", ".join(snap.faults) or "none", f"ops {snap.ops}")
+    return table

@@ -11,9 +11,10 @@ so the checkers know who was unavailable; ``detail["parts"]`` keeps each part's 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
+from chaoskit.errors import ConfigError
 
 
 class Together:
@@ -23,6 +24,11 @@ class Together:
         self.parts = list(parts)
         self.name = "&".join(key for key, _ in self.parts)
         self.description = "together: " + ", ".join(n.description for _, n in self.parts)
+
+    def configure(self, options: Mapping[str, str]) -> None:
+        """Options belong to the parts (``a:k=v&b``), never to the whole."""
+        if options:
+            raise ConfigError(f"give options to the parts of '{self.name}', not to the whole")
 
     async def start(self, ctx: NemesisContext) -> Fault | None:
         """Start every part; if one fails to start, heal those already started."""

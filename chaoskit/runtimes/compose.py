@@ -159,6 +159,8 @@ class ComposeRuntime:
     """Kill, pause and restart the containers of a compose project; never remove them."""
 
     name = "compose"
+    #: The compose file names the images; the run records none of its own.
+    image: str | None = None
 
     def __init__(self, services: Iterable[Service], log_dir: Path) -> None:
         self._containers = {s.name: s.container for s in services}
@@ -202,6 +204,16 @@ class ComposeRuntime:
 
     def is_running(self, node: str) -> bool:
         return node in self._containers and self._status(node) in ("running", "paused")
+
+    def pid(self, node: str) -> int | None:
+        """Containers are not processes of this machine's view: none."""
+        return None
+
+    def pids(self) -> list[int]:
+        return []
+
+    def kill_now(self) -> None:
+        """The user's containers are never killed on the way out: nothing to do."""
 
     async def close(self) -> None:
         """Leave every node running and unpaused (the user's cluster), stop copying logs."""

@@ -36,7 +36,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -45,6 +45,9 @@ from chaoskit.errors import ConfigError, SetupError
 from chaoskit.runtimes.images import NODE_IMAGE, PROXY_IMAGE, docker_client, docker_errors
 from chaoskit.runtimes.ports import reserve_port
 from chaoskit.runtimes.registry import process_token
+
+if TYPE_CHECKING:
+    from chaoskit.clock.faketime import FaketimeClock
 
 LABEL_RUN = "chaoskit.run"
 LABEL_NODE = "chaoskit.node"
@@ -67,14 +70,6 @@ CLOCK_DIR_IN_NODE = "/run/chaoskit-clock"
 _RUN_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 StartHook = Callable[[str], Awaitable[None]]
-
-
-class NodeClock(Protocol):
-    """What the runtime needs of a ``FaketimeClock``: its directory and per-node env."""
-
-    state_dir: Path
-
-    def env_for(self, node: str, *, node_dir: str | None = None) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -115,7 +110,7 @@ class DockerRuntime:
         proxy_image: str = PROXY_IMAGE,
         node_port: int = NODE_PORT,
         client: Any = None,
-        clock: NodeClock | None = None,
+        clock: FaketimeClock | None = None,
     ) -> None:
         if not _RUN_ID.match(run_id):
             raise ConfigError(f"run id '{run_id}' is not usable in container names")
@@ -322,6 +317,18 @@ class DockerRuntime:
     def is_running(self, node: str) -> bool:
         entry = self._nodes.get(node)
         return entry is not None and self._status(entry) in ("running", "paused")
+
+    def pid(self, node: str) -> int | None:
+        """Containers are found by label, not by process id: none."""
+        return None
+
+    def pids(self) -> list[int]:
+        return []
+
+    def kill_now(self) -> None:
+        """Remove the run's containers and network at once (the last resort)."""
+        with contextlib.suppress(Exception):
+            remove_run(self.client, self.run_id)
 
     async def close(self) -> None:
         """Remove this run's containers and network (found by label: even unplaced ones)."""

@@ -40,6 +40,7 @@ class LocalRuntime:
     """Start, kill, pause and restart nodes as local processes."""
 
     name = "local"
+    image: str | None = None
 
     def __init__(
         self,

@@ -42,7 +42,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from chaoskit.core.target import POLICIES, Launch, NodeInfo, Outcome, Policy, Status
+from chaoskit.core.target import (
+    POLICIES,
+    Launch,
+    NodeInfo,
+    Outcome,
+    Policy,
+    ProxyMode,
+    Status,
+    TargetBase,
+)
 from chaoskit.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -205,7 +214,7 @@ def placeholders(node: NodeInfo, peers: str = "", cluster: str = "") -> dict[str
     }
 
 
-class SpecTarget:
+class SpecTarget(TargetBase):
     """A ``Target`` built from a spec file."""
 
     def __init__(self, spec: Mapping[str, Any], source: str) -> None:
@@ -217,9 +226,10 @@ class SpecTarget:
         if policy not in POLICIES:
             raise SpecError(f"{where}: field 'policy' must be one of {', '.join(POLICIES)}")
         self.default_policy: Policy = policy
-        self.proxy_mode = _get(spec, "proxy_mode", str, where, "pair")
-        if self.proxy_mode not in ("pair", "destination"):
+        proxy_mode = _get(spec, "proxy_mode", str, where, "pair")
+        if proxy_mode not in ("pair", "destination"):
             raise SpecError(f"{where}: field 'proxy_mode' must be 'pair' or 'destination'")
+        self.proxy_mode: ProxyMode = proxy_mode
         self.election_timeout: float = _get(spec, "election_timeout", float, where, 1.0)
         self.election_deadline: float = _get(
             spec, "election_deadline", float, where, 5 * self.election_timeout

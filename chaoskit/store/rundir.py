@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from chaoskit.core.checker import RunData
+from chaoskit.core.records import HISTORY, NEMESIS, OBSERVATIONS
 from chaoskit.errors import ConfigError, SetupError
-from chaoskit.store.streams import HISTORY, NEMESIS, OBSERVATIONS, read_jsonl
+from chaoskit.store.streams import read_jsonl
 
 CONFIG = "config.json"
 RESULTS = "results.json"

@@ -1,27 +1,9 @@
-"""The three recorded streams of a run, as JSON Lines (ARCHITECTURE.md section 3).
+"""Writing and reading the streams of a run as JSON Lines (formats: ``chaoskit.core.records``).
 
 Every record carries ``time``: nanoseconds since the run started, from the
-controller's monotonic clock. Writers flush every line as it comes so that a
-controller killed mid-run still leaves checkable files; readers ignore only a torn
-last line.
-
-history.jsonl::
-
-    {"index": 17, "type": "invoke", "process": 3, "f": "cas", "key": "k2",
-     "value": [4, 7], "node": "n2", "time": 1532000000}
-
-observations.jsonl::
-
-    {"time": 1533000000, "node": "n1", "role": "leader", "term": 7,
-     "leader": "n1", "latency": 410000}
-
-nemesis.jsonl (``down`` and ``cut`` are what checkers read to know who is up and
-which directed links are cut; ``detail`` is free-form for humans and reports)::
-
-    {"time": ..., "type": "start", "id": 3, "fault": "partition",
-     "detail": {"groups": [["n1","n2"],["n3","n4","n5"]]},
-     "down": [], "cut": [["n1","n3"], ...]}
-    {"time": ..., "type": "stop", "id": 3, "fault": "partition"}
+controller's monotonic clock (``RunClock``). Writers flush every line as it comes so
+that a controller killed mid-run still leaves checkable files; readers ignore only a
+torn last line.
 """
 
 from __future__ import annotations
@@ -32,15 +14,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO
 
-HISTORY = "history.jsonl"
-OBSERVATIONS = "observations.jsonl"
-NEMESIS = "nemesis.jsonl"
-
-Record = dict[str, Any]
-OpType = Literal["invoke", "ok", "fail", "info"]
-Role = Literal["leader", "follower", "candidate", "down"]
+from chaoskit.core.records import Record
 
 
 class RunClock:

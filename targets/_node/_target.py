@@ -17,7 +17,7 @@ import httpx
 
 import chaoskit
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo, Status
+from chaoskit.core.target import Launch, NodeInfo, Status, TargetBase
 from chaoskit.errors import ConfigError
 from chaoskit.targets._options import positive, switch
 
@@ -41,14 +41,13 @@ _NUMERIC: dict[str, type[int] | type[float]] = {
 }
 
 
-class NodeTarget:
+class NodeTarget(TargetBase):
     """Base of the reference targets; subclasses set the class attributes."""
 
     module: ClassVar[str] = ""
     bugs: ClassVar[tuple[str, ...]] = ()
     default_tick_ms: ClassVar[float] = 10.0
     default_election_ticks: ClassVar[int] = 15
-    proxy_mode: ClassVar[Any] = "pair"
     #: On/off options (``-o pre-vote=true``), passed as ``--pre-vote`` when on.
     flags: ClassVar[tuple[str, ...]] = ()
 

@@ -17,7 +17,6 @@ class BullyTarget(NodeTarget):
     name = "bully"
     description = "reference Bully election (assumes a synchronous network: splits on partition)"
     default_policy: ClassVar[Any] = "strict"
-    proxy_mode: ClassVar[Any] = "pair"
     workloads = ("none",)
     election_deadline = 2.0
     module = "chaoskit.targets.bully"

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import httpx
 
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo, Outcome, Status
+from chaoskit.core.target import Launch, NodeInfo, Outcome, Status, TargetBase
 from chaoskit.errors import ConfigError
 from chaoskit.targets._options import positive_int, switch
 from chaoskit.targets.etcd import _gateway as gw
@@ -36,13 +36,13 @@ PROBE_KEY = "chaoskit/leader-probe"
 OPTIONS = ("heartbeat-ms", "election-ms", "pre-vote", "binary")
 
 
-class EtcdTarget:
+class EtcdTarget(TargetBase):
     """etcd members on loopback, one proxy in front of each (peers dial it)."""
 
     name = "etcd"
     description = "etcd 3.4 cluster (Debian etcd-server): raft status, KV with compare-and-set"
     default_policy: ClassVar[Any] = "per-term"
-    proxy_mode: ClassVar[Any] = "destination"
+    proxy_mode = "destination"
     #: etcd listens on a client port (status, ops) and a peer port (behind the proxy).
     separate_peer_port = True
     workloads = ("none", "register", "kv")

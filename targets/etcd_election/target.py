@@ -38,7 +38,7 @@ class EtcdElectionTarget(ElectionRecipe):
     name = "etcd-election"
     description = "example: clients campaigning via etcd's election API (lease TTL), unfenced"
     default_policy: ClassVar[Any] = "strict"
-    proxy_mode: ClassVar[Any] = "destination"
+    proxy_mode = "destination"
     separate_peer_port = True
     workloads = ("none",)
 

@@ -19,7 +19,6 @@ class PaxosTarget(NodeTarget):
     description = "reference Paxos leader election with leases (strict: one leader at a time)"
     #: Leadership is a lease: two simultaneous leaders, in any ballots, are a bug.
     default_policy: ClassVar[Any] = "strict"
-    proxy_mode: ClassVar[Any] = "pair"
     workloads = ("none",)
     module = "chaoskit.targets.paxos"
     bugs = BUGS

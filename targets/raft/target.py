@@ -23,7 +23,6 @@ class RaftTarget(NodeTarget):
     name = "raft"
     description = "reference Raft key-value cluster (read index, fsynced log), planted bugs"
     default_policy: ClassVar[Any] = "per-term"
-    proxy_mode: ClassVar[Any] = "pair"
     workloads = ("none", "register", "kv", "set")
     election_deadline = 3.0
     #: 250-500 ms election timeouts: spurious elections stay rare on a loaded 2-core box.

@@ -52,8 +52,7 @@ class ZkElectionTarget(ElectionRecipe):
     name = "zk-election"
     description = "example: candidates using kazoo's Election recipe on ZooKeeper, unfenced"
     default_policy: ClassVar[Any] = "strict"
-    proxy_mode: ClassVar[Any] = "pair"
-    peer_ports: ClassVar[tuple[str, ...]] = PEER_PORTS
+    peer_ports = PEER_PORTS
     workloads = ("none",)
 
     def __init__(self) -> None:

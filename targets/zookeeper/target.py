@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import httpx
 
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo, Outcome, Status
+from chaoskit.core.target import Launch, NodeInfo, Outcome, Status, TargetBase
 from chaoskit.errors import ConfigError
 from chaoskit.targets._options import positive, positive_int
 from chaoskit.targets.zookeeper._client import READ_MODES, ReadMode, ZkClients
@@ -44,7 +44,7 @@ _INTS = {
 OPTIONS = (*_INTS, "session-timeout", "reads", "java", "java-dir")
 
 
-class ZooKeeperTarget:
+class ZooKeeperTarget(TargetBase):
     """Debian's ZooKeeper 3.8: ZAB leader election, epochs as terms, kazoo clients."""
 
     name = "zookeeper"
@@ -52,8 +52,7 @@ class ZooKeeperTarget:
     #: A deposed ZAB leader cannot commit (it needs a quorum's acks), so overlaps
     #: across epochs are reported but allowed.
     default_policy: ClassVar[Any] = "per-term"
-    proxy_mode: ClassVar[Any] = "pair"
-    peer_ports: ClassVar[tuple[str, ...]] = PEER_PORTS
+    peer_ports = PEER_PORTS
     workloads = ("none", "register", "kv")
 
     def __init__(self) -> None:

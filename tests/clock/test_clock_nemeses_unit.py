@@ -8,7 +8,8 @@ from typing import Any, cast
 
 import pytest
 
-from chaoskit.core.nemesis import Clock, Nemesis, NemesisContext
+from chaoskit.core.clock import Clock
+from chaoskit.core.nemesis import Nemesis, NemesisContext
 from chaoskit.core.target import NodeInfo
 from chaoskit.errors import ConfigError, SetupError
 from chaoskit.nemeses.clock import ClockBump, ClockRate, ClockSkewLeader, ClockStrobe

@@ -15,6 +15,7 @@ import pytest
 from chaoskit.errors import ConfigError, SetupError
 from chaoskit.proxy import ProxyClient, ProxyServer
 from chaoskit.run.config import NemesisSpec, RunConfig
+from chaoskit.run.settings import repeat_command
 from chaoskit.runtimes.compose import (
     ComposeNetwork,
     find_services,
@@ -82,17 +83,17 @@ def test_find_services_says_what_to_do_when_the_project_is_not_up() -> None:
 
 
 def test_compose_config_rejects_what_compose_nodes_cannot_do(tmp_path: Path) -> None:
-    base = {"runtime": "docker", "compose_file": tmp_path / "docker-compose.yml"}
+    base = {"runtime": "compose", "compose_file": tmp_path / "docker-compose.yml"}
     RunConfig(**base).validate()  # type: ignore[arg-type]
     for bad, match in (
         ({"nemeses": [NemesisSpec("clock-bump")]}, "clock"),
-        ({"network": "iptables"}, "proxy"),
+        ({"network": "iptables"}, "iptables"),
         ({"options": {"bug": "x"}}, "-o"),
         ({"runtime": "local"}, "--runtime compose"),
     ):
         with pytest.raises(ConfigError, match=match):
             RunConfig(**{**base, **bad}).validate()  # type: ignore[arg-type]
-    command = RunConfig(**base, compose_project="p").command()  # type: ignore[arg-type]
+    command = repeat_command(RunConfig(**base, compose_project="p"))  # type: ignore[arg-type]
     assert "--runtime compose --compose-file" in command and "--compose-project p" in command
 
 

@@ -52,7 +52,7 @@ def test_clock_bump_shows_in_the_node_status_and_the_run_is_valid(
         try:
             assert all(abs(s) < TOLERANCE_S for s in (await _skews(controller)).values())
             await controller.apply(NEMESIS)
-            clocks = controller.state.active[NEMESIS].fault.detail["clocks"]
+            clocks = controller.faults.active[NEMESIS].fault.detail["clocks"]
             assert len(clocks) == 2
             assert any(abs(c["offset_s"]) > 10 * TOLERANCE_S for c in clocks.values())
             skews = await _skews(controller)

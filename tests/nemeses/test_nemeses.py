@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from chaoskit import nemeses
-from chaoskit.core.nemesis import Fault, LinkMode, Nemesis, NemesisContext
+from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
+from chaoskit.core.network import LinkMode
 from chaoskit.core.target import Launch, NodeInfo
 from chaoskit.errors import ConfigError
 from chaoskit.nemeses import _grudges as g

@@ -157,7 +157,10 @@ async def test_an_exception_anywhere_still_heals_and_stops(
     ports = [n.port for n in controller.nodes]
     if where == "start":
         # The half-applied partition has no start record; the network healed it anyway.
-        assert controller.network is not None and controller.network.faulty_links() == []
+        assert (
+            controller.cluster.network is not None
+            and controller.cluster.network.faulty_links() == []
+        )
         assert read_records(controller.run_dir / "nemesis.jsonl") == []
         assert find_leftovers(controller.run_id) == {}
         assert not list((session.state / "active").glob("*.json"))

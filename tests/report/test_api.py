@@ -7,9 +7,7 @@ import chaoskit.report
 
 def test_public_api() -> None:
     assert sorted(chaoskit.report.__all__) == [
-        "load_matrix",
         "make_app",
-        "run_nightly",
         "serve",
         "write_junit",
         "write_run_report",

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from chaoskit.report import run_nightly, write_run_report
+from chaoskit.nightly.night import run_nightly
+from chaoskit.report import write_run_report
 from tests.support.browser import CHROMIUM, check_page
 from tests.support.synthetic import SyntheticSpec, write_synthetic_run
 

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from chaoskit.errors import ConfigError, SetupError
-from chaoskit.report import load_matrix, run_nightly
+from chaoskit.nightly.night import load_matrix, run_nightly
 from tests.support.synthetic import SyntheticSpec, write_synthetic_run
 
 MATRIX = """

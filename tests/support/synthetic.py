@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chaoskit.store.streams import HISTORY, NEMESIS, OBSERVATIONS, JsonlWriter, Record
+from chaoskit.core.records import HISTORY, NEMESIS, OBSERVATIONS, Record
+from chaoskit.store.streams import JsonlWriter
 
 MS = 1_000_000
 S = 1_000_000_000

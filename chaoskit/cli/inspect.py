@@ -1,0 +1,83 @@
+"""Commands that look at what is there: plug-ins, stored runs, histories, reports."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from chaoskit.cli.console import out
+from chaoskit.cli.summary import print_summary
+from chaoskit.core import plugins
+from chaoskit.errors import ConfigError
+
+
+@click.command("list")
+def list_plugins() -> None:
+    """Show the targets, nemeses, workloads and checkers available."""
+    for kind in plugins.KINDS:
+        click.echo(click.style(kind, bold=True))
+        for name in plugins.names(kind):
+            try:
+                desc = getattr(plugins.load(kind, name), "description", "")
+            except Exception as exc:  # noqa: BLE001 - a broken plug-in is listed, not fatal
+                desc = f"(cannot load: {exc})"
+            click.echo(f"  {name:<28} {desc}")
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option("--policy", type=click.Choice(["strict", "per-term"]), default=None)
+def check(run_dir: Path, policy: str | None) -> None:
+    """Re-run the checkers on a stored run (or a store's latest run)."""
+    from chaoskit.checkers.checking import check_stored_run
+
+    run_dir, results = check_stored_run(run_dir, policy=policy)
+    print_summary(out, run_dir, results)
+    sys.exit(1 if results["valid"] is False else 0 if results["valid"] is True else 2)
+
+
+@click.command("check-history")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--model", type=click.Choice(["register", "kv"]), required=True)
+def check_history(file: Path, model: str) -> None:
+    """Check a history file (chaoskit JSONL, Jepsen log or EDN) for linearizability."""
+    from chaoskit.checkers.history_formats import check_history_file
+
+    if not file.is_file():
+        raise ConfigError(f"no such history file: {file}")
+    result = check_history_file(file, model)
+    if result.valid is True:
+        out.print(f"{file}: linearizable ({result.metrics.get('ops', '?')} ops)")
+        sys.exit(0)
+    for anomaly in result.anomalies[:5]:
+        out.print(f"{file}: {anomaly.get('message', anomaly)}")
+    if result.valid is False:
+        out.print(f"{file}: NOT linearizable")
+        sys.exit(1)
+    out.print(f"{file}: unknown ({result.error or 'search budget exceeded'})")
+    sys.exit(2)
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+def report(run_dir: Path) -> None:
+    """Regenerate a run's report.html and junit.xml (RUN_DIR may be a store: its latest)."""
+    from chaoskit.report import write_junit, write_run_report
+    from chaoskit.store.rundir import resolve_run_dir
+
+    run_dir = resolve_run_dir(run_dir)
+    out.print(str(write_run_report(run_dir)))
+    out.print(str(write_junit(run_dir)))
+
+
+@click.command()
+@click.argument("store", type=click.Path(path_type=Path), default=Path("runs"))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(store: Path, host: str, port: int) -> None:
+    """Serve the run store with an index of runs and each run's report."""
+    from chaoskit.report import serve as serve_store
+
+    serve_store(store, host=host, port=port)

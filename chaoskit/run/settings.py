@@ -1,0 +1,441 @@
+"""The settings of a run, written once: every other form of them is derived from here.
+
+A run is configured in four places: ``chaoskit run`` options, the pytest marker
+``@pytest.mark.chaos(...)``, the keys of a nightly matrix, and the "repeat with"
+command stored with every run. Spelled out by hand four times they drifted (a repeat
+command that dropped ``--nemesis none`` ran another experiment). So each setting is
+one ``Setting`` row here, and:
+
+- the CLI's ``run`` options are generated from ``SETTINGS`` (``click_options``);
+- marker keywords and matrix keys are the settings' ``key`` names, read by
+  ``config_from_mapping``;
+- the repeat command is ``config_argv``, the inverse of ``config_from_cli``
+  (a property test checks config -> argv -> config for any valid config).
+
+Values from the command line are text; from a marker or a matrix they may already be
+numbers, lists or tables. Either way a setting's ``convert`` turns them into the
+``RunConfig`` field's value or raises a ``ConfigError`` naming the setting.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chaoskit.errors import ConfigError
+from chaoskit.run.config import RunConfig, parse_nemeses, parse_options
+
+Convert = Callable[[Any, str], Any]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a run: its ``RunConfig`` field, its names and how to read it."""
+
+    #: The ``RunConfig`` attribute it sets.
+    field: str
+    #: Its name as a marker keyword and a matrix key; the CLI flag is derived from it.
+    key: str
+    convert: Convert
+    help: str
+    #: The CLI's long flag, when not ``--`` + key with dashes.
+    flag: str | None = None
+    short: str | None = None
+    metavar: str | None = None
+    #: Given several times on the command line (``-o k=v -o k2=v2``).
+    repeated: bool = False
+    #: An on/off switch (``--no-progress``): the flag sets ``flag_value``.
+    flag_value: Any = None
+    #: Part of the experiment, so written into the repeat command (display-only is not).
+    in_command: bool = True
+    #: Shown as the default in ``--help``.
+    shown_default: str | None = None
+    #: Set by the command line only: a marker or a matrix cell gets it from the session
+    #: (``--chaos-store``, ``nightly --store``) or not at all (the live display).
+    cli_only: bool = False
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.key.replace("_", "-")
+
+    def render(self, value: Any) -> list[str]:
+        """The argv that sets ``value`` (nothing for a default-valued switch)."""
+        if self.flag_value is not None:
+            return [self.cli_flag] if value == self.flag_value else []
+        if self.repeated:
+            return [arg for item in _items(self.key, value) for arg in (self.cli_flag, item)]
+        return [self.cli_flag, _text(value)]
+
+
+# -- converters: (value, setting key) -> field value -------------------------------------
+
+
+def _name(key: str) -> str:
+    return "--" + key.replace("_", "-")
+
+
+def text(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{_name(key)} needs a non-empty text, not {value!r}")
+    return value.strip()
+
+
+def optional_text(value: Any, key: str) -> str | None:
+    return None if value is None else text(value, key)
+
+
+def integer(value: Any, key: str) -> int:
+    if isinstance(value, bool):
+        raise ConfigError(f"{_name(key)} must be an integer, not {value!r}")
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{_name(key)} must be an integer, not {value!r}") from None
+
+
+def optional_integer(value: Any, key: str) -> int | None:
+    return None if value is None else integer(value, key)
+
+
+def number(value: Any, key: str) -> float:
+    """A finite number: ``inf`` and ``nan`` are refused (a run must end)."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{_name(key)} must be a number, not {value!r}")
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{_name(key)} must be a number, not {value!r}") from None
+    if not math.isfinite(result):
+        raise ConfigError(f"{_name(key)} must be a finite number, not {value!r}")
+    return result
+
+
+def optional_number(value: Any, key: str) -> float | None:
+    return None if value is None else number(value, key)
+
+
+def path(value: Any, key: str) -> Path:
+    if isinstance(value, Path):
+        value = str(value)
+    return Path(text(value, key))
+
+
+def optional_path(value: Any, key: str) -> Path | None:
+    return None if value is None else path(value, key)
+
+
+def target(value: Any, key: str) -> Any:
+    """A target name, a spec file (made absolute, so the repeat command works from any
+    folder), or a ``Target`` object (pytest)."""
+    if not isinstance(value, str | Path):
+        return value
+    name = text(str(value), key)
+    return str(Path(name).resolve()) if name.endswith(".toml") else name
+
+
+def nemeses(value: Any, key: str) -> list[Any]:
+    """``"kill,partition:mode=hang"``, a list of such texts, or ``"none"``."""
+    if isinstance(value, list | tuple):
+        value = ",".join(str(v) for v in value)
+    if not isinstance(value, str) or not value.strip(" ,"):
+        raise ConfigError(f"{_name(key)} names no nemesis ({value!r}): give one or more, or 'none'")
+    return parse_nemeses(value)
+
+
+def options(value: Any, key: str) -> dict[str, str]:
+    """``-o k=v`` texts, or a table."""
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    return parse_options(_items(key, value), what="-o option")
+
+
+def names(value: Any, key: str) -> list[str] | None:
+    """A list of names (``--checker a --checker b``); none given is ``None``."""
+    items = _items(key, value)
+    return [text(item, key) for item in items] or None
+
+
+def choice(*allowed: str, optional: bool = False) -> Convert:
+    def convert(value: Any, key: str) -> str | None:
+        if value is None and optional:
+            return None
+        if value not in allowed:
+            raise ConfigError(f"{_name(key)} must be one of {', '.join(allowed)}, not {value!r}")
+        return str(value)
+
+    return convert
+
+
+def switch(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, not {value!r}")
+    return value
+
+
+def _items(key: str, value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [f"{k}={v}" for k, v in value.items()]
+    if isinstance(value, Iterable):
+        return [str(v) for v in value]
+    raise ConfigError(f"{_name(key)} must be a list, not {value!r}")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float):
+        short = format(value, "g")
+        return short if float(short) == value else repr(value)  # exact, and 60 not 60.0
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "none"
+    return str(value)
+
+
+# -- the table ---------------------------------------------------------------------------
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "target",
+        "target",
+        target,
+        "Target name (see `chaoskit list`) or a target spec file (.toml).",
+        short="-t",
+        shown_default="raft",
+        metavar="NAME|FILE.toml",
+    ),
+    Setting(
+        "nemeses",
+        "nemesis",
+        nemeses,
+        "Fault families, comma-separated, each NAME[:key=value;...]; A&B applies two "
+        "together; 'none' for none.",
+        short="-n",
+        shown_default="partition",
+        metavar="A[,B...]",
+    ),
+    Setting("nodes", "nodes", integer, "Cluster size.", shown_default="5", metavar="N"),
+    Setting(
+        "time_limit",
+        "time_limit",
+        number,
+        "Seconds of faults and load before the final phase.",
+        shown_default="60",
+        metavar="SECONDS",
+    ),
+    Setting(
+        "seed",
+        "seed",
+        optional_integer,
+        "Seed of every random choice (random if absent).",
+        metavar="N",
+    ),
+    Setting(
+        "concurrency",
+        "concurrency",
+        optional_integer,
+        "Logical client processes that follow the leader (default: one per node).",
+        metavar="N",
+    ),
+    Setting(
+        "bound_clients",
+        "bound_clients",
+        integer,
+        "Extra clients pinned to one node each (n1, n2, ... in turn), as Jepsen's are: "
+        "they stay on a deposed leader, which is how stale reads show.",
+        shown_default="0",
+        metavar="N",
+    ),
+    Setting(
+        "workload",
+        "workload",
+        optional_text,
+        "Client workload: register, kv, set, none (default: register where supported).",
+        short="-w",
+        metavar="NAME",
+    ),
+    Setting(
+        "runtime",
+        "runtime",
+        choice("local", "docker", "compose"),
+        "Where nodes run: local processes, containers of the run, or a running "
+        "docker-compose cluster (attached to).",
+        shown_default="local",
+        metavar="local|docker|compose",
+    ),
+    Setting(
+        "compose_file",
+        "compose_file",
+        optional_path,
+        "--runtime compose: the compose file [default: docker-compose.yml].",
+        metavar="FILE",
+    ),
+    Setting(
+        "compose_project",
+        "compose_project",
+        optional_text,
+        "--runtime compose: the project name (docker -p).",
+        metavar="NAME",
+    ),
+    Setting(
+        "network",
+        "network",
+        choice("proxy", "iptables"),
+        "Link faults through the fault proxy, or iptables in containers (docker).",
+        shown_default="proxy",
+        metavar="proxy|iptables",
+    ),
+    Setting(
+        "store",
+        "store",
+        path,
+        "Where runs are stored.",
+        shown_default="runs",
+        cli_only=True,
+        metavar="DIR",
+    ),
+    Setting(
+        "options",
+        "options",
+        options,
+        "Target option, e.g. -o bug=stale-read (repeatable).",
+        flag="-o",
+        metavar="KEY=VALUE",
+        repeated=True,
+    ),
+    Setting(
+        "policy",
+        "policy",
+        choice("strict", "per-term", optional=True),
+        "Split-brain policy (default: the target's).",
+        metavar="strict|per-term",
+    ),
+    Setting(
+        "election_deadline",
+        "election_deadline",
+        optional_number,
+        "Seconds a healthy majority may stay leaderless (default: the target's).",
+        metavar="SECONDS",
+    ),
+    Setting(
+        "checkers",
+        "checkers",
+        names,
+        "Run only these checkers (repeatable; default: leader checks + the workload's).",
+        flag="--checker",
+        repeated=True,
+        metavar="NAME",
+    ),
+    Setting(
+        "toxiproxy_url",
+        "toxiproxy_url",
+        optional_text,
+        "Drive a real Toxiproxy at this URL instead of the embedded proxy.",
+        metavar="URL",
+    ),
+    Setting(
+        "fault_s",
+        "fault_seconds",
+        optional_number,
+        "Mean length of a fault interval (default: sized to the election timeout).",
+        metavar="SECONDS",
+    ),
+    Setting(
+        "heal_s",
+        "heal_seconds",
+        optional_number,
+        "Mean length of a healthy interval (default: sized to the election timeout).",
+        metavar="SECONDS",
+    ),
+    Setting(
+        "progress",
+        "progress",
+        switch,
+        "No live display.",
+        flag="--no-progress",
+        flag_value=False,
+        in_command=False,
+        cli_only=True,
+    ),
+)
+
+BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+
+
+#: Setting keys a marker or a matrix cell may give.
+MAPPING_KEYS: tuple[str, ...] = tuple(s.key for s in SETTINGS if not s.cli_only)
+
+
+def config_from_mapping(
+    values: Mapping[str, Any], *, where: str, session: Mapping[str, Any] | None = None
+) -> RunConfig:
+    """A ``RunConfig`` from setting keys (a pytest marker, a matrix cell).
+
+    ``values`` may hold ``MAPPING_KEYS`` only (others are refused, the known ones
+    listed); ``session`` adds command-line-only settings of the caller (the store).
+    ``where`` prefixes every error (``tests/test_x.py::test_y: ...``).
+    """
+    unknown = sorted(set(values) - set(MAPPING_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(MAPPING_KEYS)}"
+        )
+    try:
+        return _config({**values, **(session or {})})
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def config_from_cli(params: Mapping[str, Any]) -> RunConfig:
+    """A ``RunConfig`` from the ``run`` command's parsed options (absent: defaults)."""
+    return _config({k: v for k, v in params.items() if k in BY_KEY and v not in (None, ())})
+
+
+def _config(values: Mapping[str, Any]) -> RunConfig:
+    fields = {BY_KEY[k].field: BY_KEY[k].convert(v, k) for k, v in values.items()}
+    return RunConfig(**fields)
+
+
+def config_argv(config: RunConfig) -> list[str]:
+    """``chaoskit run ...`` arguments that give back ``config``: every setting that is
+    part of the experiment, defaults included, so that a later change of a default
+    cannot change what the command repeats."""
+    argv = ["chaoskit", "run"]
+    for setting in SETTINGS:
+        if not setting.in_command:
+            continue
+        value = config.target_name if setting.field == "target" else getattr(config, setting.field)
+        if value is None or (setting.repeated and not value):
+            continue
+        argv += setting.render(value)
+    return argv
+
+
+def repeat_command(config: RunConfig) -> str:
+    """The shell command that repeats the run of ``config`` exactly."""
+    return shlex.join(config_argv(config))
+
+
+def config_json(config: RunConfig) -> dict[str, Any]:
+    """Every setting of ``config`` as JSON (``config.json``), and the repeat command."""
+    out: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = getattr(config, setting.field)
+        if setting.field == "target":
+            value = config.target_name
+        elif setting.field == "nemeses":
+            value = [str(n) for n in value]
+        elif isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, dict | list):
+            value = type(value)(value)
+        out[setting.field] = value
+    out["command"] = repeat_command(config)
+    return out
