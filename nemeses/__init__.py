@@ -14,8 +14,8 @@
 ``none``                    nothing (a baseline)
 =========================== =====================================================
 
-Faults are data drawn by pure functions (``chaoskit.nemeses._grudges``) and a schedule
-drawn up front (``chaoskit.run.schedule``), both from the run's seed.
+Faults are data drawn by pure functions (``chaoskit.nemeses._grudges``) from the run's
+seed; the engine draws the schedule of when they start and stop (``chaoskit.run.schedule``).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from chaoskit.nemeses._partition import (
     PartitionOneWay,
 )
 from chaoskit.nemeses._process import Kill, KillLeader, Pause, PauseLeader
-from chaoskit.run.schedule import Step, build_schedule, default_intervals, nemesis_rng, schedule_rng
 
 #: Every built-in nemesis class, by the name it is registered under.
 BUILTINS: dict[str, type] = {
@@ -65,9 +64,4 @@ __all__ = [
     "PartitionOneWay",
     "Pause",
     "PauseLeader",
-    "Step",
-    "build_schedule",
-    "default_intervals",
-    "nemesis_rng",
-    "schedule_rng",
 ]

@@ -43,11 +43,11 @@ def run(**params: Any) -> None:
     from chaoskit.run.controller import execute
     from chaoskit.runtimes.cleanup import leftover_warning
 
-    config = config_from_cli(params)
-    config.validate()
     warning = leftover_warning()
     if warning:
         err.print(f"warning: {warning}", markup=False)
+    config = config_from_cli(params)
+    config.validate()
     result = run_async(execute(config))
     print_summary(
         out, result.run_dir, result.results, seed=config.seed, command=repeat_command(config)

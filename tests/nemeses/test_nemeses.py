@@ -17,6 +17,7 @@ from chaoskit.core.network import LinkMode
 from chaoskit.core.target import Launch, NodeInfo
 from chaoskit.errors import ConfigError
 from chaoskit.nemeses import _grudges as g
+from chaoskit.run.schedule import nemesis_rng
 
 Link = tuple[str, str]
 
@@ -337,7 +338,7 @@ def _victims_of_two_runs(names: list[str], seed: int) -> list[list[Any]]:
         ctx = make_ctx(5, leader="n1")
         log = []
         for name, k in itertools.product(names, range(3)):
-            ctx.rng = nemeses.nemesis_rng(seed, f"{name}:{k}")
+            ctx.rng = nemesis_rng(seed, f"{name}:{k}")
             nemesis = make(name)
             fault = start(nemesis, ctx)
             assert fault is not None

@@ -141,8 +141,8 @@ def test_cell_config_passed_to_run_one(tmp_path: Path, store: Path) -> None:
         "workload": "register",
         "seed": 1,
         "time_limit": 5.0,
-        "nodes": None,
         "options": {"tick-ms": "5"},
+        "store": str(store),
     }
     assert len(runner.calls) == 6  # type: ignore[attr-defined]
 
