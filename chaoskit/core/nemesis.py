@@ -1,6 +1,6 @@
 """The Nemesis part: one fault family, started and stopped.
 
-Faults are data (STYLE.md): a nemesis picks its victims from the run's seeded
+Faults are data: a nemesis picks its victims from the run's seeded
 random generator, then returns a ``Fault`` saying what it did. The controller
 writes it to ``nemesis.jsonl`` and later hands it back to ``stop`` to heal it.
 ``down`` (nodes made unavailable) and ``cut`` (directed links cut, ``[src, dst]``)

@@ -1,4 +1,4 @@
-"""The Controller: one run from start to verdict (ARCHITECTURE.md section 1).
+"""The Controller: one run from start to verdict (docs/architecture.md, "The data flow of a run").
 
 start the proxy and the nodes -> observe, drive clients, apply the fault schedule
 -> final phase (heal everything, wait for a leader, final reads, stop nodes)

@@ -1,4 +1,4 @@
-"""The three recorded streams of a run, as JSON Lines (ARCHITECTURE.md section 3).
+"""The three recorded streams of a run, as JSON Lines (docs/architecture.md, "Record formats").
 
 Every record carries ``time``: nanoseconds since the run started, from the
 controller's monotonic clock. Writers flush every line as it comes so that a
