@@ -50,8 +50,8 @@ CATALOGUE_PAGES = {
 }
 #: Fenced code in these languages is not shell: ``from chaoskit import run`` is no command.
 NOT_SHELL = {"python", "py", "pycon"}
-#: Options every command has (click's help option, renamed in the group's settings).
-HELP_OPTIONS = {"-h", "--help"}
+#: Options every command has: the help option, as the group's settings name it.
+HELP_OPTIONS = set(cli.context_settings.get("help_option_names", ["--help"]))
 #: Where pointers to project files live: code, tests, examples and the docs themselves.
 SOURCE_DIRS = (
     "chaoskit",
