@@ -76,7 +76,7 @@ def links_of(node: str, ids: Iterable[str], direction: str = "both") -> list[Lin
     """The links of ``node``: ``in`` (* -> node), ``out`` (node -> *) or ``both``.
 
     Isolating a node needs ``both``: many systems (etcd) have the leader dial out,
-    so cutting only what it receives is not a partition (notes/real-targets.md).
+    so cutting only what it receives is not a partition (seen on etcd 3.4).
     """
     others = [i for i in ids if i != node]
     links: list[Link] = []

@@ -5,10 +5,11 @@ the same way, or one checker could call a moment "healed" that another calls
 "partitioned". So the reading lives here, once:
 
 - ``Sample``: one observation, sorted by controller time (a node's clock is never used).
-- ``Claim``: a span of leadership (ARCHITECTURE.md section 4): from the first to the last
-  observation in which node n says it leads term t. With terms, a node that is paused and
-  seen leading the same term again is still one claim. Without terms (``term`` null),
-  each run of consecutive "leader" answers of a node is one claim.
+- ``Claim``: a span of leadership (docs/architecture.md, "What the leader checks mean"):
+  from the first to the last observation in which node n says it leads term t. With
+  terms, a node that is paused and seen leading the same term again is still one
+  claim. Without terms (``term`` null), each run of consecutive "leader" answers of a
+  node is one claim.
 - ``FaultSpan``: a fault from ``nemesis.jsonl`` (start/stop paired by ``id``); a start
   without a stop stays active to the end of the run.
 - ``Connectivity``: is a majority of the nodes up and connected to each other, given the

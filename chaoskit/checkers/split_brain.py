@@ -1,6 +1,6 @@
 """The ``split-brain`` checker: two nodes claiming leadership at the same time.
 
-Rules (ARCHITECTURE.md section 4; claims as in ``_timeline``):
+Rules (docs/architecture.md, "What the leader checks mean"; claims as in ``_timeline``):
 
 - Two claims by different nodes that overlap in controller time are a split brain.
   Same term: a violation of election safety, always an anomaly (``same_term: true``).

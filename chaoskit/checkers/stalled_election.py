@@ -1,6 +1,6 @@
 """The ``stalled-election`` checker: no leader for too long while a majority could elect one.
 
-Rules (ARCHITECTURE.md section 4):
+Rules (docs/architecture.md, "What the leader checks mean"):
 
 - At each instant the cluster "has a leader" when some node's latest observation says
   it is leader (any term: simple, and documented so a reader knows what was counted).

@@ -2,9 +2,9 @@
 
 Systems such as etcd identify a peer by the address they dial, and every member
 dials the same advertised address of a member, so chaoskit can put only one proxy in
-front of each node (notes/real-targets.md). To cut the link a -> b, the proxy in
-front of b must tell the connections opened by a from the others. On one host the
-kernel knows: the accepted socket's peer port is the local port of the dialing
+front of each node (docs/proxy.md, "Destination mode"). To cut the link a -> b, the
+proxy in front of b must tell the connections opened by a from the others. On one
+host the kernel knows: the accepted socket's peer port is the local port of the dialing
 socket, the kernel's socket table maps that socket to an inode, and the process
 holding the inode has ``socket:[inode]`` among its ``/proc/PID/fd`` links. Matching
 that process against the nodes' process ids (or their descendants: a wrapper's

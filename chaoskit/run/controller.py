@@ -1,4 +1,4 @@
-"""The Controller: one run from start to verdict.
+"""The Controller: one run from start to verdict (docs/architecture.md, the data flow).
 
 start the proxy and the nodes (launch.py) -> observe, drive clients, apply the fault
 schedule (faults.py, schedule.py) -> final phase (heal everything, wait for a leader,

@@ -26,7 +26,7 @@ it field by field and builds a ``Target`` like any built-in one::
     http = "GET /kv/{key}"
     value = "value"
 
-The README documents every field.
+docs/spec-files.md documents every field and placeholder.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The command line of one etcd 3.4 member (notes/real-targets.md, verified on 3.4.23).
+"""The command line of one etcd 3.4 member (verified on 3.4.23).
 
 Every member advertises, and is dialed at, the address of the proxy in front of it
 (destination mode): etcd identifies peers by their advertised URL, so the proxy

@@ -1,4 +1,4 @@
-"""A bumped node does not distort the recorded timeline (ARCHITECTURE.md section 3).
+"""A bumped node does not distort the recorded timeline (docs/architecture.md, "Record formats").
 
 The real Observer polls a node under libfaketime while that node's clock jumps
 +300 s and then -300 s; the node's own answers show the jumps, the recorded
