@@ -82,7 +82,8 @@ def build_config(
     command line's options; a mistake is a ``pytest.UsageError`` naming the test.
     """
     from chaoskit.errors import ConfigError
-    from chaoskit.run.settings import config_from_mapping, number
+    from chaoskit.run.settings import config_from_mapping
+    from chaoskit.run.values import number
 
     if args:
         raise pytest.UsageError(

@@ -47,26 +47,26 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chaoskit.checkers._timeline import (
-    MAX_LISTED,
-    NS_PER_S,
-    Claim,
+from chaoskit.checkers._faults import (
     Connectivity,
-    Timeline,
     cut_off_intervals,
     describe_faults,
     fault_fields,
     faults_during,
-    find_claims,
     free_stretches,
-    human,
+    segments,
+)
+from chaoskit.checkers._timeline import (
+    MAX_LISTED,
+    Claim,
+    Timeline,
+    find_claims,
     latencies,
     load_timeline,
-    ms,
     sampling_intervals,
-    segments,
     verdict,
 )
+from chaoskit.checkers.figures import NS_PER_S, human, ms
 from chaoskit.core.checker import CheckResult, RunData
 
 #: Overlaps separated by less than this are one episode, reported as one anomaly.

@@ -41,25 +41,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chaoskit.checkers._timeline import (
-    MAX_LISTED,
-    NS_PER_MS,
+from chaoskit.checkers._faults import (
     Connectivity,
     FaultSpan,
-    Sample,
     Segment,
-    Timeline,
     describe_faults,
     fault_fields,
     faults_during,
-    human,
-    load_timeline,
-    ms,
-    percentiles,
-    sampling_intervals,
     segments,
+)
+from chaoskit.checkers._timeline import (
+    MAX_LISTED,
+    Sample,
+    Timeline,
+    load_timeline,
+    sampling_intervals,
     verdict,
 )
+from chaoskit.checkers.figures import NS_PER_MS, human, ms, percentiles
 from chaoskit.core.checker import CheckResult, RunData
 
 #: A leader is stable once its streak has this many samples or lasts this long.

@@ -13,18 +13,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from chaoskit.checkers._faults import FaultSpan, read_faults
 from chaoskit.checkers._timeline import (
     MAX_LISTED,
-    FaultSpan,
     Sample,
     find_claims,
     latencies,
-    ms,
-    percentiles,
-    read_faults,
     samples_of,
     sampling_intervals,
 )
+from chaoskit.checkers.figures import ms, percentiles
 from chaoskit.core.checker import CheckResult, RunData
 from chaoskit.core.records import Record
 

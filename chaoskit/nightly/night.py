@@ -51,12 +51,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from chaoskit.checkers.figures import percentile
 from chaoskit.errors import ChaoskitError, ConfigError
 from chaoskit.report._junit import JUNIT, write_junit
 from chaoskit.report._model import failover_values, flat_anomalies, read_results
 from chaoskit.report._nightly_page import render_nightly
 from chaoskit.report._run_report import REPORT, write_run_report
-from chaoskit.report._stats import percentile
 from chaoskit.run.settings import MAPPING_KEYS
 from chaoskit.store.rundir import write_json
 

@@ -207,8 +207,8 @@ async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]
     """Containers on a network of the run; faults through the proxy container (or
     iptables inside the containers); the controller reaches every node through a port
     published on 127.0.0.1, which faults never cut."""
-    from chaoskit.runtimes.docker import LIBFAKETIME_IN_IMAGE, NODE_PORT, DockerRuntime
-    from chaoskit.runtimes.images import NODE_IMAGE
+    from chaoskit.runtimes.docker import NODE_PORT, DockerRuntime
+    from chaoskit.runtimes.images import LIBFAKETIME_IN_IMAGE, NODE_IMAGE
 
     target, config = ctx.plan.target, ctx.plan.config
     if target.peer_ports or target.proxy_mode != "pair" or target.separate_peer_port:
@@ -220,6 +220,7 @@ async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]
         image=target.docker_image or NODE_IMAGE,
         node_port=target.docker_port or NODE_PORT,
         clock=cluster.clock,
+        net_admin=config.network == "iptables",
     )
     cluster.runtime = runtime
     placed = runtime.place_nodes(ids)

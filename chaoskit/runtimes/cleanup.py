@@ -181,7 +181,7 @@ def mark_abandoned(run_dir: Path) -> bool:
 def _clean_docker(run_id: str | None, alive: set[str]) -> list[str]:
     """Containers and networks of the run (or of every run not in progress)."""
     try:
-        from chaoskit.runtimes.docker import cleanup
+        from chaoskit.runtimes.containers import cleanup
 
         if run_id is not None:
             return [f"removed {what}" for what in cleanup(run_id)]
@@ -199,7 +199,7 @@ def _docker_runs() -> set[str]:
     A run whose creator still lives is in progress even when no registry this cleanup
     reads knows it (another state dir or user, or the runtime used as a library).
     """
-    from chaoskit.runtimes.docker import LABEL_CONTROLLER, LABEL_RUN
+    from chaoskit.runtimes.containers import LABEL_CONTROLLER, LABEL_RUN
     from chaoskit.runtimes.images import docker_client
 
     client = docker_client()

@@ -31,42 +31,34 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import sys
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from chaoskit.core.target import Launch, NodeInfo
 from chaoskit.errors import ConfigError, SetupError
-from chaoskit.runtimes.images import NODE_IMAGE, PROXY_IMAGE, docker_client, docker_errors
+from chaoskit.runtimes import containers
+from chaoskit.runtimes.containers import LABEL_CONTROLLER, LABEL_NODE, LABEL_ROLE, LABEL_RUN
+from chaoskit.runtimes.images import (
+    CLOCK_DIR_IN_NODE,
+    NODE_IMAGE,
+    PROXY_IMAGE,
+    clock_env,
+    docker_client,
+    docker_errors,
+    image_argv,
+)
 from chaoskit.runtimes.ports import reserve_port
 from chaoskit.runtimes.registry import process_token
 
 if TYPE_CHECKING:
     from chaoskit.clock.faketime import FaketimeClock
 
-LABEL_RUN = "chaoskit.run"
-LABEL_NODE = "chaoskit.node"
-LABEL_ROLE = "chaoskit.role"
-#: The process token (``_active.process_token``) of the process that created the
-#: container: ``chaoskit cleanup`` without ``--run-id`` spares runs whose creator lives,
-#: whichever registry (state dir, user) that process wrote to, if any.
-LABEL_CONTROLLER = "chaoskit.controller"
 NODE_PORT = 8000
 PROXY_API_PORT = 8474
 DATA_DIR = Path("/data")
-PYTHON_IN_IMAGE = "python"
-STOP_GRACE_S = 3
-READY_TIMEOUT_S = 30.0
-#: Where the node image keeps libfaketime (a link made in docker/node.Dockerfile, so the
-#: path does not depend on the image's architecture).
-LIBFAKETIME_IN_IMAGE = "/opt/chaoskit/libfaketime.so.1"
-#: Where the run's clock directory (one timestamp file per node) appears in a node.
-CLOCK_DIR_IN_NODE = "/run/chaoskit-clock"
 _RUN_ID = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
 
 StartHook = Callable[[str], Awaitable[None]]
@@ -111,6 +103,7 @@ class DockerRuntime:
         node_port: int = NODE_PORT,
         client: Any = None,
         clock: FaketimeClock | None = None,
+        net_admin: bool = False,
     ) -> None:
         if not _RUN_ID.match(run_id):
             raise ConfigError(f"run id '{run_id}' is not usable in container names")
@@ -130,6 +123,9 @@ class DockerRuntime:
         #: Clock nemeses: the clock directory is bind-mounted read-only into every node
         #: and each node preloads the image's libfaketime on its own file there.
         self.clock = clock
+        #: ``NET_ADMIN`` only for the iptables network, which writes rules inside the
+        #: nodes: the proxy network and the user's own image never get it.
+        self.net_admin = net_admin
 
     # -- placement -----------------------------------------------------------------
 
@@ -228,6 +224,7 @@ class DockerRuntime:
         command = ["--host", "0.0.0.0", "--port", str(PROXY_API_PORT), "--seed", str(seed)]
         self._proxy.container = await asyncio.to_thread(
             self._create,
+            False,
             self.proxy_image,
             self.proxy_name,
             command,
@@ -237,7 +234,9 @@ class DockerRuntime:
         )
         await self._start_entry(self._proxy)
         url = f"http://127.0.0.1:{port}"
-        await self._wait_http(self._proxy, f"{url}/version")
+        await containers.wait_http(
+            self._proxy.container, self._proxy.placement.container, f"{url}/version"
+        )
         return url
 
     # -- the Runtime protocol ------------------------------------------------------
@@ -264,6 +263,7 @@ class DockerRuntime:
                 volumes[host_dir] = {"bind": CLOCK_DIR_IN_NODE, "mode": "ro"}
             entry.container = await asyncio.to_thread(
                 self._create,
+                self.net_admin,
                 self.image,
                 entry.placement.container,
                 image_argv(launch.argv) if self.image == NODE_IMAGE else list(launch.argv),
@@ -292,31 +292,31 @@ class DockerRuntime:
 
     async def start(self, node: str) -> None:
         entry = self._nodes[node]
-        if await asyncio.to_thread(self._status, entry) in ("running", "paused"):
+        if await asyncio.to_thread(containers.status, entry.container) in ("running", "paused"):
             return
         await self._start_entry(entry)
         for hook in self._start_hooks:
             await hook(node)
 
     async def kill(self, node: str) -> None:
-        await asyncio.to_thread(self._kill, self._nodes[node])
+        await asyncio.to_thread(containers.kill, self._nodes[node].container)
 
     async def stop(self, node: str) -> None:
-        await asyncio.to_thread(self._stop, self._nodes[node])
+        await asyncio.to_thread(containers.stop, self._nodes[node].container)
 
     async def pause(self, node: str) -> None:
         entry = self._nodes[node]
-        if await asyncio.to_thread(self._status, entry) == "running":
-            await asyncio.to_thread(self._quiet, entry.container.pause)
+        if await asyncio.to_thread(containers.status, entry.container) == "running":
+            await asyncio.to_thread(containers.quiet, entry.container.pause)
 
     async def resume(self, node: str) -> None:
         entry = self._nodes[node]
-        if await asyncio.to_thread(self._status, entry) == "paused":
-            await asyncio.to_thread(self._quiet, entry.container.unpause)
+        if await asyncio.to_thread(containers.status, entry.container) == "paused":
+            await asyncio.to_thread(containers.quiet, entry.container.unpause)
 
     def is_running(self, node: str) -> bool:
         entry = self._nodes.get(node)
-        return entry is not None and self._status(entry) in ("running", "paused")
+        return entry is not None and containers.status(entry.container) in ("running", "paused")
 
     def pid(self, node: str) -> int | None:
         """Containers are found by label, not by process id: none."""
@@ -328,11 +328,11 @@ class DockerRuntime:
     def kill_now(self) -> None:
         """Remove the run's containers and network at once (the last resort)."""
         with contextlib.suppress(Exception):
-            remove_run(self.client, self.run_id)
+            containers.remove_run(self.client, self.run_id)
 
     async def close(self) -> None:
         """Remove this run's containers and network (found by label: even unplaced ones)."""
-        await asyncio.to_thread(remove_run, self.client, self.run_id)
+        await asyncio.to_thread(containers.remove_run, self.client, self.run_id)
         entries = [*self._nodes.values(), *([self._proxy] if self._proxy else [])]
         for entry in entries:
             if entry.log_thread is not None:
@@ -366,66 +366,27 @@ class DockerRuntime:
         container joins its network namespace instead: faults apply without waking it.
         """
         entry = self._nodes[node]
-        if await asyncio.to_thread(self._status, entry) == "paused":
-            return await asyncio.to_thread(self._exec_beside, entry, argv)
+        if await asyncio.to_thread(containers.status, entry.container) == "paused":
+            return await asyncio.to_thread(
+                containers.exec_beside,
+                self.client,
+                self.image,
+                entry.placement.container,
+                argv,
+                {**self.labels, LABEL_ROLE: "helper"},
+            )
         result = await asyncio.to_thread(entry.container.exec_run, argv, user="root")
         return int(result.exit_code), result.output.decode(errors="replace")
 
-    def _exec_beside(self, entry: _Node, argv: list[str]) -> tuple[int, str]:
-        errors = docker_errors()
-        try:
-            output = self.client.containers.run(
-                self.image,
-                argv,
-                network_mode=f"container:{entry.placement.container}",
-                cap_add=["NET_ADMIN"],
-                labels={**self.labels, LABEL_ROLE: "helper"},
-                remove=True,
-                stdout=True,
-                stderr=True,
-            )
-        except errors.ContainerError as exc:
-            return int(exc.exit_status), str(exc.stderr or b"", errors="replace")
-        return 0, bytes(output).decode(errors="replace")
-
     # -- internals -----------------------------------------------------------------
+
+    def _create(self, net_admin: bool, image: str, name: str, *args: Any) -> Any:
+        return containers.create(
+            self.client, self.network_name, self.labels, net_admin, image, name, *args
+        )
 
     def _label(self) -> str:
         return f"{LABEL_RUN}={self.run_id}"
-
-    def _create(
-        self,
-        image: str,
-        name: str,
-        command: list[str],
-        env: Mapping[str, str],
-        ports: Mapping[str, tuple[str, int]],
-        labels: Mapping[str, str],
-        volumes: Mapping[str, Mapping[str, str]] | None = None,
-    ) -> Any:
-        errors = docker_errors()
-        try:
-            return self.client.containers.create(
-                image,
-                command=command,
-                name=name,
-                hostname=name,
-                environment=dict(env),
-                labels={**self.labels, **labels},
-                network=self.network_name,
-                ports=dict(ports),
-                cap_add=["NET_ADMIN"],
-                init=True,
-                detach=True,
-                volumes={k: dict(v) for k, v in (volumes or {}).items()},
-            )
-        except errors.ImageNotFound as exc:
-            raise SetupError(
-                f"image {image} not found: build it with `chaoskit image build` "
-                "(or .ci/docker-setup.sh)"
-            ) from exc
-        except errors.APIError as exc:
-            raise SetupError(f"cannot create container {name}: {exc.explanation or exc}") from exc
 
     async def _start_entry(self, entry: _Node) -> None:
         errors = docker_errors()
@@ -437,162 +398,7 @@ class DockerRuntime:
             raise SetupError(
                 f"cannot start container {entry.placement.container}: {exc.explanation or exc}"
             ) from exc
-        entry.log_thread = self._follow_logs(entry)
-
-    def _follow_logs(self, entry: _Node) -> threading.Thread:
-        """Copy the container's output to ``logs/<node>.log`` as it comes.
-
-        Docker keeps one log per container across restarts and replays it from the
-        start, so the bytes already copied are skipped.
-        """
         path = self.run_dir / "logs" / f"{entry.placement.id}.log"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        thread = threading.Thread(
-            target=_copy_logs,
-            args=(entry.container, path, entry.log_bytes),
-            name=f"logs-{entry.placement.container}",
-            daemon=True,
+        entry.log_thread = containers.follow_logs(
+            entry.container, path, entry.log_bytes, entry.placement.container
         )
-        thread.start()
-        return thread
-
-    def _status(self, entry: _Node) -> str:
-        errors = docker_errors()
-        if entry.container is None:
-            return "absent"
-        try:
-            entry.container.reload()
-        except errors.NotFound:
-            return "absent"
-        return str(entry.container.status)
-
-    def _kill(self, entry: _Node) -> None:
-        if self._status(entry) not in ("running", "paused"):
-            return
-        self._quiet(entry.container.kill)
-        self._quiet(lambda: entry.container.wait(condition="not-running", timeout=30))
-
-    def _stop(self, entry: _Node) -> None:
-        status = self._status(entry)
-        if status == "paused":
-            self._quiet(entry.container.unpause)
-        if status in ("running", "paused"):
-            self._quiet(lambda: entry.container.stop(timeout=STOP_GRACE_S))
-
-    @staticmethod
-    def _quiet(call: Callable[[], Any]) -> None:
-        """Run a state change that may race with the container's own exit: 409s are fine."""
-        errors = docker_errors()
-        with contextlib.suppress(errors.NotFound, errors.APIError):
-            call()
-
-    async def _wait_http(self, entry: _Node, url: str) -> None:
-        """Wait until ``url`` answers, failing early when the container exits."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + READY_TIMEOUT_S
-        async with httpx.AsyncClient(timeout=1.0) as http:
-            while True:
-                try:
-                    await http.get(url)
-                    return
-                except httpx.HTTPError:
-                    pass
-                status = await asyncio.to_thread(self._status, entry)
-                if status not in ("running", "created") or loop.time() > deadline:
-                    tail = await asyncio.to_thread(_log_tail, entry.container)
-                    raise SetupError(
-                        f"{entry.placement.container} did not answer at {url} ({status}): {tail}"
-                    )
-                await asyncio.sleep(0.1)
-
-
-def _copy_logs(container: Any, path: Path, written: list[int]) -> None:
-    """Body of the log thread: append the stream past ``written[0]`` bytes to ``path``."""
-    skip = written[0]
-    try:
-        with path.open("ab") as out:
-            for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
-                if skip >= len(chunk):
-                    skip -= len(chunk)
-                    continue
-                data = chunk[skip:]
-                skip = 0
-                out.write(data)
-                out.flush()
-                written[0] += len(data)
-    except Exception:  # noqa: BLE001 - the container went away: the stream just ends
-        return
-
-
-def _log_tail(container: Any) -> str:
-    try:
-        text = container.logs(tail=5).decode(errors="replace").strip()
-    except Exception:  # noqa: BLE001 - best effort, for an error message
-        return "no logs"
-    return " | ".join(text.splitlines()[-5:]) or "no output"
-
-
-def clock_env(env: Mapping[str, str], clock: Mapping[str, str]) -> dict[str, str]:
-    """The node's environment with the clock's libfaketime settings merged in.
-
-    Preloads are joined, and an inherited ``FAKETIME`` would override the node's file.
-    """
-    out = dict(env)
-    for key, value in clock.items():
-        out[key] = f"{value}:{out[key]}" if key == "LD_PRELOAD" and out.get(key) else value
-    out.pop("FAKETIME", None)
-    return out
-
-
-def image_argv(argv: list[str]) -> list[str]:
-    """The target's argv as run in the image: the host's Python becomes the image's."""
-    if not argv:
-        raise ConfigError("the target gave an empty command line")
-    first = Path(argv[0])
-    if argv[0] == sys.executable or first.name.startswith("python"):
-        return [PYTHON_IN_IMAGE, *argv[1:]]
-    return list(argv)
-
-
-# -- cleanup: by label only, so nothing chaoskit did not create is ever touched --------
-
-
-def _run_filter(run_id: str | None) -> dict[str, str]:
-    return {"label": LABEL_RUN if run_id is None else f"{LABEL_RUN}={run_id}"}
-
-
-def leftovers(run_id: str | None = None, *, client: Any = None) -> list[str]:
-    """Containers and networks of ``run_id`` (or of every chaoskit run) that still exist."""
-    client = client if client is not None else docker_client()
-    flt = _run_filter(run_id)
-    found = [f"container {c.name}" for c in client.containers.list(all=True, filters=flt)]
-    found += [f"network {n.name}" for n in client.networks.list(filters=flt)]
-    return found
-
-
-def remove_run(client: Any, run_id: str | None) -> list[str]:
-    """Force-remove the labelled containers, then their networks; return what went."""
-    errors = docker_errors()
-    flt = _run_filter(run_id)
-    removed = []
-    for container in client.containers.list(all=True, filters=flt):
-        try:
-            container.remove(force=True, v=True)
-        except errors.NotFound:
-            continue
-        except errors.APIError as exc:
-            # 409 "removal ... already in progress": an auto-removed helper (the one
-            # that changes a paused node's rules) is on its way out already.
-            if exc.status_code != 409 or "in progress" not in str(exc.explanation):
-                raise
-        removed.append(f"container {container.name}")
-    for network in client.networks.list(filters=flt):
-        with contextlib.suppress(errors.NotFound):
-            network.remove()
-            removed.append(f"network {network.name}")
-    return removed
-
-
-def cleanup(run_id: str | None = None) -> list[str]:
-    """``chaoskit cleanup``: remove what the run ``run_id`` (or every run) left in Docker."""
-    return remove_run(docker_client(), run_id)

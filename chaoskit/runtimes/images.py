@@ -28,15 +28,22 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from chaoskit.errors import SetupError
+from chaoskit.errors import ConfigError, SetupError
 
 NODE_IMAGE = "chaoskit-node:latest"
 PROXY_IMAGE = "chaoskit-proxy:latest"
 DEFAULT_BASE_IMAGE = "python:3.11-slim"
+#: Where the node image keeps libfaketime (a link made in docker/node.Dockerfile, so the
+#: path does not depend on the image's architecture).
+LIBFAKETIME_IN_IMAGE = "/opt/chaoskit/libfaketime.so.1"
+#: Where the run's clock directory (one timestamp file per node) appears in a node.
+CLOCK_DIR_IN_NODE = "/run/chaoskit-clock"
+#: What the target's Python becomes inside an image (``image_argv``).
+PYTHON_IN_IMAGE = "python"
 IMAGE_LABELS = {"chaoskit": "1"}
 #: Dockerfile -> tag of the image built from it.
 IMAGES = {"node.Dockerfile": NODE_IMAGE, "proxy.Dockerfile": PROXY_IMAGE}
@@ -189,3 +196,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def clock_env(env: Mapping[str, str], clock: Mapping[str, str]) -> dict[str, str]:
+    """The node's environment with the clock's libfaketime settings merged in.
+
+    Preloads are joined, and an inherited ``FAKETIME`` would override the node's file.
+    """
+    out = dict(env)
+    for key, value in clock.items():
+        out[key] = f"{value}:{out[key]}" if key == "LD_PRELOAD" and out.get(key) else value
+    out.pop("FAKETIME", None)
+    return out
+
+
+def image_argv(argv: list[str]) -> list[str]:
+    """The target's argv as run in the image: the host's Python becomes the image's."""
+    if not argv:
+        raise ConfigError("the target gave an empty command line")
+    first = Path(argv[0])
+    if argv[0] == sys.executable or first.name.startswith("python"):
+        return [PYTHON_IN_IMAGE, *argv[1:]]
+    return list(argv)

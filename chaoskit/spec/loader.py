@@ -32,12 +32,9 @@ docs/spec-files.md documents every field and placeholder.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-import string
 import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
@@ -52,7 +49,15 @@ from chaoskit.core.target import (
     Status,
     TargetBase,
 )
-from chaoskit.errors import ConfigError
+from chaoskit.spec.fields import SpecError, check_template, get, no_unknown, str_list
+from chaoskit.spec.probes import (
+    OpSpec,
+    StatusSpec,
+    dotted,
+    load_python,
+    parse_http,
+    parse_status_output,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -76,129 +81,6 @@ _TOP = {
 }
 
 
-class SpecError(ConfigError):
-    """A spec file with a missing or mistyped field (the message names it)."""
-
-
-def _get(
-    table: Mapping[str, Any],
-    key: str,
-    kind: type | tuple[type, ...],
-    where: str,
-    default: Any = ...,
-) -> Any:
-    if key not in table:
-        if default is ...:
-            raise SpecError(f"{where}: missing field '{key}'")
-        return default
-    value = table[key]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-        raise SpecError(f"{where}: field '{key}' must be {names}, not {type(value).__name__}")
-    return value
-
-
-def _no_unknown(table: Mapping[str, Any], known: set[str], where: str) -> None:
-    unknown = set(table) - known
-    if unknown:
-        raise SpecError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-
-
-def _str_list(table: Mapping[str, Any], key: str, where: str, default: Any = ...) -> list[str]:
-    value = _get(table, key, list, where, default)
-    if not all(isinstance(v, str) for v in value):
-        raise SpecError(f"{where}: field '{key}' must be a list of strings")
-    return list(value)
-
-
-def _check_template(text: str, allowed: set[str], where: str) -> None:
-    for _, name, _, _ in string.Formatter().parse(text):
-        if name is None:
-            continue
-        root = name.split(".")[0].split("[")[0]
-        if root not in allowed:
-            raise SpecError(
-                f"{where}: unknown placeholder '{{{name}}}' (known: {', '.join(sorted(allowed))})"
-            )
-
-
-def dotted(data: Any, path: str) -> Any:
-    """``dotted({"a": {"b": 1}}, "a.b") == 1``; None when absent."""
-    for part in path.split("."):
-        if isinstance(data, Mapping) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
-            data = data[int(part)]
-        else:
-            return None
-    return data
-
-
-@dataclass
-class StatusSpec:
-    """How to ask a node who leads, and how to read the answer."""
-
-    http: tuple[str, str] | None = None
-    command: list[str] | None = None
-    python: Callable[..., Any] | None = None
-    role: str | None = None
-    is_leader: str | None = None
-    leader: str | None = None
-    term: str | None = None
-    leader_values: list[str] = field(default_factory=lambda: ["leader"])
-    candidate_values: list[str] = field(default_factory=lambda: ["candidate"])
-
-    def interpret(self, data: Mapping[str, Any]) -> Status:
-        role = "follower"
-        if self.is_leader is not None:
-            role = "leader" if dotted(data, self.is_leader) in (True, "true", 1) else "follower"
-        elif self.role is not None:
-            raw = str(dotted(data, self.role))
-            if raw in self.leader_values:
-                role = "leader"
-            elif raw in self.candidate_values:
-                role = "candidate"
-        leader = dotted(data, self.leader) if self.leader else None
-        term = dotted(data, self.term) if self.term else None
-        return Status(
-            role=role,  # type: ignore[arg-type]
-            term=int(term) if term is not None else None,
-            leader=str(leader) if leader not in (None, "") else None,
-        )
-
-
-@dataclass
-class OpSpec:
-    """One client operation over HTTP."""
-
-    method: str
-    path: str
-    body: str | None
-    value: str | None
-    fail_status: list[int]
-    leader_field: str | None
-
-
-def _parse_http(text: str, where: str) -> tuple[str, str]:
-    method, _, path = text.strip().partition(" ")
-    if method.upper() not in {"GET", "POST", "PUT", "DELETE", "PATCH"} or not path.startswith("/"):
-        raise SpecError(f"{where}: 'http' must look like \"GET /path\", not {text!r}")
-    return method.upper(), path
-
-
-def _load_python(ref: str, where: str) -> Callable[..., Any]:
-    module, _, attr = ref.partition(":")
-    try:
-        fn = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise SpecError(f"{where}: cannot load python callable '{ref}': {exc}") from exc
-    if not callable(fn):
-        raise SpecError(f"{where}: '{ref}' is not callable")
-    return fn  # type: ignore[no-any-return]
-
-
 def placeholders(node: NodeInfo, peers: str = "", cluster: str = "") -> dict[str, Any]:
     """The ``{name}`` values a spec's command lines and environment may use for a node
     (``peers`` and ``cluster`` are empty in a status command)."""
@@ -219,65 +101,64 @@ class SpecTarget(TargetBase):
 
     def __init__(self, spec: Mapping[str, Any], source: str) -> None:
         where = source
-        _no_unknown(spec, _TOP, where)
-        self.name: str = _get(spec, "name", str, where)
-        self.description: str = _get(spec, "description", str, where, f"spec target {source}")
-        policy = _get(spec, "policy", str, where, "strict")
+        no_unknown(spec, _TOP, where)
+        self.name: str = get(spec, "name", str, where)
+        self.description: str = get(spec, "description", str, where, f"spec target {source}")
+        policy = get(spec, "policy", str, where, "strict")
         if policy not in POLICIES:
             raise SpecError(f"{where}: field 'policy' must be one of {', '.join(POLICIES)}")
         self.default_policy: Policy = policy
-        proxy_mode = _get(spec, "proxy_mode", str, where, "pair")
+        proxy_mode = get(spec, "proxy_mode", str, where, "pair")
         if proxy_mode not in ("pair", "destination"):
             raise SpecError(f"{where}: field 'proxy_mode' must be 'pair' or 'destination'")
         self.proxy_mode: ProxyMode = proxy_mode
-        self.election_timeout: float = _get(spec, "election_timeout", float, where, 1.0)
-        self.election_deadline: float = _get(
+        self.election_timeout: float = get(spec, "election_timeout", float, where, 1.0)
+        self.election_deadline: float = get(
             spec, "election_deadline", float, where, 5 * self.election_timeout
         )
         for key in ("election_timeout", "election_deadline"):
             if not getattr(self, key) > 0:
                 raise SpecError(f"{where}: field '{key}' must be positive")
-        self.workloads: tuple[str, ...] = tuple(_str_list(spec, "workloads", where, ["none"]))
-        self._launch(_get(spec, "launch", dict, where), f"{where} [launch]")
-        self.status_spec = self._status(_get(spec, "status", dict, where), f"{where} [status]")
-        self.ops = self._ops(_get(spec, "ops", dict, where, {}), f"{where} [ops]")
+        self.workloads: tuple[str, ...] = tuple(str_list(spec, "workloads", where, ["none"]))
+        self._launch(get(spec, "launch", dict, where), f"{where} [launch]")
+        self.status_spec = self._status(get(spec, "status", dict, where), f"{where} [status]")
+        self.ops = self._ops(get(spec, "ops", dict, where, {}), f"{where} [ops]")
         missing = self._missing_ops()
         if missing:
             raise SpecError(f"{where}: workload(s) listed without their [ops]: {missing}")
-        self._docker(_get(spec, "docker", dict, where, {}), f"{where} [docker]")
-        self.options: dict[str, str] = {}
+        self._docker(get(spec, "docker", dict, where, {}), f"{where} [docker]")
 
     def _docker(self, table: Mapping[str, Any], where: str) -> None:
         """``--runtime docker`` runs the nodes in ``image``, serving on container ``port``."""
-        _no_unknown(table, {"image", "port"}, where)
-        self.docker_image: str | None = _get(table, "image", str, where) if table else None
+        no_unknown(table, {"image", "port"}, where)
+        self.docker_image: str | None = get(table, "image", str, where) if table else None
         if table and not self.docker_image:
             raise SpecError(f"{where}: field 'image' must not be empty")
-        self.docker_port: int | None = _get(table, "port", int, where, None)
+        self.docker_port: int | None = get(table, "port", int, where, None)
         if self.docker_port is not None and not 1 <= self.docker_port <= 65535:
             raise SpecError(f"{where}: field 'port' must be a TCP port, not {self.docker_port}")
 
     def _launch(self, table: Mapping[str, Any], where: str) -> None:
-        _no_unknown(table, {"argv", "peer_argv", "env", "peer_format", "peer_separator"}, where)
-        self.argv = _str_list(table, "argv", where)
+        no_unknown(table, {"argv", "peer_argv", "env", "peer_format", "peer_separator"}, where)
+        self.argv = str_list(table, "argv", where)
         if not self.argv:
             raise SpecError(f"{where}: field 'argv' must not be empty")
-        self.peer_argv = _str_list(table, "peer_argv", where, [])
-        self.env: dict[str, str] = _get(table, "env", dict, where, {})
+        self.peer_argv = str_list(table, "peer_argv", where, [])
+        self.env: dict[str, str] = get(table, "env", dict, where, {})
         if not all(isinstance(v, str) for v in self.env.values()):
             raise SpecError(f"{where}: field 'env' must map names to strings")
-        self.peer_format: str = _get(
+        self.peer_format: str = get(
             table, "peer_format", str, where, "{peer.id}={peer.host}:{peer.port}"
         )
-        self.peer_separator: str = _get(table, "peer_separator", str, where, ",")
+        self.peer_separator: str = get(table, "peer_separator", str, where, ",")
         for item in [*self.argv, *self.env.values()]:
-            _check_template(item, NODE_FIELDS, where)
+            check_template(item, NODE_FIELDS, where)
         for item in [*self.peer_argv, self.peer_format]:
-            _check_template(item, NODE_FIELDS | PEER_FIELDS, where)
+            check_template(item, NODE_FIELDS | PEER_FIELDS, where)
 
     def _status(self, table: Mapping[str, Any], where: str) -> StatusSpec:
         spec = StatusSpec()
-        _no_unknown(
+        no_unknown(
             table,
             {
                 "http",
@@ -296,19 +177,19 @@ class SpecTarget(TargetBase):
         if len(ways) != 1:
             raise SpecError(f"{where}: give exactly one of 'http', 'command' or 'python'")
         if "http" in table:
-            spec.http = _parse_http(_get(table, "http", str, where), where)
+            spec.http = parse_http(get(table, "http", str, where), where)
         if "command" in table:
-            spec.command = _str_list(table, "command", where)
+            spec.command = str_list(table, "command", where)
             for item in spec.command:
-                _check_template(item, NODE_FIELDS, where)
+                check_template(item, NODE_FIELDS, where)
         if "python" in table:
-            spec.python = _load_python(_get(table, "python", str, where), where)
+            spec.python = load_python(get(table, "python", str, where), where)
         for key in ("role", "is_leader", "leader", "term"):
-            setattr(spec, key, _get(table, key, str, where, None))
+            setattr(spec, key, get(table, key, str, where, None))
         if spec.python is None and spec.role is None and spec.is_leader is None:
             raise SpecError(f"{where}: give 'role' or 'is_leader' (which field says it leads)")
-        spec.leader_values = _str_list(table, "leader_values", where, ["leader"])
-        spec.candidate_values = _str_list(table, "candidate_values", where, ["candidate"])
+        spec.leader_values = str_list(table, "leader_values", where, ["leader"])
+        spec.candidate_values = str_list(table, "candidate_values", where, ["candidate"])
         return spec
 
     def _ops(self, table: Mapping[str, Any], where: str) -> dict[str, OpSpec]:
@@ -319,19 +200,19 @@ class SpecTarget(TargetBase):
                 raise SpecError(f"{w}: unknown operation (known: {', '.join(OP_NAMES)})")
             if not isinstance(op, dict):
                 raise SpecError(f"{w}: must be a table")
-            _no_unknown(op, {"http", "body", "value", "fail_status", "leader_field"}, w)
-            method, path = _parse_http(_get(op, "http", str, w), w)
-            body = _get(op, "body", str, w, None)
+            no_unknown(op, {"http", "body", "value", "fail_status", "leader_field"}, w)
+            method, path = parse_http(get(op, "http", str, w), w)
+            body = get(op, "body", str, w, None)
             for text in (path, body or ""):
-                _check_template(text, OP_FIELDS, w)
-            fail = _get(op, "fail_status", list, w, [409, 412, 421])
+                check_template(text, OP_FIELDS, w)
+            fail = get(op, "fail_status", list, w, [409, 412, 421])
             ops[name] = OpSpec(
                 method,
                 path,
                 body,
-                _get(op, "value", str, w, None),
+                get(op, "value", str, w, None),
                 [int(x) for x in fail],
-                _get(op, "leader_field", str, w, "leader"),
+                get(op, "leader_field", str, w, "leader"),
             )
         return ops
 
@@ -345,9 +226,6 @@ class SpecTarget(TargetBase):
         return ", ".join(missing)
 
     # -- the Target protocol ------------------------------------------------------------
-
-    def configure(self, options: Mapping[str, str]) -> None:
-        self.options = dict(options)
 
     def launch(self, node: NodeInfo, peers: Mapping[str, tuple[str, int]]) -> Launch:
         peer_objs = [
@@ -446,23 +324,6 @@ class SpecTarget(TargetBase):
                 error=f"HTTP {resp.status_code}",
             )
         return Outcome("info", error=f"HTTP {resp.status_code}")
-
-
-def parse_status_output(text: str) -> dict[str, Any]:
-    """JSON, or ``key: value`` / ``key=value`` lines (as ZooKeeper's ``srvr`` prints)."""
-    text = text.strip()
-    if text.startswith("{"):
-        data = json.loads(text)
-        if isinstance(data, dict):
-            return data
-    out: dict[str, Any] = {}
-    for line in text.splitlines():
-        for sep in (":", "="):
-            key, found, value = line.partition(sep)
-            if found:
-                out[key.strip()] = value.strip()
-                break
-    return out
 
 
 def load_spec_target(path: Path) -> SpecTarget:

@@ -9,25 +9,26 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chaoskit.checkers._timeline import (
+from chaoskit.checkers._faults import (
     Connectivity,
     FaultSpan,
     cut_off_intervals,
-    deadline_s,
     describe_faults,
     faults_during,
-    find_claims,
     free_stretches,
-    human,
-    load_timeline,
-    node_ids,
-    percentiles,
-    policy_of,
     read_faults,
-    samples_of,
-    sampling_intervals,
     segments,
 )
+from chaoskit.checkers._timeline import (
+    deadline_s,
+    find_claims,
+    load_timeline,
+    node_ids,
+    policy_of,
+    samples_of,
+    sampling_intervals,
+)
+from chaoskit.checkers.figures import human, percentiles
 from chaoskit.checkers.stats import StatsChecker
 from chaoskit.core.checker import Checker, RunData
 from chaoskit.errors import ConfigError, HistoryFormatError

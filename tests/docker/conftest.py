@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from chaoskit.runtimes.docker import leftovers, remove_run
+from chaoskit.runtimes.containers import leftovers, remove_run
 from chaoskit.runtimes.images import NODE_IMAGE, PROXY_IMAGE, build_images, docker_client
 
 BASE_IMAGE = os.environ.get("CHAOSKIT_BASE_IMAGE", "chaoskit-base:bookworm")

@@ -13,7 +13,7 @@ import pytest
 from chaoskit.run.config import NemesisSpec, RunConfig
 from chaoskit.run.controller import Controller
 from chaoskit.run.plan import plan_run
-from chaoskit.runtimes.docker import leftovers
+from chaoskit.runtimes.containers import leftovers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 NEMESIS = "clock-bump:max_offset_s=600;count=2"

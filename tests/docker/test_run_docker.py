@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from chaoskit.runtimes import registry
-from chaoskit.runtimes.docker import leftovers
+from chaoskit.runtimes.containers import leftovers
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,8 @@ import pytest
 
 from chaoskit.core.target import Launch
 from chaoskit.errors import SetupError
-from chaoskit.runtimes.docker import LABEL_RUN, DockerRuntime, cleanup, leftovers
+from chaoskit.runtimes.containers import LABEL_RUN, cleanup, leftovers
+from chaoskit.runtimes.docker import DockerRuntime
 from chaoskit.runtimes.local import find_leftovers
 
 from .conftest import wait_for

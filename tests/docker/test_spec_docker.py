@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from chaoskit.runtimes.docker import leftovers
+from chaoskit.runtimes.containers import leftovers
 from chaoskit.runtimes.images import NODE_IMAGE
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -10,8 +10,9 @@ import pytest
 
 from chaoskit.errors import ConfigError
 from chaoskit.network.iptables import link_rules
-from chaoskit.runtimes.docker import DATA_DIR, DockerRuntime, image_argv, remove_run
-from chaoskit.runtimes.images import requirements, stage_context
+from chaoskit.runtimes.containers import remove_run
+from chaoskit.runtimes.docker import DATA_DIR, DockerRuntime
+from chaoskit.runtimes.images import image_argv, requirements, stage_context
 
 
 class _NoEngine:

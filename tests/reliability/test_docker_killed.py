@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from chaoskit.core.target import Launch
-from chaoskit.runtimes.docker import LABEL_CONTROLLER, DockerRuntime, leftovers, remove_run
+from chaoskit.runtimes.containers import LABEL_CONTROLLER, leftovers, remove_run
+from chaoskit.runtimes.docker import DockerRuntime
 from chaoskit.runtimes.registry import process_token
 
 from .conftest import Session, open_faults, wait_for

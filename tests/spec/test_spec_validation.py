@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from chaoskit.core.target import NodeInfo
-from chaoskit.spec.loader import SpecError, load_spec_target, parse_status_output
+from chaoskit.spec.fields import SpecError
+from chaoskit.spec.loader import load_spec_target
+from chaoskit.spec.probes import parse_status_output
 
 GOOD = """
 name = "svc"

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaoskit.checkers.figures import percentile
 from chaoskit.core.records import HISTORY, NEMESIS, OBSERVATIONS, Record
 from chaoskit.store.streams import JsonlWriter
 
@@ -267,12 +268,6 @@ def _outcome(sim: _Sim, t: int, rng: random.Random) -> tuple[str, int]:
     return "info", 1000 * MS
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    rank = max(1, int(-(-q * len(ordered) // 1)))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
 def _write_results(run_dir: Path, spec: SyntheticSpec, sim: _Sim, history: list[Record]) -> None:
     faults = [f["fault"] for f in sim.faults]
     split: list[dict[str, Any]] = [
@@ -305,8 +300,8 @@ def _write_results(run_dir: Path, spec: SyntheticSpec, sim: _Sim, history: list[
     failover = (
         {
             "count": len(values),
-            "p50": _percentile(values, 0.5),
-            "p99": _percentile(values, 0.99),
+            "p50": percentile(values, 0.5),
+            "p99": percentile(values, 0.99),
             "max": max(values),
         }
         if values
