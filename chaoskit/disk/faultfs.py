@@ -7,7 +7,8 @@ one answer per line:
 
 =========================================  =============================================
 ``{"cmd": "ping"}``                         ``{"ok": true, "pid": ...}``: the mount is up
-``{"cmd": "status"}``                       pending files, bytes and metadata ops; frozen
+``{"cmd": "status"}``                       pending files, bytes and metadata ops, paths
+                                            of files with unsynced data; frozen or not
 ``{"cmd": "sync-all"}``                     make everything durable
 ``{"cmd": "freeze", "torn": {...}?}``       block every new file system request until
                                             ``thaw`` or until this connection closes;
@@ -45,7 +46,7 @@ import signal
 import socket
 import stat
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -69,18 +70,18 @@ class _Handle:
     entries: list[tuple[bytes, Node]] | None = None  # directories: a snapshot at opendir
 
 
-def _op(
-    *, check_epoch: bool = True
-) -> Callable[[Callable[Concatenate[FaultFS, P], T]], Callable[Concatenate[FaultFS, P], Awaitable[T]]]:
+_Sync = Callable[Concatenate["FaultFS", P], T]
+_Async = Callable[Concatenate["FaultFS", P], Coroutine[Any, Any, T]]
+
+
+def _op(*, check_epoch: bool = True) -> Callable[[_Sync[P, T]], _Async[P, T]]:
     """Turn a synchronous handler into a pyfuse3 one behind the freeze gate.
 
     OSError becomes the FUSE error of its errno; anything else is a bug: logged with its
     traceback and answered with EIO rather than taking the whole mount down.
     """
 
-    def wrap(
-        fn: Callable[Concatenate[FaultFS, P], T],
-    ) -> Callable[Concatenate[FaultFS, P], Awaitable[T]]:
+    def wrap(fn: _Sync[P, T]) -> _Async[P, T]:
         @functools.wraps(fn)
         async def handler(self: FaultFS, /, *args: P.args, **kwargs: P.kwargs) -> T:
             await self.gate(check_epoch=check_epoch)
@@ -221,7 +222,7 @@ class FaultFS(pyfuse3.Operations):
         return self._entry(vol.lookup(vol.get(parent_inode), name))
 
     @_op(check_epoch=False)
-    def forget(self, inode_list: list[tuple[int, int]]) -> None:
+    def forget(self, inode_list: Sequence[tuple[int, int]]) -> None:
         for ino, count in inode_list:
             self.volume.forget(ino, count)
 
@@ -447,7 +448,9 @@ class ControlServer:
         if cmd == "ping":
             return {"pid": os.getpid()}
         if cmd == "status":
-            return {**fs.volume.pending().to_json(), "frozen": fs.frozen, "epoch": fs.epoch}
+            pending = fs.volume.pending().to_json()
+            paths = fs.volume.dirty_paths()
+            return {**pending, "dirty_paths": paths, "frozen": fs.frozen, "epoch": fs.epoch}
         if cmd == "sync-all":
             fs.volume.sync_all()
             return {}
@@ -529,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         backing_fd = os.open(args.backing, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
-        print(f"faultfs: cannot open backing directory {args.backing}: {exc.strerror}", file=sys.stderr)
+        print(f"faultfs: cannot open {args.backing}: {exc.strerror}", file=sys.stderr)
         return 2
     _raise_fd_limit()
     fs = FaultFS(backing_fd)
@@ -551,4 +554,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

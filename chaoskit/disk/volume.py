@@ -40,6 +40,9 @@ from chaoskit.disk.pages import FileData
 ROOT_INODE = 1
 RENAME_NOREPLACE = 1
 RENAME_EXCHANGE = 2
+CREATE_FLAGS = os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC
+OPEN_FLAGS = os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
 
 @dataclass(eq=False, slots=True)
@@ -174,7 +177,9 @@ class Volume:
 
     # ---------------------------------------------------------------- namespace
 
-    def create(self, parent: Node, name: bytes, mode: int, uid: int, gid: int, rdev: int = 0) -> Node:
+    def create(
+        self, parent: Node, name: bytes, mode: int, uid: int, gid: int, rdev: int = 0
+    ) -> Node:
         """A new file (regular or special) ``name`` in ``parent``."""
         self._check_free(parent, name)
         node = self._new_node(mode, uid, gid, nlink=1, rdev=rdev)
@@ -187,7 +192,7 @@ class Volume:
         def apply() -> list[Node]:
             pfd = self._dir_fd(parent)
             if node.is_file:
-                fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_CLOEXEC, 0o600, dir_fd=pfd)
+                fd = os.open(name, CREATE_FLAGS, 0o600, dir_fd=pfd)
                 node.fd = fd
                 _set_owner(fd, *owner)
             else:
@@ -213,7 +218,7 @@ class Volume:
         def apply() -> list[Node]:
             pfd = self._dir_fd(parent)
             os.mkdir(name, 0o700, dir_fd=pfd)
-            node.dir_fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=pfd)
+            node.dir_fd = os.open(name, DIR_FLAGS, dir_fd=pfd)
             _set_owner(node.dir_fd, *owner)
             node.link = (parent, name)
             self._index_backing(node, os.fstat(node.dir_fd))
@@ -285,7 +290,9 @@ class Volume:
         self._log_op("rmdir", self._apply_remove(parent, name, node, os.rmdir), parent, node)
         self._release_if_unused(node)
 
-    def rename(self, old_parent: Node, old: bytes, new_parent: Node, new: bytes, flags: int) -> None:
+    def rename(
+        self, old_parent: Node, old: bytes, new_parent: Node, new: bytes, flags: int
+    ) -> None:
         if flags & RENAME_EXCHANGE:
             raise OSError(errno.EINVAL, "RENAME_EXCHANGE is not supported")
         node = self.lookup(old_parent, old)
@@ -425,6 +432,20 @@ class Volume:
                 result.bytes += node.data.pending_bytes
         return result
 
+    def dirty_paths(self, limit: int = 100) -> list[str]:
+        """Paths of files with unsynced data (at most ``limit``), e.g. to pick one to tear."""
+        found: list[str] = []
+        stack: list[tuple[Node, str]] = [(self.root, "")]
+        while stack and len(found) < limit:
+            directory, prefix = stack.pop()
+            for name, child in sorted((directory.children or {}).items()):
+                path = prefix + os.fsdecode(name)
+                if child.is_dir:
+                    stack.append((child, path + "/"))
+                elif child.data is not None and child.data.dirty and len(found) < limit:
+                    found.append(path)
+        return sorted(found)
+
     def resolve(self, path: str) -> Node:
         """The node at ``path`` (relative to the mount's root) in the volatile tree."""
         node = self.root
@@ -491,7 +512,7 @@ class Volume:
             if node is None or node.dead:
                 node = self._node_from_stat(st)
                 if node.is_dir:
-                    node.dir_fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=dfd)
+                    node.dir_fd = os.open(name, DIR_FLAGS, dir_fd=dfd)
                     node.parent = directory
                 elif stat.S_ISLNK(st.st_mode):
                     node.target = os.fsencode(os.readlink(name, dir_fd=dfd))
@@ -509,7 +530,7 @@ class Volume:
         if node.fd is None and node.link is not None and node.is_file:
             parent, name = node.link
             if parent.dir_fd is not None:
-                node.fd = os.open(name, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW, dir_fd=parent.dir_fd)
+                node.fd = os.open(name, OPEN_FLAGS, dir_fd=parent.dir_fd)
         return node.fd
 
     def _check_free(self, parent: Node, name: bytes) -> None:
@@ -543,7 +564,9 @@ class Volume:
 
         return apply
 
-    def _apply_attrs(self, node: Node, mode: int, uid: int, gid: int, atime: int, mtime: int) -> list[Node]:
+    def _apply_attrs(
+        self, node: Node, mode: int, uid: int, gid: int, atime: int, mtime: int
+    ) -> list[Node]:
         if node.link is None:
             return []
         parent, name = node.link
