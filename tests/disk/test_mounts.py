@@ -61,9 +61,7 @@ def test_bad_names_and_busy_directories_are_refused(disk: DiskFaults, short_dir:
 
 
 @pytest.mark.integration
-def test_mount_shows_run_and_node_and_unmount_leaves_nothing(
-    fuse: None, short_dir: Path
-) -> None:
+def test_mount_shows_run_and_node_and_unmount_leaves_nothing(fuse: None, short_dir: Path) -> None:
     faults = DiskFaults(uuid.uuid4().hex[:10], root=short_dir / "disk")
     mount = faults.mount("n-1", short_dir / "data")
     (short_dir / "data" / "f").write_text("x")
@@ -80,9 +78,7 @@ def test_mount_shows_run_and_node_and_unmount_leaves_nothing(
 
 
 @pytest.mark.integration
-def test_cleanup_removes_a_mount_whose_file_system_was_killed(
-    fuse: None, short_dir: Path
-) -> None:
+def test_cleanup_removes_a_mount_whose_file_system_was_killed(fuse: None, short_dir: Path) -> None:
     root = short_dir / "disk"
     faults = DiskFaults(uuid.uuid4().hex[:10], root=root)
     mount = faults.mount("n1", short_dir / "data")
