@@ -153,3 +153,25 @@ def test_corrupt_syncs_then_damages_what_the_restarted_node_reads(
     assert flipped == [f["offset"] for f in result["flips"]]
     assert result["node"] == "n1"
     assert disk.status("n1")["pending_files"] == 0
+
+
+@pytest.mark.integration
+def test_a_busy_mount_is_still_removed(fuse: None, short_dir: Path) -> None:
+    """A node still running in its data dir (cwd, an open file) cannot keep the mount."""
+    faults = DiskFaults(uuid.uuid4().hex[:10], root=short_dir / "disk")
+    mount = faults.mount("n1", short_dir / "data")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; f = open('held', 'w'); print(1, flush=True); "
+         "time.sleep(600)"],
+        cwd=mount.data_dir,
+        stdout=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"1\n"
+        faults.unmount_all()
+        assert not [m for m in fault_mounts() if m.run_id == faults.run_id]
+        assert mount.process.poll() is not None
+        assert not faults.run_dir.exists()
+    finally:
+        holder.kill()
+        holder.wait()
