@@ -111,21 +111,27 @@ class DiskFaults:
         if node_id in self._mounts:
             raise ConfigError(f"node {node_id} has a fault file system already")
         self.check()
-        created = not data_dir.exists()
-        data_dir.mkdir(parents=True, exist_ok=True)
-        data_dir = data_dir.resolve()  # as the mount table will name it
-        if any(data_dir.iterdir()):
-            raise ConfigError(f"data directory {data_dir} is not empty: cannot mount over it")
         control = str(self.run_dir / f"{node_id}.sock")
         if len(control.encode()) > MAX_SOCKET_PATH:
             raise ConfigError(f"disk fault directory {self.run_dir} is too long for a socket path")
+        created = not data_dir.exists()
+        if not created and any(data_dir.iterdir()):
+            raise ConfigError(f"data directory {data_dir} is not empty: cannot mount over it")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir = data_dir.resolve()  # as the mount table will name it
         self._claim_run_dir()
         backing = self.run_dir / node_id
         backing.mkdir()
         log_path = (self.log_dir or self.run_dir) / f"{node_id}-faultfs.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "ab") as log:
-            process = self._spawn(node_id, backing, data_dir, control, log)
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "ab") as log:
+                process = self._spawn(node_id, backing, data_dir, control, log)
+        except BaseException:
+            shutil.rmtree(backing, ignore_errors=True)
+            if created:
+                data_dir.rmdir()
+            raise
         mount = Mount(node_id, data_dir, backing, control, process, log_path, created)
         self._mounts[node_id] = mount
         try:

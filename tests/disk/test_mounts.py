@@ -175,3 +175,22 @@ def test_a_busy_mount_is_still_removed(fuse: None, short_dir: Path) -> None:
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.integration
+def test_a_file_system_that_cannot_start_is_one_line_and_leaves_nothing(
+    fuse: None, short_dir: Path
+) -> None:
+    fake = short_dir / "python"
+    fake.write_text("#!/bin/sh\necho 'faultfs: cannot mount /x: simulated failure' >&2\nexit 2\n")
+    fake.chmod(0o755)
+    faults = DiskFaults(uuid.uuid4().hex[:10], root=short_dir / "disk", python=str(fake))
+    with pytest.raises(SetupError) as failed:
+        faults.mount("n1", short_dir / "data")
+    assert str(failed.value) == (
+        "fault file system of n1 did not start: faultfs: cannot mount /x: simulated failure"
+    )
+    assert not (short_dir / "data").exists()
+    assert faults.mounts() == {}
+    faults.unmount_all()
+    assert not (short_dir / "disk").exists()
