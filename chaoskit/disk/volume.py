@@ -90,6 +90,7 @@ class _Op:
     seq: int
     apply: Callable[[], list[Node]]  # returns the directories it changed in the backing
     what: str
+    touched: tuple[Node, ...]
 
 
 @dataclass
@@ -387,16 +388,19 @@ class Volume:
     def persist(self, upto: int) -> int:
         """Apply the logged operations numbered ``<= upto`` to the backing directory."""
         changed: dict[int, Node] = {}
-        applied = 0
+        done: list[_Op] = []
         while self._log and self._log[0].seq <= upto:
             op = self._log.popleft()
             for directory in op.apply():
                 changed[id(directory)] = directory
-            applied += 1
+            done.append(op)
         for directory in changed.values():
             if directory.dir_fd is not None:
                 os.fsync(directory.dir_fd)
-        return applied
+        for op in done:  # nodes kept only for these operations can go now
+            for node in op.touched:
+                self._release_if_unused(node)
+        return len(done)
 
     def sync_all(self) -> None:
         """Persist every pending operation and every file's data (``sync-all``)."""
@@ -473,7 +477,7 @@ class Volume:
 
     def _log_op(self, what: str, apply: Callable[[], list[Node]], *touched: Node) -> None:
         self._seq += 1
-        self._log.append(_Op(self._seq, apply, what))
+        self._log.append(_Op(self._seq, apply, what, touched))
         for node in touched:
             node.last_seq = self._seq
 
@@ -587,9 +591,10 @@ class Volume:
             os.close(node.fd)
             node.fd = None
         if not linked and not self._pending_for(node):
-            if node.fd is not None:
-                os.close(node.fd)
-                node.fd = None
+            for fd in (node.fd, node.dir_fd):
+                if fd is not None:
+                    os.close(fd)
+            node.fd = node.dir_fd = None
             self.nodes.pop(node.ino, None)
 
     def _pending_for(self, node: Node) -> bool:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,7 +25,7 @@ def _record(i: int) -> bytes:
     return f"record {i:06d}\n".encode()
 
 
-def _killer(proc: subprocess.Popen[str]) -> object:
+def _killer(proc: subprocess.Popen[str]) -> Callable[[], None]:
     """Deliver SIGKILL and return at once (the API's contract for ``kill``)."""
     return lambda: os.kill(proc.pid, signal.SIGKILL)
 
@@ -44,7 +46,7 @@ def test_a_killed_writer_keeps_exactly_its_synced_records(mounted: tuple[DiskFau
     try:
         assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
         assert log.read_bytes() == b"".join(_record(i) for i in range(12))
-        result = disk.power_loss("n1", kill=lambda: os.kill(proc.pid, signal.SIGKILL))
+        result = disk.power_loss("n1", kill=_killer(proc))
         assert proc.wait(timeout=10) == -signal.SIGKILL
     finally:
         proc.kill()
@@ -68,7 +70,7 @@ def test_a_busy_writer_loses_nothing_it_synced_and_keeps_nothing_after_its_death
     try:
         assert proc.stdout is not None
         reported = [int(proc.stdout.readline()) for _ in range(30)]
-        disk.power_loss("n1", kill=lambda: os.kill(proc.pid, signal.SIGKILL))
+        disk.power_loss("n1", kill=_killer(proc))
         rest = proc.stdout.read()  # whatever it printed before it died
         proc.wait(timeout=10)
     finally:
@@ -126,7 +128,7 @@ def test_sqlite_stays_consistent_after_a_power_loss(
         assert proc.stdout is not None
         for _ in range(15):
             proc.stdout.readline()
-        disk.power_loss("n1", kill=lambda: os.kill(proc.pid, signal.SIGKILL))
+        disk.power_loss("n1", kill=_killer(proc))
         printed = proc.stdout.read().split()
         proc.wait(timeout=10)
     finally:
@@ -147,3 +149,34 @@ def test_sqlite_stays_consistent_after_a_power_loss(
         db.close()
     floor = committed if synchronous == "EXTRA" else committed - 1
     assert floor <= transactions <= committed + 1
+
+
+def test_power_loss_from_asyncio_code(mounted: tuple[DiskFaults, Path]) -> None:
+    disk, data = mounted
+    log = data / "log"
+    proc = subprocess.Popen(
+        [sys.executable, str(WRITER), str(log), "3", "4"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+        result = asyncio.run(disk.apower_loss("n1", _killer(proc)))
+        assert proc.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        proc.kill()
+        proc.wait()
+    assert result["dropped_files"] == 1
+    assert log.read_bytes() == b"".join(_record(i) for i in range(3))
+
+
+def test_a_failing_kill_drops_nothing(mounted: tuple[DiskFaults, Path]) -> None:
+    disk, data = mounted
+    (data / "f").write_bytes(b"unsynced")
+
+    def kill() -> None:
+        raise ProcessLookupError("no such node")
+
+    with pytest.raises(ProcessLookupError):
+        disk.power_loss("n1", kill=kill)
+    status = disk.status("n1")
+    assert (status["frozen"], status["epoch"], status["pending_files"]) == (False, 0, 1)
+    assert (data / "f").read_bytes() == b"unsynced"
