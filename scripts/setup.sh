@@ -11,8 +11,10 @@ cd "$(dirname "$0")/.."
 #   etcd-*       the etcd target;  zookeeper: the zookeeper target
 #   chromium     headless browser tests of the HTML reports
 #   docker.io, debootstrap, iptables: the Docker runtime (images built offline)
+#   fuse3 (fusermount3), libfuse3-dev, pkg-config, gcc: disk faults; pyfuse3 builds
+#                from PyPI against libfuse3
 PACKAGES=(socat faketime etcd-server etcd-client zookeeper chromium chromium-driver
-          docker.io debootstrap iptables iproute2 make)
+          docker.io debootstrap iptables iproute2 make fuse3 libfuse3-dev pkg-config gcc)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,10 +33,19 @@ PY=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
 fi
-if ! .venv/bin/python -c "import chaoskit, pytest, xdist" 2>/dev/null \
+# The disk extra (pyfuse3) compiles against libfuse3: only where its headers are.
+EXTRAS=test
+IMPORTS="import chaoskit, pytest, xdist"
+if pkg-config --exists fuse3 2>/dev/null; then
+  EXTRAS=test,disk
+  IMPORTS="$IMPORTS, pyfuse3"
+else
+  echo "setup: libfuse3 headers missing, skipping the disk extra (disk faults will say so)"
+fi
+if ! .venv/bin/python -c "$IMPORTS" 2>/dev/null \
    || [[ pyproject.toml -nt .venv/.installed ]]; then
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e ".[test]"
+  .venv/bin/pip install -q -e ".[$EXTRAS]"
   touch .venv/.installed
 fi
 echo "setup: ready (.venv/bin/chaoskit)"
