@@ -12,7 +12,7 @@ import socket
 from types import TracebackType
 from typing import Any
 
-from chaoskit._errors import SetupError
+from chaoskit.errors import SetupError
 
 # A sync-all may fsync many files on a loaded disk; a hang beyond this is a dead mount.
 TIMEOUT_S = 60.0

@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from chaoskit._errors import ConfigError
+from chaoskit.errors import ConfigError
 
 MODES = ("bitflip", "truncate")
 

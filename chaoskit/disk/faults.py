@@ -35,8 +35,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from chaoskit._active import process_token
-from chaoskit._errors import ConfigError, SetupError
 from chaoskit.disk.control import Control, request
 from chaoskit.disk.corrupt import corrupt_file
 from chaoskit.disk.mounts import (
@@ -51,6 +49,8 @@ from chaoskit.disk.mounts import (
     stop_process,
     unmount,
 )
+from chaoskit.errors import ConfigError, SetupError
+from chaoskit.runtimes.registry import process_token
 
 START_TIMEOUT_S = 15.0
 # AF_UNIX paths are limited to 108 bytes, the terminating NUL included.

@@ -5,7 +5,7 @@ Every mount chaoskit makes has the file system type ``fuse.chaoskit`` and the so
 it; its file system process carries ``CHAOSKIT_FAULTFS=<mount point>`` (and the run's
 ``CHAOSKIT_RUN_ID`` and ``CHAOSKIT_CONTROLLER``) in its environment; the run's working
 directory ``<root>/<run id>/`` (backing directories, control sockets) holds an
-``owner`` file with the process token of the process that mounted (chaoskit/_active.py).
+``owner`` file with the process token of the process that mounted (chaoskit/runtimes/registry.py).
 A mount or directory is *stale* when that owner is gone.
 """
 
@@ -23,8 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaoskit._active import token_alive
-from chaoskit._errors import SetupError
+from chaoskit.errors import SetupError
+from chaoskit.runtimes.registry import token_alive
 
 SUBTYPE = "chaoskit"
 FSTYPE = f"fuse.{SUBTYPE}"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._errors import SetupError
 from chaoskit.disk import DiskFaults, check_fuse_available, fault_mounts
+from chaoskit.errors import SetupError
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._errors import ConfigError
 from chaoskit.disk import corrupt_file
+from chaoskit.errors import ConfigError
 
 
 @pytest.fixture

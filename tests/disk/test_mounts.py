@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._errors import ConfigError, SetupError
 from chaoskit.disk import DiskFaults, check_fuse_available, cleanup_mounts, fault_mounts
 from chaoskit.disk.mounts import faultfs_pids
+from chaoskit.errors import ConfigError, SetupError
 
 
 def test_missing_fuse_device_is_one_clear_line(tmp_path: Path) -> None:

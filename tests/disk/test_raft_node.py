@@ -17,14 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chaoskit._ports import reserve_port
 from chaoskit.disk import DiskFaults
+from chaoskit.runtimes.ports import reserve_port
 
 pytestmark = pytest.mark.integration
 
 
 def _start(data: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "targets.raft", "--id", "n1"]
+    argv = [sys.executable, "-m", "chaoskit.targets.raft", "--id", "n1"]
     argv += ["--listen", f"127.0.0.1:{port}", "--data-dir", str(data)]
     with open(log, "ab") as out:
         return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
