@@ -181,9 +181,7 @@ class RemoteNode:
         proc = await self.pool.open_process(self.host, shell(script))
         line = await proc.stdout.readline()
         if not line.startswith("started "):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(proc.wait(), 5.0)
-            error = (await _drain(proc.stderr)).strip().splitlines()
+            error = (await _finish(proc)).strip().splitlines()
             reason = error[-1] if error else "no output"
             proc.close()
             if "command not found: " in reason:
@@ -267,9 +265,11 @@ class RemoteNode:
         self._exited.set()
 
 
-async def _drain(stream: asyncssh.SSHReader[str]) -> str:
+async def _finish(proc: asyncssh.SSHClientProcess[str]) -> str:
+    """The stderr of a start script that gave up (it exits at once)."""
     with contextlib.suppress(Exception):
-        return await asyncio.wait_for(stream.read(), 5.0)
+        done = await asyncio.wait_for(proc.wait(), 5.0)
+        return str(done.stderr or "")
     return ""
 
 
