@@ -187,7 +187,9 @@ class SshIptablesNetwork:
             await self._unset(table, link)
         host, binary, rules = self._rules(link, mode)
         table[link] = mode  # before the commands: heal must try even if one fails midway
-        for rule in rules:
+        # Each insert goes to the top: in reverse, so they end up in their own order
+        # (the TCP reset before the catch-all drop).
+        for rule in reversed(rules):
             await iptables.insert(self.pool, host, binary, rule)
 
     async def _unset(self, table: dict[Link, str], link: Link) -> None:
