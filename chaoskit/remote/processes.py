@@ -112,9 +112,23 @@ async def prepare_run(pool: SshPool, host: str, paths: RunPaths, controller: str
     await pool.run(host, shell(script))
 
 
+def shm_sweep_script(paths: RunPaths) -> str:
+    """Removes what libfaketime leaves in /dev/shm for each of the run's preloaded
+    processes that was killed or exec'd (``faketime_shm_<pid>``, ``sem.faketime_sem_<pid>``):
+    this user's entries, newer than the run's ``owner`` file, whose process is gone."""
+    owner = shlex.quote(paths.owner)
+    return (
+        f"[ -f {owner} ] || exit 0; "
+        "find /dev/shm -maxdepth 1 \\( -name 'faketime_shm_*' -o -name 'sem.faketime_sem_*' \\) "
+        f'-user "$(id -u)" -newer {owner} 2>/dev/null | while read -r f; do '
+        'p=${f##*_}; [ -d "/proc/$p" ] || rm -f "$f"; done; exit 0'
+    )
+
+
 async def remove_run_dir(pool: SshPool, host: str, paths: RunPaths) -> None:
     """Remove the run's directory on ``host`` (only ever ``<data_dir>/<run_id>``)."""
     check_run_id(paths.run_id)
+    await pool.run(host, shell(shm_sweep_script(paths)))
     await pool.run(host, ["rm", "-rf", "--", paths.root])
 
 

@@ -232,6 +232,13 @@ def leftovers(hosts: SshHosts, rid: str) -> list[str]:
             host, ["sh", "-c", f"grep -l CHAOSKIT_RUN_ID={rid} /proc/[0-9]*/environ; true"]
         )
         found += [f"{host.name}: process {line}" for line in procs.split() if "/proc/" in line]
+        # libfaketime's files of dead processes (only the tests' runs use these hosts).
+        _, shm = hosts.exec(
+            host,
+            ["sh", "-c", 'for f in /dev/shm/*faketime_*; do [ -e "$f" ] || continue; '
+             'p=${f##*_}; [ -d /proc/$p ] || echo "$f"; done'],
+        )
+        found += [f"{host.name}: {line}" for line in shm.split()]
     return found
 
 
