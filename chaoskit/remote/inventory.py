@@ -155,9 +155,8 @@ def _host(entry: Mapping[str, Any], where: str, base: Path) -> Host:
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     values = {k: _typed(entry, k, known[k], where) for k in known if k in entry}
-    for key in ("name", "address"):
-        if key not in values:
-            raise ConfigError(f"{where}: missing field '{key}'")
+    if "name" not in values:
+        raise ConfigError(f"{where}: missing field 'name'")
     name = values["name"]
     if not _NAME.match(name):
         raise ConfigError(
@@ -165,6 +164,8 @@ def _host(entry: Mapping[str, Any], where: str, base: Path) -> Host:
             f"(at most 63), not {name!r}"
         )
     where = f"{where} ({name})"
+    if "address" not in values:
+        raise ConfigError(f"{where}: missing field 'address'")
     for key in ("address", "user", "node_host", "python"):
         if key in values and (not values[key].strip() or any(c.isspace() for c in values[key])):
             raise ConfigError(f"{where}: field '{key}' must be a non-empty word")

@@ -90,7 +90,7 @@ def build_sshhost_image(
             )
         except errors.BuildError as exc:
             lines = [str(c.get("stream", "")).strip() for c in exc.build_log or []]
-            tail = " | ".join([line for line in lines if line][-3:] + [str(exc.msg)])
+            tail = " | ".join([*[line for line in lines if line][-3:], str(exc.msg)])
             raise SetupError(f"building {SSHHOST_IMAGE} failed: {tail}") from exc
         except errors.APIError as exc:
             raise SetupError(f"building {SSHHOST_IMAGE} failed: {exc.explanation or exc}") from exc

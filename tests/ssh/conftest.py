@@ -235,8 +235,12 @@ def leftovers(hosts: SshHosts, rid: str) -> list[str]:
         # libfaketime's files of dead processes (only the tests' runs use these hosts).
         _, shm = hosts.exec(
             host,
-            ["sh", "-c", 'for f in /dev/shm/*faketime_*; do [ -e "$f" ] || continue; '
-             'p=${f##*_}; [ -d /proc/$p ] || echo "$f"; done'],
+            [
+                "sh",
+                "-c",
+                'for f in /dev/shm/*faketime_*; do [ -e "$f" ] || continue; '
+                'p=${f##*_}; [ -d /proc/$p ] || echo "$f"; done',
+            ],
         )
         found += [f"{host.name}: {line}" for line in shm.split()]
     return found

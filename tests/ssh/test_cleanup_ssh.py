@@ -29,8 +29,14 @@ async def test_sigkilled_controller_leaves_what_cleanup_removes(
     inventory = ssh_hosts.inventory_file(3)
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(HERE / "killed_controller.py"), str(inventory), run_id,
-        str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        sys.executable,
+        str(HERE / "killed_controller.py"),
+        str(inventory),
+        run_id,
+        str(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), 120)  # type: ignore[union-attr]
@@ -80,7 +86,8 @@ async def test_kill_now_reaches_the_hosts_without_the_loop(
         rt.kill_now()  # blocks this loop: it uses its own thread and connections
         await wait_for(
             lambda: _async(not rt.is_running("n1") and not rt.is_running("n2")),
-            timeout=15, what="the watchers to see both nodes gone",
+            timeout=15,
+            what="the watchers to see both nodes gone",
         )
     finally:
         await rt.close()

@@ -14,6 +14,11 @@ from chaoskit.remote.ssh import SshPool, asyncssh, shell
 from .conftest import SshHosts
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
+#: A user with a key but no sudo rights: sudo asks it for a password.
+ADD_USER = (
+    "useradd -m pw && usermod -p '*' pw && mkdir -p /home/pw/.ssh && "
+    "cp /root/.ssh/authorized_keys /home/pw/.ssh/ && chown -R pw /home/pw/.ssh"
+)
 
 
 def free_port() -> int:
@@ -37,7 +42,9 @@ async def test_commands_reuse_one_connection_per_host(ssh_hosts: SshHosts) -> No
 
 async def test_unreachable_host_is_one_line(ssh_hosts: SshHosts, tmp_path: Path) -> None:
     path = ssh_hosts.inventory_file(1, connect_timeout=5)
-    text = path.read_text().replace(f"port = {ssh_hosts.hosts[0].ssh_port}", f"port = {free_port()}")
+    text = path.read_text().replace(
+        f"port = {ssh_hosts.hosts[0].ssh_port}", f"port = {free_port()}"
+    )
     path.write_text(text)
     pool = SshPool(load_inventory(path).hosts)
     with pytest.raises(SetupError, match=r"^host h1: root@127\.0\.0\.1:\d+ unreachable: ") as err:
@@ -66,7 +73,11 @@ async def test_unknown_host_key_is_refused_unless_opted_out(
         await strict.run("h1", ["true"])
     await strict.close()
     path = ssh_hosts.inventory_file(1)
-    path.write_text(path.read_text().replace(f'known_hosts = "{ssh_hosts.known_hosts}"', "strict_host_keys = false"))
+    path.write_text(
+        path.read_text().replace(
+            f'known_hosts = "{ssh_hosts.known_hosts}"', "strict_host_keys = false"
+        )
+    )
     relaxed = SshPool(load_inventory(path).hosts)
     assert (await relaxed.run("h1", ["echo", "in"])).stdout == "in\n"
     await relaxed.close()
@@ -75,9 +86,13 @@ async def test_unknown_host_key_is_refused_unless_opted_out(
 async def test_missing_command_and_failures_are_one_line(ssh_hosts: SshHosts) -> None:
     pool = SshPool(ssh_hosts.inventory(1).hosts)
     try:
-        with pytest.raises(SetupError, match="^host h1: command 'no-such-tool' not found on the host$"):
+        with pytest.raises(
+            SetupError, match=r"^host h1: command 'no-such-tool' not found on the host$"
+        ):
             await pool.require("h1", ["iptables", "no-such-tool"], sudo=True)
-        with pytest.raises(SetupError, match="^host h1: command 'no-such-tool' not found on the host$"):
+        with pytest.raises(
+            SetupError, match=r"^host h1: command 'no-such-tool' not found on the host$"
+        ):
             await pool.run("h1", ["no-such-tool", "--flag"])
         with pytest.raises(SetupError, match=r"^host h1: `ls /nonexistent` failed: .*No such file"):
             await pool.run("h1", ["ls", "/nonexistent"])
@@ -103,11 +118,14 @@ async def test_sudo_user_runs_privileged_commands(ssh_hosts: SshHosts) -> None:
 
 async def test_sudo_that_wants_a_password_says_so(ssh_hosts: SshHosts) -> None:
     host = ssh_hosts.hosts[0]
-    code, out = ssh_hosts.exec(host, ["sh", "-c", "adduser --disabled-password --gecos '' pw 2>&1 || useradd -m pw; usermod -p '*' pw; mkdir -p /home/pw/.ssh; cp /root/.ssh/authorized_keys /home/pw/.ssh/; chown -R pw /home/pw/.ssh"])
+    code, out = ssh_hosts.exec(
+        host,
+        ["sh", "-c", ADD_USER],
+    )
     assert code == 0, out
     try:
         pool = SshPool(ssh_hosts.inventory(1, user="pw", sudo=True).hosts)
-        with pytest.raises(SetupError, match="^host h1: sudo asks pw for a password"):
+        with pytest.raises(SetupError, match=r"^host h1: sudo asks pw for a password"):
             await pool.run("h1", ["iptables", "-S"], sudo=True)
         await pool.close()
     finally:

@@ -101,7 +101,10 @@ async def test_cut_is_directed_for_tcp_and_udp_and_heals(
         assert dial(ssh_hosts, 2, 1) == "connected udp-ok"
         assert await reaches(rt.placement("n2").outside.url)
         (rule,) = [r for r in rules_of(ssh_hosts, 1, run_id) if "tcp-reset" in r]
-        assert f'--comment "chaoskit:{run_id}:n1:n2:cut"' in rule or f"chaoskit:{run_id}:n1:n2:cut" in rule
+        assert (
+            f'--comment "chaoskit:{run_id}:n1:n2:cut"' in rule
+            or f"chaoskit:{run_id}:n1:n2:cut" in rule
+        )
 
         await net.cut([("n1", "n2")], mode="hang")
         assert dial(ssh_hosts, 0, 1) == "timeout udp-timeout"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -49,7 +48,9 @@ async def answers(url: str) -> bool:
         return False
 
 
-async def test_lifecycle_of_real_processes(ssh_hosts: SshHosts, run_id: str, tmp_path: Path) -> None:
+async def test_lifecycle_of_real_processes(
+    ssh_hosts: SshHosts, run_id: str, tmp_path: Path
+) -> None:
     rt = SshRuntime(run_id, tmp_path, ssh_hosts.inventory(2))
     try:
         placed = await rt.setup(["n1", "n2"])
@@ -64,7 +65,9 @@ async def test_lifecycle_of_real_processes(ssh_hosts: SshHosts, run_id: str, tmp
         pid = rt.pid("n1")
         assert pid is not None and rt.is_running("n1")
         # The node leads its own session and group, and carries the run's marker.
-        _, stat = ssh_hosts.exec(ssh_hosts.hosts[0], ["ps", "-o", "pid=,pgid=,sid=", "-p", str(pid)])
+        _, stat = ssh_hosts.exec(
+            ssh_hosts.hosts[0], ["ps", "-o", "pid=,pgid=,sid=", "-p", str(pid)]
+        )
         assert stat.split() == [str(pid)] * 3
         _, env = ssh_hosts.exec(ssh_hosts.hosts[0], ["cat", f"/proc/{pid}/environ"])
         assert f"CHAOSKIT_RUN_ID={run_id}" in env.split("\0")
@@ -92,7 +95,9 @@ async def test_lifecycle_of_real_processes(ssh_hosts: SshHosts, run_id: str, tmp
     assert "GET / HTTP" in log  # fetched back from the host
 
 
-async def test_node_that_exits_is_seen_at_once(ssh_hosts: SshHosts, run_id: str, tmp_path: Path) -> None:
+async def test_node_that_exits_is_seen_at_once(
+    ssh_hosts: SshHosts, run_id: str, tmp_path: Path
+) -> None:
     rt = SshRuntime(run_id, tmp_path, ssh_hosts.inventory(1))
     try:
         (p,) = await rt.setup(["n1"])
@@ -108,14 +113,17 @@ async def _false(value: bool) -> bool:
     return not value
 
 
-async def test_missing_binary_and_too_many_nodes(ssh_hosts: SshHosts, run_id: str, tmp_path: Path) -> None:
+async def test_missing_binary_and_too_many_nodes(
+    ssh_hosts: SshHosts, run_id: str, tmp_path: Path
+) -> None:
     rt = SshRuntime(run_id, tmp_path, ssh_hosts.inventory(1))
     try:
         with pytest.raises(ConfigError, match="2 nodes need 2 hosts"):
             await rt.setup(["n1", "n2"])
         (p,) = await rt.setup(["n1"])
         with pytest.raises(
-            SetupError, match="^host h1: cannot start node n1: command 'mysvc' not found on the host$"
+            SetupError,
+            match=r"^host h1: cannot start node n1: command 'mysvc' not found on the host$",
         ):
             await rt.launch(p.outside, Launch(["mysvc", "--id", "n1"]))
     finally:
@@ -130,11 +138,21 @@ async def test_python_argv_uses_the_hosts_interpreter(
     rt = SshRuntime(run_id, tmp_path, ssh_hosts.inventory(1))
     try:
         (p,) = await rt.setup(["n1"])
-        argv = [sys.executable, "-c", "import sys, json; print(json.dumps([sys.executable, *sys.argv[1:]]))", "a b", "$X"]
+        argv = [
+            sys.executable,
+            "-c",
+            "import sys, json; print(json.dumps([sys.executable, *sys.argv[1:]]))",
+            "a b",
+            "$X",
+        ]
         await rt.launch(p.outside, Launch(argv))
         await wait_for(lambda: _false(rt.is_running("n1")), timeout=10, what="exit")
         await rt.fetch_logs()
-        assert json.loads((tmp_path / "logs" / "n1.log").read_text()) == [PYTHON_ON_HOST, "a b", "$X"]
+        assert json.loads((tmp_path / "logs" / "n1.log").read_text()) == [
+            PYTHON_ON_HOST,
+            "a b",
+            "$X",
+        ]
     finally:
         await rt.close()
 
