@@ -161,6 +161,22 @@ def start_script(
     return "\n".join(lines)
 
 
+def adopt_script(pid: int, run_id: str) -> str:
+    """Watch a node started earlier (``started <pid>`` ... ``exited``), or say ``gone``
+    when no live process of the run has that pid (it ended, or the pid was reused)."""
+    marker = shlex.quote(f"{RUN_ID_ENV}={check_run_id(run_id)}")
+    alive = (
+        f"[ -d /proc/{pid} ] && ! grep -qs '^[0-9]* (.*) Z' /proc/{pid}/stat "
+        f"&& tr '\\000' '\\n' < /proc/{pid}/environ 2>/dev/null | grep -qx {marker}"
+    )
+    return (
+        f"{alive} || {{ echo gone; exit 0; }}\n"
+        f'echo "started {pid}"\n'
+        f"while {alive}; do sleep 0.2; done\n"
+        'echo "exited"'
+    )
+
+
 class RemoteNode:
     """One node's process on one host, started and signalled over the pool."""
 
@@ -185,15 +201,25 @@ class RemoteNode:
         cannot be started (a missing command, an unwritable directory)."""
         if self.running:
             return
-        script = start_script(
-            argv,
-            env,
-            self.paths.node_dir(self.node),
-            self.paths.log(self.node),
-            self.paths.pid(self.node),
-        )
+        if self.pid is not None:
+            # The watch may have ended with a lost connection while the node lives on:
+            # watch it again rather than start a second copy.
+            script = adopt_script(self.pid, self.paths.run_id)
+        else:
+            script = start_script(
+                argv,
+                env,
+                self.paths.node_dir(self.node),
+                self.paths.log(self.node),
+                self.paths.pid(self.node),
+            )
         proc = await self.pool.open_process(self.host, shell(script))
         line = await proc.stdout.readline()
+        if line.startswith("gone") and self.pid is not None:
+            proc.close()
+            self.pid = None
+            await self.start(argv, env)
+            return
         if not line.startswith("started "):
             error = (await _finish(proc)).strip().splitlines()
             reason = error[-1] if error else "no output"

@@ -192,3 +192,30 @@ async def test_clock_offset_is_seen_by_the_process(
 async def _near(read: object, target: float, tolerance: float = 1.0) -> bool:
     value = await read()  # type: ignore[operator]
     return abs(value - target) < tolerance
+
+
+async def test_lost_connection_then_start_watches_the_same_process(
+    ssh_hosts: SshHosts, run_id: str, tmp_path: Path
+) -> None:
+    rt = SshRuntime(run_id, tmp_path, ssh_hosts.inventory(1))
+    try:
+        (p,) = await rt.setup(["n1"])
+        await rt.launch(p.outside, HTTP_NODE)
+        pid = rt.pid("n1")
+        assert pid is not None
+        (await rt.pool.connect("h1")).close()  # the network drops the SSH connection
+        await wait_for(lambda: _false(rt.is_running("n1")), timeout=15, what="watch lost")
+        assert state(ssh_hosts, 0, pid) in ("S", "R")  # the node itself lives on
+        await rt.start("n1")  # reconnects and adopts it: no second copy
+        assert rt.is_running("n1") and rt.pid("n1") == pid
+        _, out = ssh_hosts.exec(
+            ssh_hosts.hosts[0],
+            ["sh", "-c", f"grep -l CHAOSKIT_RUN_ID={run_id} /proc/[0-9]*/environ"],
+        )
+        assert out.split() == [f"/proc/{pid}/environ"]
+        await rt.kill("n1")
+        assert not rt.is_running("n1") and state(ssh_hosts, 0, pid) == "gone"
+        await rt.start("n1")  # the adopted one is gone: a fresh start
+        assert rt.is_running("n1") and rt.pid("n1") != pid
+    finally:
+        await rt.close()
