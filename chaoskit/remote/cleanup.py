@@ -23,10 +23,12 @@ still runs), netem qdiscs, rules, the host clock, then the directory.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import posixpath
 import shlex
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,3 +162,25 @@ async def _remove_qdiscs(pool: SshPool, host: str, paths: RunPaths) -> list[str]
 
 def _words(lines: Iterable[str]) -> list[str]:
     return [line.strip() for line in lines if line.strip() and " " not in line.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m chaoskit.remote.cleanup --inventory FILE [--run-id ID]`` (until the
+    ``chaoskit cleanup --inventory`` option exists): 0 when every host was cleaned,
+    2 with one line when the inventory is bad or a host could not be cleaned."""
+    parser = argparse.ArgumentParser(description="Remove what chaoskit runs left on SSH hosts.")
+    parser.add_argument("--inventory", type=Path, required=True)
+    parser.add_argument("--run-id", default=None)
+    args = parser.parse_args(argv)
+    try:
+        lines = cleanup_inventory(args.inventory, args.run_id)
+    except ChaoskitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    return 2 if any(line.startswith("could not clean") for line in lines) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -59,6 +59,7 @@ class SshIptablesNetwork:
         self._netem: dict[str, bool] = {}
         self._devices: dict[str, set[str]] = {}
         self._lock = asyncio.Lock()
+        self._closed = False
 
     async def setup(self) -> None:
         """Check every host has iptables (and that privileges work) before any fault."""
@@ -143,16 +144,23 @@ class SshIptablesNetwork:
         return sorted(set(self._faults) | set(self._loss) | self._delayed)
 
     async def close(self) -> None:
-        """Remove every rule and qdisc of the run from every host; raises if a host
-        cannot be cleaned (the run then stays registered for ``chaoskit cleanup``)."""
-        async with self._lock:
-            self._faults.clear()
-            self._loss.clear()
-            self._delayed.clear()
-            self._delays.clear()
-            for host in list(self._devices):
-                await self._apply_delays(host)
-            await self._sweep()
+        """Remove every rule and qdisc of the run from every host, then let go of the
+        SSH connections; raises if a host cannot be cleaned (the run then stays
+        registered for ``chaoskit cleanup``). Idempotent."""
+        if self._closed:
+            return
+        try:
+            async with self._lock:
+                self._faults.clear()
+                self._loss.clear()
+                self._delayed.clear()
+                self._delays.clear()
+                for host in list(self._devices):
+                    await self._apply_delays(host)
+                await self._sweep()
+        finally:
+            self._closed = True
+            await self.pool.release()
 
     # -- internals -----------------------------------------------------------------
 

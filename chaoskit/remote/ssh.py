@@ -88,6 +88,10 @@ class SshPool:
         return self._hosts[name]
 
     @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
     def hosts(self) -> list[Host]:
         return list(self._hosts.values())
 

@@ -53,7 +53,16 @@ async def test_sigkilled_controller_leaves_what_cleanup_removes(
     assert sum("/var/tmp/chaoskit/" in x for x in left) == 3, left
 
     # Without a run id: the controller is dead and ran here, so its run goes.
-    lines = await asyncio.to_thread(cleanup_inventory, inventory)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "chaoskit.remote.cleanup", "--inventory", str(inventory)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
     assert sum(x.startswith("killed process") for x in lines) == 4, lines
     assert sum(x.startswith("removed iptables rule") for x in lines) == 5, lines
     assert sum(x.startswith("removed /var/tmp/chaoskit/") for x in lines) == 3, lines
@@ -95,3 +104,16 @@ async def test_kill_now_reaches_the_hosts_without_the_loop(
 
 async def _async(value: bool) -> bool:
     return value
+
+
+def test_cleanup_command_says_one_line_for_a_bad_inventory(tmp_path: Path) -> None:
+    bad = tmp_path / "hosts.toml"
+    bad.write_text('[[hosts]]\nname = "a"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "chaoskit.remote.cleanup", "--inventory", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: {bad}: hosts[0] (a): missing field 'address'"

@@ -127,7 +127,9 @@ async def test_cut_is_directed_for_tcp_and_udp_and_heals(
         assert dial(ssh_hosts, 2, 0) == "connected udp-ok"
     finally:
         await net.close()
+        assert not rt.pool.closed  # the runtime still uses the connections
         await rt.close()
+    assert rt.pool.closed  # the last user let go
 
 
 async def test_latency_without_netem_is_a_clear_error(
