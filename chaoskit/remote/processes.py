@@ -214,7 +214,14 @@ class RemoteNode:
                 self.paths.pid(self.node),
             )
         proc = await self.pool.open_process(self.host, shell(script))
-        line = await proc.stdout.readline()
+        limit = self.pool.host(self.host).command_timeout
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), limit)
+        except TimeoutError as exc:
+            proc.close()
+            raise SetupError(
+                f"host {self.host}: starting node {self.node} timed out after {limit:g} s"
+            ) from exc
         if line.startswith("gone") and self.pid is not None:
             proc.close()
             self.pid = None
