@@ -7,7 +7,9 @@
 #   3. the base image chaoskit-base:bookworm, made with debootstrap + docker import
 #      (the root filesystem tarball is cached under /var/cache/chaoskit);
 #   4. wheels of chaoskit and all its dependencies, built on the host;
-#   5. the node and proxy images, built from those wheels on that base.
+#   5. the node and proxy images, built from those wheels on that base;
+#   6. the SSH host image (tests of the ssh runtime): the same wheels, plus the .deb
+#      files of openssh-server and sudo that the base lacks, downloaded by apt here.
 # Idempotent: a second run only rebuilds the chaoskit wheel and the last image layers.
 #
 # Environment: CHAOSKIT_CACHE (default /var/cache/chaoskit), CHAOSKIT_BASE_IMAGE
@@ -205,6 +207,48 @@ build_images() {
         --base-image "$BASE_IMAGE" --wheels "$wheels" --stage "$REPO/docker"
 }
 
+download_sshhost_debs() {
+    # The .debs the SSH host image needs beyond the base image: apt resolves them
+    # against the base's own dpkg status (copied out of the image), through a
+    # throw-away bookworm source list, so exactly the missing packages are fetched.
+    local debs="$CACHE/sshhost-debs" wanted="openssh-server sudo"
+    mkdir -p "$debs"
+    if [ -f "$debs/.base" ] && [ "$(cat "$debs/.base")" = "$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE") $wanted" ] \
+        && ls "$debs"/openssh-server_*.deb >/dev/null 2>&1; then
+        echo "$debs"
+        return 0
+    fi
+    local root cid mirror apt_log=/tmp/chaoskit-apt-sshhost.log
+    root="$(mktemp -d /tmp/chaoskit-apt.XXXXXX)"
+    mkdir -p "$root/lists/partial" "$root/cache/archives/partial"
+    cid="$(docker create "$BASE_IMAGE")"
+    docker cp "$cid:/var/lib/dpkg/status" "$root/status" >/dev/null
+    docker rm "$cid" >/dev/null
+    mirror="$(debian_mirror)"
+    echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $SUITE main" \
+        >"$root/sources.list"
+    local opts=(-o "Dir::Etc::SourceList=$root/sources.list" -o "Dir::Etc::SourceParts=$root/none"
+        -o "Dir::State::Lists=$root/lists" -o "Dir::Cache=$root/cache"
+        -o "Dir::State::status=$root/status" -o "Debug::NoLocking=1")
+    log "downloading $wanted (and what the base lacks for them) for the SSH host image"
+    { apt-get "${opts[@]}" update -qq \
+        && apt-get "${opts[@]}" install --download-only --no-install-recommends -y -qq $wanted; } \
+        >"$apt_log" 2>&1 || { tail -n 20 "$apt_log" >&2; rm -rf "$root"; die "cannot download $wanted"; }
+    rm -f "$debs"/*.deb
+    cp "$root"/cache/archives/*.deb "$debs"/
+    rm -rf "$root"
+    printf '%s' "$(docker image inspect -f '{{.Id}}' "$BASE_IMAGE") $wanted" >"$debs/.base"
+    echo "$debs"
+}
+
+build_sshhost_image() {
+    local wheels="$1" debs
+    debs="$(download_sshhost_debs)"
+    log "building the SSH host image on $BASE_IMAGE"
+    PYTHONPATH="$REPO${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m chaoskit.remote.testhosts \
+        --base-image "$BASE_IMAGE" --wheels "$wheels" --debs "$debs"
+}
+
 main() {
     local started=$SECONDS
     install_packages
@@ -214,6 +258,7 @@ main() {
     local wheels
     wheels="$(build_wheels)"
     build_images "$wheels"
+    build_sshhost_image "$wheels"
     log "done in $((SECONDS - started)) s"
 }
 
