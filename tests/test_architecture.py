@@ -35,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"errors", "core", "store", "checkers"},
     "catalogue": {"errors", "core", "store", "clients", "runtimes"},
     "disk": {"errors", "core", "store", "runtimes"},
+    "remote": {"errors", "core", "store", "proxy", "network", "clock", "runtimes"},
 }
 LOWER = set(ALLOWED)
 ALLOWED["run"] = LOWER

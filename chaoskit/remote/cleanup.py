@@ -32,14 +32,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chaoskit._active import read as read_registered
-from chaoskit._active import token_alive
-from chaoskit._errors import ChaoskitError
+from chaoskit.errors import ChaoskitError
 from chaoskit.remote import iptables, processes
 from chaoskit.remote.clock import restore_host_clocks
 from chaoskit.remote.inventory import Inventory, load_inventory
 from chaoskit.remote.processes import RunPaths
 from chaoskit.remote.ssh import SshPool, shell
+from chaoskit.runtimes.registry import read as read_registered
+from chaoskit.runtimes.registry import token_alive
 
 
 @dataclass

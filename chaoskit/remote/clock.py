@@ -1,6 +1,6 @@
 """Clock faults on hosts: per-node libfaketime files, and (opted in) the host clock.
 
-Per node, as on the local runtime (chaoskit/_clock.py explains libfaketime): the
+Per node, as on the local runtime (chaoskit/clock/faketime.py explains libfaketime): the
 node is launched with ``LD_PRELOAD`` of the host's libfaketime and its own
 timestamp file under the run's ``clock/`` directory on the host, reread at every
 time call. ``set`` and ``reset`` are synchronous in the Clock protocol and the
@@ -35,8 +35,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from chaoskit._clock import LIBRARY_NAME, SEARCH_DIRS, TRUE_SPEC, check_rate, faketime_spec
-from chaoskit._errors import ConfigError, SetupError
+from chaoskit.clock.faketime import LIBRARY_NAME, SEARCH_DIRS, TRUE_SPEC, check_rate, faketime_spec
+from chaoskit.errors import ConfigError, SetupError
 from chaoskit.remote.processes import RunPaths
 from chaoskit.remote.ssh import SshPool, shell
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from chaoskit._errors import ConfigError
+from chaoskit.errors import ConfigError
 
 DEFAULT_DATA_DIR = "/var/tmp/chaoskit"
 DEFAULT_NODE_PORT = 8000

@@ -3,7 +3,7 @@
 A directed link ``src -> dst`` is faulted on ``dst``: rules inserted at the top of
 its INPUT chain match packets from ``src``'s address travelling in the ORIGINAL
 direction of their connection (connections ``src`` opened), TCP and UDP alike, the
-shapes of chaoskit/_network_iptables.py. So cutting ``a -> b`` stops a's requests
+shapes of chaoskit/network/iptables.py. So cutting ``a -> b`` stops a's requests
 to b and leaves b's own connections to a alone. The controller's SSH connections,
 its tunnels (which arrive from the host itself) and its direct requests (from its
 own address) never match.
@@ -24,8 +24,8 @@ import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from chaoskit._errors import ConfigError, SetupError
-from chaoskit._network_iptables import link_rules as base_rules
+from chaoskit.errors import ConfigError, SetupError
+from chaoskit.network.iptables import link_rules as base_rules
 from chaoskit.remote.ssh import SshPool, shell
 
 Rule = list[str]

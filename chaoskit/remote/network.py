@@ -18,8 +18,8 @@ import posixpath
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 
-from chaoskit._errors import ConfigError, SetupError
-from chaoskit._nemesis import LinkMode
+from chaoskit.core.network import LinkMode
+from chaoskit.errors import ConfigError, SetupError
 from chaoskit.remote import iptables
 from chaoskit.remote.processes import RunPaths
 from chaoskit.remote.ssh import SshPool, shell

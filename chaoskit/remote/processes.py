@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chaoskit._errors import ConfigError, SetupError
+from chaoskit.errors import ConfigError, SetupError
 from chaoskit.remote.ssh import SshPool, shell
 
 if TYPE_CHECKING:

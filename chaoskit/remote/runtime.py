@@ -38,16 +38,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from chaoskit._active import process_token
-from chaoskit._errors import ChaoskitError, ConfigError, SetupError
-from chaoskit._runtime_local import merge_env
-from chaoskit._target import Launch, NodeInfo
+from chaoskit.core.target import Launch, NodeInfo
+from chaoskit.errors import ChaoskitError, ConfigError, SetupError
 from chaoskit.remote import processes
 from chaoskit.remote.clock import SshClock, restore_host_clocks
 from chaoskit.remote.inventory import Host, Inventory
 from chaoskit.remote.network import SshIptablesNetwork
 from chaoskit.remote.processes import RemoteNode, RunPaths
 from chaoskit.remote.ssh import SshPool
+from chaoskit.runtimes.local import merge_env
+from chaoskit.runtimes.registry import process_token
 
 #: The last resort (``kill_now``) gets this long to reach every host.
 KILL_NOW_S = 10.0

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chaoskit._errors import SetupError
+from chaoskit.errors import SetupError
 from chaoskit.remote.inventory import Host
 
 with warnings.catch_warnings():

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from chaoskit._errors import ChaoskitError, SetupError
-from chaoskit._images import (
+from chaoskit.errors import ChaoskitError, SetupError
+from chaoskit.runtimes.images import (
     DEFAULT_BASE_IMAGE,
     IMAGE_LABELS,
     build_wheels,

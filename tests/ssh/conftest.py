@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
-from chaoskit._active import process_token, token_alive
 from chaoskit.remote.inventory import Inventory, load_inventory
 from chaoskit.remote.ssh import SshPool, asyncssh
 from chaoskit.remote.testhosts import SSHHOST_IMAGE
+from chaoskit.runtimes.registry import process_token, token_alive
 
 LABEL = "chaoskit.sshtest"
 LABEL_CREATOR = "chaoskit.sshtest.creator"
@@ -99,8 +99,8 @@ def _toml(value: Any) -> str:
 
 @pytest.fixture(scope="session")
 def docker() -> Any:
-    from chaoskit._errors import SetupError
-    from chaoskit._images import docker_client
+    from chaoskit.errors import SetupError
+    from chaoskit.runtimes.images import docker_client
 
     try:
         client = docker_client()

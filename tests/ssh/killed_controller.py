@@ -11,7 +11,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from chaoskit._target import Launch
+from chaoskit.core.target import Launch
 from chaoskit.remote.inventory import load_inventory
 from chaoskit.remote.runtime import SshRuntime
 

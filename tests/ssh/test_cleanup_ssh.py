@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._target import Launch
+from chaoskit.core.target import Launch
 from chaoskit.remote.cleanup import cleanup_hosts, cleanup_inventory
 from chaoskit.remote.runtime import SshRuntime
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._errors import SetupError
+from chaoskit.errors import SetupError
 from chaoskit.remote.inventory import load_inventory
 from chaoskit.remote.ssh import SshPool, asyncssh, shell
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._errors import ConfigError
+from chaoskit.errors import ConfigError
 from chaoskit.remote.cleanup import cleanup_hosts
 from chaoskit.remote.runtime import SshRuntime
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._errors import ConfigError
+from chaoskit.errors import ConfigError
 from chaoskit.remote.inventory import DEFAULT_DATA_DIR, load_inventory, parse_inventory
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chaoskit._errors import SetupError
-from chaoskit._target import Launch
+from chaoskit.core.target import Launch
+from chaoskit.errors import SetupError
 from chaoskit.remote.cleanup import cleanup_hosts
 from chaoskit.remote.network import SshIptablesNetwork
 from chaoskit.remote.runtime import SshRuntime

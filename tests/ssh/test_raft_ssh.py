@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chaoskit._target import Status
+from chaoskit.core.target import Status
 from chaoskit.remote.runtime import Placement, SshRuntime
-from targets.raft.target import RaftTarget
+from chaoskit.targets.raft.target import RaftTarget
 
 from .conftest import SshHosts, wait_for
 

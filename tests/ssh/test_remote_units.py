@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from chaoskit._errors import ConfigError, SetupError
+from chaoskit.errors import ConfigError, SetupError
 from chaoskit.remote import iptables
 from chaoskit.remote.clock import writer_script
 from chaoskit.remote.inventory import Host
@@ -86,10 +86,10 @@ def test_remote_commands_are_quoted_and_sudo_only_when_needed() -> None:
 
 
 def test_python_argv_becomes_the_hosts_interpreter() -> None:
-    assert host_argv([sys.executable, "-m", "targets.raft"], HOST) == [
+    assert host_argv([sys.executable, "-m", "chaoskit.targets.raft"], HOST) == [
         "/opt/py",
         "-m",
-        "targets.raft",
+        "chaoskit.targets.raft",
     ]
     assert host_argv(["python3", "-c", "x"], HOST) == ["/opt/py", "-c", "x"]
     assert host_argv(["etcd", "--name", "n1"], HOST) == ["etcd", "--name", "n1"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chaoskit._errors import ConfigError, SetupError
-from chaoskit._target import Launch
+from chaoskit.core.target import Launch
+from chaoskit.errors import ConfigError, SetupError
 from chaoskit.remote.runtime import SshRuntime
 
 from .conftest import DATA_DIR, PYTHON_ON_HOST, SshHosts, wait_for
