@@ -42,6 +42,7 @@ from chaoskit._runtime_local import LocalRuntime
 from chaoskit._store import CONFIG, LOGS, RESULTS, create_run_dir, load_run, write_json
 from chaoskit._target import NodeInfo
 from chaoskit.proxy import ProxyClient, ProxyServer
+from chaoskit.proxy._watch import FaultApiWatch
 from nemeses._schedule import Step, build_schedule, default_intervals, nemesis_rng, schedule_rng
 
 if TYPE_CHECKING:
@@ -82,6 +83,10 @@ class Controller:
         self.history = JsonlWriter(self.run_dir / HISTORY)
         self.observations = JsonlWriter(self.run_dir / OBSERVATIONS)
         self.nemesis_log = JsonlWriter(self.run_dir / NEMESIS)
+        # Issue 26: the run's fault-API token, and what others change into nemesis.jsonl.
+        self.watch = FaultApiWatch(
+            self.nemesis_log.write, self.clock.now, prefix=f"ck-{self.run_id}-"
+        )
         self.state = _RunState()
         self._rngs: dict[str, random.Random] = {}
         self._client_task: asyncio.Task[None] | None = None
@@ -273,6 +278,7 @@ class Controller:
             image=getattr(target, "docker_image", None) or NODE_IMAGE,
             node_port=getattr(target, "docker_port", None) or NODE_PORT,
             clock=self.fault_clock,
+            net_admin=self.config.network == "iptables",  # issue 26: no unused capability
         )
         self.runtime = runtime
         placed = runtime.place_nodes(ids)
@@ -284,8 +290,10 @@ class Controller:
             self.network = IptablesNetwork(runtime)
             peers = {p.id: runtime.direct_peers(p.id) for p in placed}
         else:
-            url = self.config.toxiproxy_url or await runtime.start_proxy(seed=self.seed)
-            self.proxy = ProxyClient(url)
+            url = self.config.toxiproxy_url
+            if url is None:  # issue 26: the proxy container requires the run's token
+                url = await runtime.start_proxy(seed=self.seed, token=self.watch.token)
+            self.proxy = self.watch.client(url, "drift" if self.config.toxiproxy_url else "pull")
             self.network = ProxyNetwork(self.proxy, self.run_id, listen_host="0.0.0.0")
             peers = runtime.via_proxy(await self.network.setup([p.inside for p in placed]))
         self._write_config(finished=False)
@@ -319,10 +327,10 @@ class Controller:
     async def _start_proxy(self) -> None:
         url = self.config.toxiproxy_url
         if url is None:
-            self.proxy_server = ProxyServer(host="127.0.0.1", port=0, seed=self.seed)
+            self.proxy_server = self.watch.server(self.seed)  # issue 26: token and audit
             await self.proxy_server.start()
             url = self.proxy_server.url
-        self.proxy = ProxyClient(url)
+        self.proxy = self.watch.client(url, "drift" if self.config.toxiproxy_url else "hook")
         try:
             await self.proxy.version()
         except ChaoskitError as exc:
@@ -511,6 +519,14 @@ class Controller:
                     "nemesis": key,
                 }
             )
+        await self._check_fault_api()
+
+    async def _check_fault_api(self) -> None:
+        """Issue 26: record what others changed on the run's proxies (after heals)."""
+        try:
+            await self.watch.check()
+        except ChaoskitError as exc:
+            self.progress.warn(f"cannot audit the fault proxy: {exc}")
 
     async def _final_phase(self) -> None:
         """Heal everything, wait for a leader, run the final reads."""
@@ -531,6 +547,7 @@ class Controller:
                 self.progress.warn(f"healing {key} failed: {exc}")
         if self.network is not None:
             await self.network.heal_all()
+            await self._check_fault_api()
         if self.fault_clock is not None:
             self.fault_clock.reset()
         if self.runtime is not None:
@@ -592,6 +609,7 @@ class Controller:
             with contextlib.suppress(Exception):
                 close()
         self.end_time = self.clock.now()
+        self.watch.close()
         for writer in (self.history, self.observations, self.nemesis_log):
             writer.close()
         logging.getLogger("chaoskit").removeHandler(self._log_handler)

@@ -116,6 +116,7 @@ class DockerRuntime:
         node_port: int = NODE_PORT,
         client: Any = None,
         clock: NodeClock | None = None,
+        net_admin: bool = True,
     ) -> None:
         if not _RUN_ID.match(run_id):
             raise ConfigError(f"run id '{run_id}' is not usable in container names")
@@ -135,6 +136,9 @@ class DockerRuntime:
         #: Clock nemeses: the clock directory is bind-mounted read-only into every node
         #: and each node preloads the image's libfaketime on its own file there.
         self.clock = clock
+        #: Issue 26: nodes get NET_ADMIN only for the iptables network (the controller
+        #: passes False in proxy mode); the proxy container never does.
+        self.node_caps = ["NET_ADMIN"] if net_admin else []
 
     # -- placement -----------------------------------------------------------------
 
@@ -219,8 +223,16 @@ class DockerRuntime:
                 f"cannot create network {self.network_name}: {exc.explanation or exc}"
             ) from exc
 
-    async def start_proxy(self, host_port: int | None = None, seed: int = 0) -> str:
-        """Run the fault proxy container on the run network; return its API URL."""
+    async def start_proxy(
+        self, host_port: int | None = None, seed: int = 0, token: str | None = None
+    ) -> str:
+        """Run the fault proxy container on the run network; return its API URL.
+
+        Issue 26: the API and the proxies listen on 0.0.0.0 inside (explicitly allowed),
+        the API answers loopback and the network's gateway only (where the published
+        port arrives: never the nodes), and ``token`` (in the environment, not argv)
+        is required on every request.
+        """
         await self.setup()
         port = host_port or reserve_port()
         placement = Placement(
@@ -231,14 +243,16 @@ class DockerRuntime:
         )
         self._proxy = _Node(placement)
         command = ["--host", "0.0.0.0", "--port", str(PROXY_API_PORT), "--seed", str(seed)]
+        command += ["--allow-remote-listen", "--allow-client", "gateway"]
         self._proxy.container = await asyncio.to_thread(
             self._create,
             self.proxy_image,
             self.proxy_name,
             command,
-            {},
+            {"CHAOSKIT_PROXY_TOKEN": token} if token else {},
             {f"{PROXY_API_PORT}/tcp": ("127.0.0.1", port)},
             {LABEL_ROLE: "proxy"},
+            caps=[],
         )
         await self._start_entry(self._proxy)
         url = f"http://127.0.0.1:{port}"
@@ -276,6 +290,7 @@ class DockerRuntime:
                 ports,
                 {LABEL_NODE: node.id, LABEL_ROLE: "node"},
                 volumes,
+                caps=self.node_caps,
             )
         await self.start(node.id)
 
@@ -395,6 +410,8 @@ class DockerRuntime:
         ports: Mapping[str, tuple[str, int]],
         labels: Mapping[str, str],
         volumes: Mapping[str, Mapping[str, str]] | None = None,
+        *,
+        caps: Sequence[str] = (),
     ) -> Any:
         errors = docker_errors()
         try:
@@ -407,7 +424,7 @@ class DockerRuntime:
                 labels={**self.labels, **labels},
                 network=self.network_name,
                 ports=dict(ports),
-                cap_add=["NET_ADMIN"],
+                cap_add=list(caps) or None,
                 init=True,
                 detach=True,
                 volumes={k: dict(v) for k, v in (volumes or {}).items()},

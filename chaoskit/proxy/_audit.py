@@ -179,7 +179,7 @@ class AuditTrail:
         """The change's time on the run's timeline: now, minus how long ago it came."""
         if not change.monotonic_ns:
             return self.now()
-        return self.now() - max(0, time.monotonic_ns() - change.monotonic_ns)
+        return max(0, self.now() - max(0, time.monotonic_ns() - change.monotonic_ns))
 
     def __call__(self, change: ApiChange) -> None:
         if self.is_own(change):
