@@ -194,17 +194,32 @@ def test_the_standalone_proxy_with_a_token_file(intruder: Intruder, tmp_path: Pa
         )
     finally:
         stop(proc)
+    # The environment (how the Docker runtime passes it) is as private: only the owner
+    # and root read /proc/PID/environ, and argv never holds the token.
+    proc, port = start_proxy(env={"CHAOSKIT_PROXY_TOKEN": TOKEN})
+    try:
+        results = intruder.run(
+            [
+                request(port, "GET", "/proxies"),
+                read(f"/proc/{proc.pid}/environ"),
+                read(f"/proc/{proc.pid}/cmdline"),
+            ]
+        )
+        assert statuses(results[:2]) == [401, "PermissionError"]
+        assert TOKEN not in results[2]["read"]
+    finally:
+        stop(proc)
     token_file.chmod(0o644)
-    proc = subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "chaoskit.proxy", "--port", "0", "--token-file", str(token_file)],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         timeout=60,
     )
-    assert proc.returncode == 2
-    assert proc.stderr.strip().startswith("error: token file") and "chmod 600" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("error: token file") and "chmod 600" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o644
 
 
