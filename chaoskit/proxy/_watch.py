@@ -74,10 +74,14 @@ class FaultApiWatch:
             host, 0, seed, token=self.token, policy=Policy(allow_upstreams=()), on_change=self.trail
         )
 
-    def client(self, url: str, mode: WatchMode) -> ProxyClient:
-        """The controller's client; ``drift`` mode (an external proxy) sends no token."""
+    def client(
+        self, url: str, mode: WatchMode, *, external_token: str | None = None
+    ) -> ProxyClient:
+        """The controller's client. An external proxy (``drift``) knows nothing of the
+        run's token: it gets ``external_token``, if its owner gave one (a ``chaoskit
+        proxy --token-file``)."""
         self.mode = mode
-        client = ProxyClient(url, token=None if mode == "drift" else self.token)
+        client = ProxyClient(url, token=external_token if mode == "drift" else self.token)
         self.proxy_client = client
         self.trail.own_client = client.client_id
         return client
