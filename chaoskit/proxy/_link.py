@@ -36,6 +36,11 @@ from chaoskit.proxy._toxics import (
 
 log = logging.getLogger("chaoskit.proxy")
 
+
+class RefusedUpstream(Exception):
+    """The upstream's name resolved to addresses the policy refuses (metadata)."""
+
+
 BACKLOG_HIGH = 1 << 20
 BACKLOG_LOW = 1 << 18
 WRITE_HIGH = 1 << 20
@@ -354,7 +359,7 @@ class Link:
                 host, port = await self.destination()
                 await loop.create_connection(lambda: self.server, host, port)
                 return
-            except PermissionError:
+            except RefusedUpstream:
                 self.reset()
                 return
             except OSError:
@@ -368,7 +373,7 @@ class Link:
         """Where to dial: the upstream as given, or, for a name whose addresses are
         checked, the first allowed address it resolves to (resolving here and dialling
         the address leaves no second lookup that could answer differently).
-        PermissionError when the name resolves to refused addresses only."""
+        ``RefusedUpstream`` when the name resolves to refused addresses only."""
         host, port = self.upstream
         if self.address_allowed is None:
             return host, port
@@ -377,7 +382,7 @@ class Link:
             if self.address_allowed(str(address[0])):
                 return str(address[0]), port
         log.warning("upstream %s:%d resolves to refused addresses only", host, port)
-        raise PermissionError(f"upstream {host} resolves to refused addresses only")
+        raise RefusedUpstream(f"upstream {host} resolves to refused addresses only")
 
     def update_toxics(self) -> None:
         """The proxy's toxics changed: apply them to this open connection."""
