@@ -21,4 +21,4 @@ ENV PATH=/opt/chaoskit/bin:$PATH \
 LABEL chaoskit=1 chaoskit.role=proxy
 EXPOSE 8474
 ENTRYPOINT ["python", "/opt/chaoskit/proxy_entry.py"]
-CMD ["--host", "0.0.0.0", "--port", "8474"]
+CMD ["--host", "0.0.0.0", "--port", "8474", "--allow-remote-listen", "--allow-client", "gateway"]

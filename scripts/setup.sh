@@ -8,13 +8,13 @@ cd "$(dirname "$0")/.."
 # System packages the tests and the optional features use:
 #   socat        benchmark baseline for the fault proxy
 #   faketime     libfaketime, for the clock nemeses
-#   etcd-*       the etcd target;  zookeeper: the zookeeper target
+#   etcd-server  the etcd targets;  zookeeper: the zookeeper targets
 #   chromium     headless browser tests of the HTML reports
 #   docker.io, debootstrap, iptables: the Docker runtime (images built offline)
 #   fuse3 (fusermount3), libfuse3-dev, pkg-config, gcc: disk faults; pyfuse3 builds
 #                from PyPI against libfuse3
-PACKAGES=(socat faketime etcd-server etcd-client zookeeper chromium chromium-driver
-          docker.io debootstrap iptables iproute2 make fuse3 libfuse3-dev pkg-config gcc)
+PACKAGES=(socat faketime etcd-server zookeeper chromium
+          docker.io debootstrap iptables make fuse3 libfuse3-dev pkg-config gcc)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,7 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "checkers": {"errors", "core", "store"},
     "spec": {"errors", "core", "store", "clients"},
     "runtimes": {"errors", "core", "store", "proxy", "network", "clock"},
-    "report": {"errors", "core", "store", "checkers"},
+    "report": {"errors", "core", "store", "checkers", "proxy"},
     "catalogue": {"errors", "core", "store", "clients", "runtimes"},
     "disk": {"errors", "core", "store", "runtimes"},
     "remote": {"errors", "core", "store", "proxy", "network", "clock", "runtimes"},

@@ -217,8 +217,9 @@ def pyproject_dependencies() -> dict[str, str]:
     """Normalised name -> where pyproject.toml lists it."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     out = {requirement_name(s): "[project].dependencies" for s in project["dependencies"]}
-    for spec in project["optional-dependencies"]["test"]:
-        out[requirement_name(spec)] = "the `test` extra"
+    for extra, specs in project["optional-dependencies"].items():
+        for spec in specs:
+            out[requirement_name(spec)] = f"the `{extra}` extra"
     return out
 
 
@@ -252,7 +253,7 @@ def test_readme_lists_every_python_dependency_and_no_other() -> None:
     assert not missing, "README.md, table 'Python packages': add a row for " + "; ".join(missing)
     assert not stale, (
         "README.md, table 'Python packages': no such dependency in pyproject.toml "
-        f"([project].dependencies or the test extra): {', '.join(stale)}"
+        f"([project].dependencies or an extra): {', '.join(stale)}"
     )
 
 

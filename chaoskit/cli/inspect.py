@@ -76,8 +76,15 @@ def report(run_dir: Path) -> None:
 @click.argument("store", type=click.Path(path_type=Path), default=Path("runs"))
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(store: Path, host: str, port: int) -> None:
+@click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Also answer requests for this Host name (default: loopback names and --host).",
+)
+def serve(store: Path, host: str, port: int, allow_hosts: tuple[str, ...]) -> None:
     """Serve the run store with an index of runs and each run's report."""
     from chaoskit.report import serve as serve_store
 
-    serve_store(store, host=host, port=port)
+    serve_store(store, host=host, port=port, allow_hosts=allow_hosts)

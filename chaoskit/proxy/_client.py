@@ -5,9 +5,15 @@ the embedded ``ProxyServer`` and a real Toxiproxy (``--toxiproxy-url``). Every
 failure is a ``ProxyError``: its message is the server's own error text and
 ``.status`` the HTTP status (None when the server could not be reached).
 
+``token`` is sent as ``Authorization: Bearer`` on every request (a run's proxy
+requires it); every request also names this client (``X-Chaoskit-Client:
+<client_id>``) so the audit can tell the controller's changes from anyone else's.
+The client keeps a ``Ledger`` of the state its own requests produced; ``drift()``
+compares it with the server's (chaoskit/proxy/_drift.py).
+
 Example::
 
-    async with ProxyClient("http://127.0.0.1:8474") as proxies:
+    async with ProxyClient("http://127.0.0.1:8474", token=token) as proxies:
         info = await proxies.create_proxy("n1-n2", "127.0.0.1:0", "127.0.0.1:7002")
         await proxies.add_toxic("n1-n2", "timeout", attributes={"timeout": 0})
         await proxies.update_proxy("n1-n2", enabled=False)      # cut
@@ -15,68 +21,34 @@ Example::
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from chaoskit.errors import ProxyError
-
-
-@dataclass(frozen=True)
-class ToxicInfo:
-    """A toxic as the server reports it."""
-
-    name: str
-    type: str
-    stream: str = "downstream"
-    toxicity: float = 1.0
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ToxicInfo:
-        return cls(
-            name=str(data["name"]),
-            type=str(data["type"]),
-            stream=str(data.get("stream", "downstream")),
-            toxicity=float(data.get("toxicity", 1.0)),
-            attributes=dict(data.get("attributes") or {}),
-        )
-
-
-@dataclass(frozen=True)
-class ProxyInfo:
-    """A proxy as the server reports it; ``listen`` carries the real port."""
-
-    name: str
-    listen: str
-    upstream: str
-    enabled: bool
-    toxics: list[ToxicInfo] = field(default_factory=list)
-
-    @property
-    def listen_port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ProxyInfo:
-        return cls(
-            name=str(data["name"]),
-            listen=str(data["listen"]),
-            upstream=str(data["upstream"]),
-            enabled=bool(data["enabled"]),
-            toxics=[ToxicInfo.from_json(t) for t in data.get("toxics") or []],
-        )
+from chaoskit.proxy._audit import ApiChange
+from chaoskit.proxy._drift import Drift, Ledger, compare
+from chaoskit.proxy._guard import CLIENT_HEADER
+from chaoskit.proxy._info import ProxyInfo, ToxicInfo
 
 
 class ProxyClient:
     """Async client of one Toxiproxy-compatible server at ``url``."""
 
-    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 5.0, token: str | None = None) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout)
+        self.client_id = secrets.token_hex(8)
+        self.ledger = Ledger()
+        headers = {CLIENT_HEADER: self.client_id}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        self._http = httpx.AsyncClient(base_url=self.url, timeout=timeout, headers=headers)
+
+    def __repr__(self) -> str:  # never the token
+        return f"ProxyClient({self.url!r}, client_id={self.client_id!r})"
 
     async def __aenter__(self) -> ProxyClient:
         return self
@@ -113,6 +85,19 @@ class ProxyClient:
     async def reset(self) -> None:
         """Enable every proxy and remove every toxic."""
         await self._call("POST", "/reset")
+        self.ledger.reset()
+
+    async def changes(self, after: int = 0) -> tuple[list[ApiChange], int, int]:
+        """The embedded server's audit after change number ``after``: the changes,
+        the last number (pass it next time) and how many were dropped unread."""
+        answer = await self._call("GET", f"/chaoskit/changes?after={int(after)}")
+        changes = [ApiChange.from_json(c) for c in answer.get("changes") or []]
+        return changes, int(answer.get("last", after)), int(answer.get("dropped", 0))
+
+    async def drift(self, prefix: str | None = None) -> list[Drift]:
+        """How the server's proxies differ from what this client set (``prefix``: also
+        report unknown proxies whose names start with it)."""
+        return compare(self.ledger.proxies, await self.proxies(), prefix)
 
     # -- proxies -----------------------------------------------------------------
     async def proxies(self) -> dict[str, ProxyInfo]:
@@ -124,7 +109,9 @@ class ProxyClient:
     ) -> ProxyInfo:
         """Create a proxy; ``listen`` with port 0 gets a free port, reported back."""
         body = {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
-        return ProxyInfo.from_json(await self._call("POST", "/proxies", body))
+        info = ProxyInfo.from_json(await self._call("POST", "/proxies", body))
+        self.ledger.proxy(info, with_toxics=True)
+        return info
 
     async def get_proxy(self, name: str) -> ProxyInfo:
         return ProxyInfo.from_json(await self._call("GET", f"/proxies/{_quote(name)}"))
@@ -143,15 +130,21 @@ class ProxyClient:
             for key, value in (("enabled", enabled), ("listen", listen), ("upstream", upstream))
             if value is not None
         }
-        return ProxyInfo.from_json(await self._call("POST", f"/proxies/{_quote(name)}", body))
+        info = ProxyInfo.from_json(await self._call("POST", f"/proxies/{_quote(name)}", body))
+        self.ledger.proxy(info)
+        return info
 
     async def delete_proxy(self, name: str) -> None:
         await self._call("DELETE", f"/proxies/{_quote(name)}")
+        self.ledger.forget(name)
 
     async def populate(self, proxies: Iterable[Mapping[str, Any]]) -> list[ProxyInfo]:
         """Create or replace many proxies at once (dicts with name/listen/upstream)."""
         answer = await self._call("POST", "/populate", [dict(p) for p in proxies])
-        return [ProxyInfo.from_json(p) for p in answer.get("proxies") or []]
+        infos = [ProxyInfo.from_json(p) for p in answer.get("proxies") or []]
+        for info in infos:
+            self.ledger.proxy(info, with_toxics=True)
+        return infos
 
     # -- toxics ------------------------------------------------------------------
     async def toxics(self, proxy: str) -> list[ToxicInfo]:
@@ -178,7 +171,9 @@ class ProxyClient:
         if name is not None:
             body["name"] = name
         answer = await self._call("POST", f"/proxies/{_quote(proxy)}/toxics", body)
-        return ToxicInfo.from_json(answer)
+        info = ToxicInfo.from_json(answer)
+        self.ledger.toxic(proxy, info)
+        return info
 
     async def get_toxic(self, proxy: str, name: str) -> ToxicInfo:
         path = f"/proxies/{_quote(proxy)}/toxics/{_quote(name)}"
@@ -199,10 +194,13 @@ class ProxyClient:
         if toxicity is not None:
             body["toxicity"] = toxicity
         path = f"/proxies/{_quote(proxy)}/toxics/{_quote(name)}"
-        return ToxicInfo.from_json(await self._call("POST", path, body))
+        info = ToxicInfo.from_json(await self._call("POST", path, body))
+        self.ledger.toxic(proxy, info)
+        return info
 
     async def remove_toxic(self, proxy: str, name: str) -> None:
         await self._call("DELETE", f"/proxies/{_quote(proxy)}/toxics/{_quote(name)}")
+        self.ledger.drop_toxic(proxy, name)
 
 
 def _quote(segment: str) -> str:

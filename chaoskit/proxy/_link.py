@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import logging
 import random
 import socket
 import struct
@@ -32,6 +33,13 @@ from chaoskit.proxy._toxics import (
     run_chain,
     start_chain,
 )
+
+log = logging.getLogger("chaoskit.proxy")
+
+
+class RefusedUpstream(Exception):
+    """The upstream's name resolved to addresses the policy refuses (metadata)."""
+
 
 BACKLOG_HIGH = 1 << 20
 BACKLOG_LOW = 1 << 18
@@ -276,6 +284,7 @@ class Link:
         on_finished: Callable[[Link], None],
         connect_retry: float = CONNECT_RETRY,
         admit: Callable[[Link], Admission] | None = None,
+        address_allowed: Callable[[str], bool] | None = None,
     ) -> None:
         self.upstream = upstream
         self.toxics_for = toxics_for
@@ -292,6 +301,8 @@ class Link:
         self.admit = admit
         self.source: str | None = None
         self.held = False
+        #: For an upstream given by name: may its resolved address be dialled?
+        self.address_allowed = address_allowed
 
     def outbound(self, side: Side) -> Direction:
         direction = self.outbound_if_ready(side)
@@ -343,10 +354,13 @@ class Link:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.connect_retry
         pause = 0.02
-        host, port = self.upstream
         while not self.finished:
             try:
+                host, port = await self.destination()
                 await loop.create_connection(lambda: self.server, host, port)
+                return
+            except RefusedUpstream:
+                self.reset()
                 return
             except OSError:
                 if loop.time() + pause > deadline:
@@ -354,6 +368,21 @@ class Link:
                     return
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 0.2)
+
+    async def destination(self) -> tuple[str, int]:
+        """Where to dial: the upstream as given, or, for a name whose addresses are
+        checked, the first allowed address it resolves to (resolving here and dialling
+        the address leaves no second lookup that could answer differently).
+        ``RefusedUpstream`` when the name resolves to refused addresses only."""
+        host, port = self.upstream
+        if self.address_allowed is None:
+            return host, port
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        for _family, _kind, _proto, _name, address in infos:
+            if self.address_allowed(str(address[0])):
+                return str(address[0]), port
+        log.warning("upstream %s:%d resolves to refused addresses only", host, port)
+        raise RefusedUpstream(f"upstream {host} resolves to refused addresses only")
 
     def update_toxics(self) -> None:
         """The proxy's toxics changed: apply them to this open connection."""

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from chaoskit.errors import ProxyError
 from chaoskit.proxy._link import CONNECT_RETRY, Admission, Link
 from chaoskit.proxy._model import ProxyFields, join_hostport, split_hostport
+from chaoskit.proxy._policy import Policy
 from chaoskit.proxy._toxics import Stream, ToxicSpec
 
 Address = tuple[str, int]
@@ -66,6 +67,8 @@ class Proxy:
         self.connect_retry = CONNECT_RETRY
         self.classify: Classify | None = None
         self.blocked: dict[str, Admission] = {}
+        #: Checks the addresses an upstream *name* resolves to (the registry's policy).
+        self.policy = Policy()
 
     @property
     def fields(self) -> ProxyFields:
@@ -105,13 +108,16 @@ class Proxy:
 
     def new_link(self) -> asyncio.Protocol:
         self.serial += 1
+        upstream = split_hostport(self.upstream, what="upstream", allow_port_zero=False)
+        check = self.policy.resolved_allowed
         link = Link(
-            split_hostport(self.upstream, what="upstream", allow_port_zero=False),
+            upstream,
             self.toxics_for,
             f"{self.seed_key}/{self.name}/{self.serial}",
             self.links.discard,
             self.connect_retry,
             admit=self.admit if self.classify is not None else None,
+            address_allowed=check if self.policy.resolved_check_needed(upstream[0]) else None,
         )
         self.links.add(link)
         return link.client

@@ -3,7 +3,8 @@
 The HTTP layer only decodes JSON and maps errors to responses; what each endpoint
 means (which status for which mistake, what populate replaces, what reset restores)
 lives here. One lock serializes changes, because binding a socket awaits and two
-requests must not interleave halfway through a change.
+requests must not interleave halfway through a change. Every listen and upstream
+address is checked against the ``Policy`` before anything changes (403 otherwise).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from chaoskit.proxy._model import (
     parse_toxic_create,
     parse_toxic_update,
 )
+from chaoskit.proxy._policy import Policy
 from chaoskit.proxy._proxy import Classify, Proxy, bind
 
 
@@ -33,7 +35,8 @@ def not_found() -> ProxyError:
 class Registry:
     """Every proxy by name, and the operations of the Toxiproxy API on them."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, policy: Policy | None = None) -> None:
+        self.policy = policy if policy is not None else Policy()
         self.proxies: dict[str, Proxy] = {}
         self.lock = asyncio.Lock()
         self.seed_value = seed
@@ -61,13 +64,24 @@ class Registry:
         return {name: proxy.to_json() for name, proxy in self.proxies.items()}
 
     # -- proxies -------------------------------------------------------------------
+    def allowed(self, fields: ProxyFields) -> ProxyFields:
+        """``fields`` if the policy accepts its listen and upstream; ProxyError 403 if not."""
+        self.policy.check_listen(fields.listen)
+        self.policy.check_upstream(fields.upstream)
+        return fields
+
+    def new_proxy(self, fields: ProxyFields) -> Proxy:
+        proxy = Proxy(fields, self.seed_key())
+        proxy.classify = self.classify
+        proxy.policy = self.policy
+        return proxy
+
     async def create(self, body: Any) -> Proxy:
-        fields = parse_proxy_create(body)
+        fields = self.allowed(parse_proxy_create(body))
         async with self.lock:
             if fields.name in self.proxies:
                 raise ProxyError("proxy already exists", status=409)
-            proxy = Proxy(fields, self.seed_key())
-            proxy.classify = self.classify
+            proxy = self.new_proxy(fields)
             if fields.enabled:
                 await proxy.start()
             self.proxies[fields.name] = proxy
@@ -76,7 +90,7 @@ class Registry:
     async def update(self, name: str, body: Any) -> Proxy:
         async with self.lock:
             proxy = self.get(name)
-            await proxy.update(parse_proxy_update(body, proxy.fields))
+            await proxy.update(self.allowed(parse_proxy_update(body, proxy.fields)))
             return proxy
 
     async def delete(self, name: str) -> None:
@@ -90,7 +104,7 @@ class Registry:
         As in Toxiproxy, an existing proxy with the same listen and upstream is kept
         (toxics and connections included); one that differs is replaced.
         """
-        wanted = parse_populate(body)
+        wanted = [self.allowed(fields) for fields in parse_populate(body)]
         async with self.lock:
             replaced = [f for f in wanted if self._differs(f)]
             socks = await self._bind_all(replaced)
@@ -128,8 +142,7 @@ class Registry:
         old = self.proxies.pop(fields.name, None)
         if old is not None:
             old.stop()
-        proxy = Proxy(fields, self.seed_key())
-        proxy.classify = self.classify
+        proxy = self.new_proxy(fields)
         self.proxies[fields.name] = proxy
         if fields.enabled:
             await proxy.start(sock)

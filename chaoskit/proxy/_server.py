@@ -2,15 +2,17 @@
 
 Routes, status codes and JSON bodies follow Toxiproxy (201 on create and populate,
 204 on delete and reset, ``{"error": ..., "status": ...}`` on failure), so any
-Toxiproxy client works against it. Like Toxiproxy, requests from browsers
-(``User-Agent: Mozilla/...``) are refused: a web page must not be able to cut links
-on a developer's machine through a cross-site POST to localhost.
+Toxiproxy client works against it. Who may call it (token, Host, Origin, JSON
+bodies, client addresses) is decided by the guard in front of every route
+(chaoskit/proxy/_guard.py); what may be asked (listen and upstream addresses) by the
+policy the registry applies (chaoskit/proxy/_policy.py). One extra route, not in
+Toxiproxy: ``GET /chaoskit/changes?after=N``, the audit of mutating requests.
 
 Example::
 
-    server = ProxyServer(port=0, seed=7)
+    server = ProxyServer(port=0, seed=7, token=secrets.token_urlsafe(32))
     await server.start()
-    ...                      # ProxyClient(server.url) drives it
+    ...                      # ProxyClient(server.url, token=...) drives it
     await server.close()
 """
 
@@ -26,8 +28,10 @@ from typing import Any
 
 from aiohttp import web
 
-from chaoskit.errors import ProxyError, SetupError
+from chaoskit.errors import ConfigError, ProxyError, SetupError
+from chaoskit.proxy._guard import Guard, OnChange
 from chaoskit.proxy._link import Admission
+from chaoskit.proxy._policy import Policy, is_loopback
 from chaoskit.proxy._proxy import Classify
 from chaoskit.proxy._registry import Registry
 
@@ -36,6 +40,7 @@ log = logging.getLogger("chaoskit.proxy")
 #: Toxiproxy API level this server implements; "+chaoskit" marks the embedded server.
 VERSION = "2.9.0+chaoskit"
 MAX_BODY = 1 << 20  # bodies are a few hundred bytes; a megabyte is already hostile
+MIN_TOKEN_CHARS = 16  # shorter tokens could be guessed; token_urlsafe(32) gives 43
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -47,8 +52,6 @@ def error_response(message: str, status: int) -> web.Response:
 @web.middleware
 async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes Toxiproxy's JSON error; nothing escapes as a 500 page."""
-    if request.headers.get("User-Agent", "").startswith("Mozilla/"):
-        return error_response("User agent not allowed", 403)
     try:
         return await handler(request)
     except ProxyError as exc:
@@ -78,9 +81,14 @@ async def body(request: web.Request) -> Any:
         raise ProxyError(f"bad request body: {exc}", status=400) from None
 
 
-def make_app(registry: Registry) -> web.Application:
-    """The aiohttp application serving the Toxiproxy API over ``registry``."""
-    app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
+def make_app(registry: Registry, guard: Guard | None = None) -> web.Application:
+    """The aiohttp application serving the Toxiproxy API over ``registry``.
+
+    ``guard`` (outermost, so refusals and errors alike are audited) defaults to the
+    standalone rules: no token, loopback Host names, the registry's policy.
+    """
+    guard = guard if guard is not None else Guard(registry.policy, token=None)
+    app = web.Application(middlewares=[guard.middleware, errors], client_max_size=MAX_BODY)
 
     def name(request: web.Request, key: str = "proxy") -> str:
         return request.match_info[key]
@@ -135,6 +143,12 @@ def make_app(registry: Registry) -> web.Application:
     async def version(request: web.Request) -> web.Response:
         return web.json_response({"version": VERSION})
 
+    async def changes(request: web.Request) -> web.Response:
+        after = request.query.get("after", "0")
+        if not after.isdigit():
+            raise ProxyError("bad request: 'after' must be a non-negative integer", status=400)
+        return web.json_response(guard.changes.since(int(after)))
+
     app.router.add_post("/reset", reset)
     app.router.add_get("/proxies", proxy_index)
     app.router.add_post("/proxies", proxy_create)
@@ -150,6 +164,7 @@ def make_app(registry: Registry) -> web.Application:
     app.router.add_patch("/proxies/{proxy}/toxics/{toxic}", toxic_update)
     app.router.add_delete("/proxies/{proxy}/toxics/{toxic}", toxic_delete)
     app.router.add_get("/version", version)
+    app.router.add_get("/chaoskit/changes", changes)
     return app
 
 
@@ -159,13 +174,44 @@ class ProxyServer:
     Binds to loopback unless told otherwise; ``port=0`` picks a free port (see
     ``port``/``url`` after ``start``). ``seed`` makes jitter, slicer and toxicity draws
     reproducible: connection k of proxy p always draws the same sequence.
+
+    ``token``: every request must carry ``Authorization: Bearer <token>`` (a run's
+    proxy always has one; the standalone ``chaoskit proxy`` only when asked).
+    ``policy``: what beyond loopback is allowed (``Policy``; the default allows
+    loopback Host names, no Origin, loopback listen addresses, any upstream but
+    link-local/metadata ones, any client address). A non-loopback ``host`` needs
+    ``policy.allow_remote_listen``. ``on_change`` is called with an ``ApiChange`` for
+    every mutating request, refused ones included (see chaoskit/proxy/_audit.py).
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8474, seed: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8474,
+        seed: int = 0,
+        *,
+        token: str | None = None,
+        policy: Policy | None = None,
+        on_change: OnChange | None = None,
+    ) -> None:
+        policy = policy if policy is not None else Policy()
+        if not (policy.allow_remote_listen or is_loopback(host)):
+            raise ConfigError(
+                f"refusing to serve the fault API on {host}, which is not loopback: "
+                "allow remote listening explicitly (chaoskit proxy --allow-remote-listen)"
+            )
+        if token is not None and len(token) < MIN_TOKEN_CHARS:
+            raise ConfigError(f"a fault API token needs at least {MIN_TOKEN_CHARS} characters")
         self.host = host
-        self.registry = Registry(seed)
+        self.policy = policy.with_host(host)
+        self.registry = Registry(seed, self.policy)
+        self.guard = Guard(self.policy, token, on_change)
         self._port = port
         self._runner: web.AppRunner | None = None
+
+    @property
+    def requires_token(self) -> bool:
+        return self.guard.token is not None
 
     @property
     def port(self) -> int:
@@ -195,7 +241,8 @@ class ProxyServer:
 
     async def start(self) -> None:
         """Start serving the API; SetupError if the address cannot be bound."""
-        runner = web.AppRunner(make_app(self.registry), access_log=None, handle_signals=False)
+        app = make_app(self.registry, self.guard)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self._port, reuse_address=True)
         try:
@@ -223,22 +270,30 @@ class ProxyServer:
         await self.close()
 
 
-async def _serve_until_stopped(host: str, port: int, seed: int) -> None:
-    server = ProxyServer(host, port, seed)
+async def _serve_until_stopped(server: ProxyServer, seed: int) -> None:
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    print(f"chaoskit proxy: Toxiproxy API on {server.url} (seed {seed})", flush=True)
+    access = "token required" if server.requires_token else "no token: loopback clients only"
+    print(f"chaoskit proxy: Toxiproxy API on {server.url} (seed {seed}, {access})", flush=True)
     try:
         await stop.wait()
     finally:
         await server.close()
 
 
-def serve(host: str = "127.0.0.1", port: int = 8474, seed: int = 0) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8474,
+    seed: int = 0,
+    *,
+    token: str | None = None,
+    policy: Policy | None = None,
+) -> None:
     """Run the proxy server in the foreground until Ctrl-C or SIGTERM (for the CLI)."""
+    server = ProxyServer(host, port, seed, token=token, policy=policy)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_until_stopped(host, port, seed))
+        asyncio.run(_serve_until_stopped(server, seed))

@@ -6,6 +6,12 @@ from disk and from the server. ``/`` is an index of runs coloured by verdict and
 filtered by target and nemesis (``?target=raft&nemesis=kill``). A run whose report
 is missing or older than its results is rendered on request.
 
+Only requests naming this server are answered: the ``Host`` header must be a loopback
+name or address, the specific address it was started on, or one of ``allow_hosts``
+(421 Misdirected Request otherwise). Without that, a web page whose name is made to
+resolve to 127.0.0.1 (DNS rebinding) could read every config, history and node log
+of the store through the visitor's browser.
+
     >>> serve(Path("runs"))            # blocks; Ctrl-C stops it
 """
 
@@ -14,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +28,14 @@ from typing import Any
 from aiohttp import web
 
 from chaoskit.errors import ChaoskitError, ConfigError, SetupError
+from chaoskit.proxy._policy import Policy
 from chaoskit.report._html import badge, esc, render, table, verdict_class
 from chaoskit.report._model import flat_anomalies, nemesis_label, read_config, read_results
 from chaoskit.report._run_report import REPORT, write_run_report
 from chaoskit.store.rundir import CONFIG, RESULTS
 
 STORE_KEY = web.AppKey("store", Path)
+HOSTS_KEY = web.AppKey("hosts", Policy)
 _RENDER_LOCK = threading.Lock()
 
 
@@ -201,22 +210,44 @@ def _content_type(path: Path) -> dict[str, str]:
     return {}
 
 
-def make_app(store: Path) -> web.Application:
-    """The aiohttp application serving ``store`` (tests run it on port 0)."""
-    app = web.Application()
+@web.middleware
+async def _host_check(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Answer only requests whose Host names this server (see the module docstring)."""
+    problem = request.app[HOSTS_KEY].host_problem(request.headers.get("Host"))
+    if problem:
+        return web.Response(status=421, text=f"{problem}: chaoskit serve --allow-host NAME\n")
+    return await handler(request)
+
+
+def make_app(
+    store: Path, allow_hosts: Iterable[str] = (), bound_host: str = "127.0.0.1"
+) -> web.Application:
+    """The aiohttp application serving ``store`` (tests run it on port 0); requests
+    must name a loopback host, ``bound_host`` (unless a wildcard) or ``allow_hosts``."""
+    app = web.Application(middlewares=[_host_check])
     app[STORE_KEY] = Path(store)
+    app[HOSTS_KEY] = Policy(allow_hosts=frozenset(allow_hosts)).with_host(bound_host)
     app.router.add_get("/", _index)
     app.router.add_get("/{path:.+}", _file)
     return app
 
 
-def serve(store: Path, host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Serve ``store`` until interrupted; a ``ConfigError`` if it is not a directory."""
+def serve(
+    store: Path, host: str = "127.0.0.1", port: int = 8000, allow_hosts: Iterable[str] = ()
+) -> None:
+    """Serve ``store`` until interrupted; a ``ConfigError`` if it is not a directory.
+
+    ``Host`` headers accepted: loopback ones, ``host`` unless it is a wildcard
+    (0.0.0.0 names no one: pass the names clients use in ``allow_hosts``), and
+    ``allow_hosts``.
+    """
     if not Path(store).is_dir():
         raise ConfigError(f"{store} is not a run store (no such directory)")
     try:
         web.run_app(
-            make_app(Path(store)),
+            make_app(Path(store), allow_hosts, bound_host=host),
             host=host,
             port=port,
             print=lambda _: print(f"serving {store} on http://{host}:{port}/"),

@@ -26,6 +26,7 @@ from chaoskit.core.runtime import Runtime
 from chaoskit.core.target import NodeInfo
 from chaoskit.errors import ChaoskitError, ConfigError, SetupError
 from chaoskit.observe.observer import Observer
+from chaoskit.proxy._watch import FaultApiWatch
 from chaoskit.run.config import NemesisSpec, RunConfig
 from chaoskit.run.faults import FaultBook
 from chaoskit.run.launch import Cluster, LaunchContext, launch
@@ -59,7 +60,13 @@ class Controller:
         self.observations = JsonlWriter(self.run_dir / OBSERVATIONS)
         self.nemesis_log = JsonlWriter(self.run_dir / NEMESIS)
         self.cluster = Cluster()
-        self.faults = FaultBook(plan.nemeses, self.cluster, self.nemesis_log, self.clock, self.seed)
+        #: The run's fault-API token; what others change goes into nemesis.jsonl.
+        self.watch = FaultApiWatch(
+            self.nemesis_log.write, self.clock.now, prefix=f"ck-{self.run_id}-"
+        )
+        self.faults = FaultBook(
+            plan.nemeses, self.cluster, self.nemesis_log, self.clock, self.seed, self._audit
+        )
         self.record = RunRecord(plan, self.run_dir, self.run_id, time.time())
         self.clients: ClientRunner | None = None
         self._client_task: asyncio.Task[None] | None = None
@@ -128,6 +135,7 @@ class Controller:
             seed=self.seed,
             observations=self.observations,
             run_clock=self.clock,
+            watch=self.watch,
             nodes_known=self._nodes_known,
         )
         try:
@@ -312,6 +320,9 @@ class Controller:
                 await self.clients.http.aclose()
         with contextlib.suppress(Exception):
             await self.plan.target.aclose()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._audit(), step)
+        self.watch.close()
         closed = await self.cluster.close(step)
         self.end_time = self.clock.now()
         for writer in (self.history, self.observations, self.nemesis_log):
@@ -319,6 +330,13 @@ class Controller:
         stop_logging(self._log_handler)
         if (healed and closed) or network is None:
             self.record.unregister()
+
+    async def _audit(self) -> None:
+        """Record what others changed on the run's proxies (after every heal)."""
+        try:
+            await self.watch.check()
+        except ChaoskitError as exc:
+            self.progress.warn(f"cannot audit the fault proxy: {exc}")
 
     def _register(self) -> None:
         warning = self.record.register(self.cluster)

@@ -10,7 +10,7 @@ nemesis do not depend on what the others drew.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
@@ -38,12 +38,15 @@ class FaultBook:
         log: JsonlWriter,
         clock: RunClock,
         seed: int,
+        after_heal: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.nemeses = nemeses
         self.cluster = cluster
         self.log = log
         self.clock = clock
         self.seed = seed
+        #: Called after every heal: the audit of the fault API (foreign changes).
+        self.after_heal = after_heal
         self.active: dict[str, ActiveFault] = {}
         self.started = 0
         self._next_id = 1
@@ -104,6 +107,8 @@ class FaultBook:
                     "nemesis": key,
                 }
             )
+        if self.after_heal is not None:
+            await self.after_heal()
 
     async def stop_all(self, warn: Callable[[str], None]) -> None:
         """Stop every active fault; one that fails to heal is reported, the rest go on."""
@@ -120,6 +125,8 @@ class FaultBook:
         c = self.cluster
         if c.network is not None:
             await c.network.heal_all()
+            if self.after_heal is not None:
+                await self.after_heal()
         if c.clock is not None:
             c.clock.reset()
         if c.runtime is not None:

@@ -29,6 +29,7 @@ from chaoskit.errors import ChaoskitError, ConfigError, SetupError
 from chaoskit.network.toxiproxy import ProxyNetwork
 from chaoskit.observe.observer import Observer
 from chaoskit.proxy import ProxyClient, ProxyServer
+from chaoskit.proxy._watch import FaultApiWatch
 from chaoskit.run.plan import RunPlan
 from chaoskit.runtimes.local import LocalRuntime
 from chaoskit.runtimes.ports import PortLease, lease_ports
@@ -95,6 +96,8 @@ class LaunchContext:
     seed: int
     observations: JsonlWriter
     run_clock: RunClock
+    #: The run's fault-API token, and the audit of what others change (chaoskit/proxy).
+    watch: FaultApiWatch
     #: Called once the nodes' addresses are known, before any node starts (the
     #: controller records config.json and the registry entry then).
     nodes_known: Callable[[], None]
@@ -160,11 +163,11 @@ async def _start_processes(cluster: Cluster, ctx: LaunchContext, ids: list[str])
 async def _embedded_or_given_proxy(cluster: Cluster, ctx: LaunchContext) -> ProxyNetwork:
     """The run's own embedded proxy on 127.0.0.1, or the Toxiproxy at ``--toxiproxy-url``."""
     url = ctx.plan.config.toxiproxy_url
-    if url is None:
-        cluster.proxy_server = ProxyServer(host="127.0.0.1", port=0, seed=ctx.seed)
+    if url is None:  # the run's token, loopback upstreams, changes audited at once
+        cluster.proxy_server = ctx.watch.server(ctx.seed)
         await cluster.proxy_server.start()
         url = cluster.proxy_server.url
-    cluster.proxy = ProxyClient(url)
+    cluster.proxy = ctx.watch.client(url, "hook" if cluster.proxy_server else "drift")
     try:
         await cluster.proxy.version()
     except ChaoskitError as exc:
@@ -232,8 +235,10 @@ async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]
         cluster.network = IptablesNetwork(runtime)
         peers = {p.id: runtime.direct_peers(p.id) for p in placed}
     else:
-        url = config.toxiproxy_url or await runtime.start_proxy(seed=ctx.seed)
-        cluster.proxy = ProxyClient(url)
+        url = config.toxiproxy_url
+        if url is None:  # the proxy container requires the run's token
+            url = await runtime.start_proxy(seed=ctx.seed, token=ctx.watch.token)
+        cluster.proxy = ctx.watch.client(url, "drift" if config.toxiproxy_url else "pull")
         network = ProxyNetwork(cluster.proxy, ctx.run_id, listen_host="0.0.0.0")
         cluster.network = network
         peers = runtime.via_proxy(await network.setup([p.inside for p in placed]))

@@ -210,8 +210,16 @@ class DockerRuntime:
                 f"cannot create network {self.network_name}: {exc.explanation or exc}"
             ) from exc
 
-    async def start_proxy(self, host_port: int | None = None, seed: int = 0) -> str:
-        """Run the fault proxy container on the run network; return its API URL."""
+    async def start_proxy(
+        self, host_port: int | None = None, seed: int = 0, token: str | None = None
+    ) -> str:
+        """Run the fault proxy container on the run network; return its API URL.
+
+        The API and the proxies listen on 0.0.0.0 inside (explicitly allowed),
+        the API answers loopback and the network's gateway only (where the published
+        port arrives: never the nodes), and ``token`` (in the environment, not argv)
+        is required on every request.
+        """
         await self.setup()
         port = host_port or reserve_port()
         placement = Placement(
@@ -222,13 +230,14 @@ class DockerRuntime:
         )
         self._proxy = _Node(placement)
         command = ["--host", "0.0.0.0", "--port", str(PROXY_API_PORT), "--seed", str(seed)]
+        command += ["--allow-remote-listen", "--allow-client", "gateway"]
         self._proxy.container = await asyncio.to_thread(
             self._create,
             False,
             self.proxy_image,
             self.proxy_name,
             command,
-            {},
+            {"CHAOSKIT_PROXY_TOKEN": token} if token else {},
             {f"{PROXY_API_PORT}/tcp": ("127.0.0.1", port)},
             {LABEL_ROLE: "proxy"},
         )

@@ -50,7 +50,7 @@ def test_cut_and_hang_are_directed_real_and_healed(
     images: list[str], run_id: str, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        rt = DockerRuntime(run_id, tmp_path)
+        rt = DockerRuntime(run_id, tmp_path, net_admin=True)
         net = IptablesNetwork(rt)
         try:
             for p in rt.place_nodes(["n1", "n2", "n3"]):
@@ -85,7 +85,7 @@ def test_faults_survive_a_restart_and_apply_to_a_paused_node(
     images: list[str], run_id: str, tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        rt = DockerRuntime(run_id, tmp_path)
+        rt = DockerRuntime(run_id, tmp_path, net_admin=True)
         net = IptablesNetwork(rt)
         try:
             for p in rt.place_nodes(["n1", "n2"]):
@@ -116,7 +116,7 @@ def test_faults_survive_a_restart_and_apply_to_a_paused_node(
 
 def test_latency_asks_for_the_proxy_mode(images: list[str], run_id: str, tmp_path: Path) -> None:
     async def scenario() -> None:
-        rt = DockerRuntime(run_id, tmp_path)
+        rt = DockerRuntime(run_id, tmp_path, net_admin=True)
         net = IptablesNetwork(rt)
         try:
             rt.place_nodes(["n1", "n2"])

@@ -161,6 +161,11 @@ def test_populate_creates_keeps_and_replaces(kit) -> None:  # type: ignore[no-un
     kit.run(scenario())
 
 
+def as_json(content: bytes) -> dict[str, Any]:
+    """Raw bytes declared as JSON (anything else is refused before it is parsed)."""
+    return {"content": content, "headers": {"Content-Type": "application/json"}}
+
+
 def snapshot(url: str) -> Any:
     return httpx.get(f"{url}/proxies").json()
 
@@ -184,11 +189,11 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(kit) -> None:  # type: ign
                         400,
                         "negative",
                     ),
-                    ("POST", "/proxies", {"content": b"{not json"}, 400, "bad request body"),
-                    ("POST", "/proxies", {"content": b""}, 400, "bad request body"),
-                    ("POST", "/proxies", {"content": b"\xff\xfe"}, 400, "bad request body"),
-                    ("POST", "/proxies", {"content": b"[" * 100000}, 400, "bad request body"),
-                    ("POST", "/proxies", {"content": b"x" * 10_000_000}, 413, "too large"),
+                    ("POST", "/proxies", as_json(b"{not json"), 400, "bad request body"),
+                    ("POST", "/proxies", as_json(b""), 400, "bad request body"),
+                    ("POST", "/proxies", as_json(b"\xff\xfe"), 400, "bad request body"),
+                    ("POST", "/proxies", as_json(b"[" * 100000), 400, "bad request body"),
+                    ("POST", "/proxies", as_json(b"x" * 10_000_000), 413, "too large"),
                     (
                         "POST",
                         "/proxies",

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 
 
-def start(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.Popen(
         [sys.executable, "-m", "chaoskit.proxy", *args],
         stdout=subprocess.PIPE,
@@ -61,3 +61,56 @@ def test_port_in_use_is_a_one_line_error() -> None:
     assert proc.returncode == 2
     assert err.strip().startswith("error: cannot serve the proxy API on 127.0.0.1:")
     assert "Traceback" not in err
+
+
+def run_to_end(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "chaoskit.proxy", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--host", "0.0.0.0"], "error: refusing to serve the fault API on 0.0.0.0"),
+        (["--allow-client", "gateway"], "error: 'gateway' is not an IP network"),
+        (["--token-file", "/nonexistent/token"], "error: cannot read token file"),
+    ],
+)
+def test_refusals_at_start_are_one_line(args: list[str], message: str) -> None:
+    done = run_to_end("--port", "0", *args)
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(message), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_remote_listening_when_allowed_and_a_token_from_the_environment() -> None:
+    token = "env-token-" + "e" * 30
+    with start(
+        "--port",
+        "0",
+        "--host",
+        "0.0.0.0",
+        "--allow-remote-listen",
+        env={"CHAOSKIT_PROXY_TOKEN": token},
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()
+            assert "http://0.0.0.0:" in line and "token required" in line, line
+            port = int(line.split("http://0.0.0.0:")[1].split()[0])
+            url = f"http://127.0.0.1:{port}"
+            assert httpx.get(f"{url}/version", timeout=10).status_code == 401
+            auth = {"Authorization": f"Bearer {token}"}
+            body = {"name": "a", "listen": "0.0.0.0:0", "upstream": "127.0.0.1:9"}
+            made = httpx.post(f"{url}/proxies", json=body, headers=auth, timeout=10)
+            assert made.status_code == 201 and made.json()["listen"].startswith("0.0.0.0:")
+            cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+            assert token.encode() not in cmdline
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(15)

@@ -7,10 +7,15 @@ import chaoskit.proxy
 
 def test_public_names() -> None:
     assert sorted(chaoskit.proxy.__all__) == [
+        "ApiChange",
+        "AuditTrail",
+        "Drift",
+        "Policy",
         "ProxyClient",
         "ProxyInfo",
         "ProxyServer",
         "ToxicInfo",
+        "api_record",
         "serve",
     ]
     for name in chaoskit.proxy.__all__:
