@@ -13,9 +13,11 @@ The implementation lives in private modules; this package re-exports the public 
 """
 
 from chaoskit.core.checker import Checker, CheckResult, RunData, merge_verdicts
+from chaoskit.core.clock import Clock
 from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
+from chaoskit.core.network import Network
 from chaoskit.core.runtime import Runtime
-from chaoskit.core.target import Launch, NodeInfo, Outcome, Status, Target
+from chaoskit.core.target import Launch, NodeInfo, Outcome, Status, Target, TargetBase
 from chaoskit.core.workload import Workload
 from chaoskit.errors import (
     ChaoskitError,
@@ -33,6 +35,7 @@ __all__ = [
     "ChaoskitError",
     "CheckResult",
     "Checker",
+    "Clock",
     "ConfigError",
     "Fault",
     "HistoryFormatError",
@@ -40,6 +43,7 @@ __all__ = [
     "Nemesis",
     "NemesisContext",
     "NemesisSpec",
+    "Network",
     "NodeInfo",
     "Outcome",
     "ProxyError",
@@ -49,6 +53,7 @@ __all__ = [
     "SetupError",
     "Status",
     "Target",
+    "TargetBase",
     "Workload",
     "__version__",
     "check_run",
