@@ -108,3 +108,9 @@ class Target(Protocol):
         self, http: httpx.AsyncClient, node: NodeInfo, op: Mapping[str, Any], timeout: float
     ) -> Outcome:
         """Carry out a client operation (``f``, ``key``, ``value``) on ``node``."""
+
+    # Optional, not part of the protocol's required members: ``client``, a callable
+    # returning a fresh client plug-in object (``chaoskit.clients.plugin.Client``:
+    # ``open(node)``, ``invoke(op)``, ``close()``, sync or async) or None. When present
+    # the client runner keeps one such object per logical process and ``invoke``
+    # above is used only when ``client()`` returns None.
