@@ -9,10 +9,12 @@ cd "$(dirname "$0")/.."
 #   socat        benchmark baseline for the fault proxy
 #   faketime     libfaketime, for the clock nemeses
 #   etcd-*       the etcd target;  zookeeper: the zookeeper target
+#   nats-server  the nats target (NATS JetStream 2.9)
+#   patroni, postgresql: the patroni target (with etcd-server as its store)
 #   chromium     headless browser tests of the HTML reports
 #   docker.io, debootstrap, iptables: the Docker runtime (images built offline)
-PACKAGES=(socat faketime etcd-server etcd-client zookeeper chromium chromium-driver
-          docker.io debootstrap iptables iproute2 make)
+PACKAGES=(socat faketime etcd-server etcd-client zookeeper nats-server patroni postgresql
+          chromium chromium-driver docker.io debootstrap iptables iproute2 make)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -201,7 +201,7 @@ class ClientSession:
         """Open against ``node``: None when open, else the ``fail`` the op becomes."""
         try:
             await self._call("open", timeout, node)
-        except TimeoutError:
+        except _Hung:
             self.broken = True
             return Outcome("fail", error=f"open: no answer within {timeout:g} s")
         except Exception as exc:  # noqa: BLE001 - the user's open failed: op not sent
@@ -213,7 +213,7 @@ class ClientSession:
         """Run ``op``: the client's outcome, ``fail`` for ``OpFailed``, else ``info``."""
         try:
             result = await self._call("invoke", timeout, dict(op))
-        except TimeoutError:
+        except _Hung:
             self.broken = True
             return Outcome("info", error=f"timeout: no answer within {timeout:g} s")
         except OpFailed as exc:
@@ -234,20 +234,29 @@ class ClientSession:
         """Call method ``name``: async ones on the loop, sync ones on the worker thread.
 
         A sync method that returns an awaitable (a coroutine built by a helper) is
-        awaited too; the time-out covers both.
+        awaited too; the time-out covers both. Only chaoskit's own deadline raises
+        ``_Hung``: a ``TimeoutError`` the client raises itself (many libraries' own
+        request time-outs are ``TimeoutError``s) is an ordinary error of the call.
         """
         method = getattr(self.client, name)
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                if inspect.iscoroutinefunction(method):
+                    result = await method(*args)
+                else:
+                    result = await self._worker.submit(method, *args)
+                if inspect.isawaitable(result):
+                    result = await result
+                return result
+        except TimeoutError:
+            if deadline.expired():
+                raise _Hung from None
+            raise
 
-        async def run() -> Any:
-            if inspect.iscoroutinefunction(method):
-                result = await method(*args)
-            else:
-                result = await self._worker.submit(method, *args)
-            if inspect.isawaitable(result):
-                result = await result
-            return result
 
-        return await asyncio.wait_for(run(), timeout)
+class _Hung(Exception):
+    """A call of the client outlived chaoskit's deadline."""
 
 
 def as_outcome(result: Any) -> Outcome:

@@ -224,3 +224,13 @@ def test_a_hung_sync_client_does_not_keep_the_process_alive(tmp_path: Path) -> N
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "info"
+
+
+async def test_a_timeout_error_of_the_client_is_not_a_hang() -> None:
+    """Libraries raise TimeoutError subclasses of their own (nats-py does): an error
+    of the op (``info``), not chaoskit's deadline, and the object stays usable."""
+    session = ClientSession(AsyncScripted(_raise(TimeoutError("nats: timeout"))))
+    await session.open(NODE, 1.0)
+    outcome = await session.invoke({"f": "write", "value": 1}, 5.0)
+    assert outcome == Outcome("info", error="TimeoutError: nats: timeout")
+    assert not session.broken
