@@ -85,19 +85,19 @@ class PatroniTarget:
         settings = dataclasses.replace(self.settings, **changes)
         if settings.ttl < settings.loop_wait + 2 * settings.retry_timeout:
             raise ConfigError("patroni needs ttl >= loop-wait + 2 * retry-timeout")
+        check_installation(settings)
         self.settings = settings
-        check_installation(self.settings)
 
     def launch(self, node: NodeInfo, peers: Mapping[str, Any]) -> Launch:
         """Write the node's files; its command is the wrapper under Debian's Python."""
         data_dir = node.data_dir.resolve()
         reachable_by_postgres(data_dir)
-        own: Mapping[str, tuple[str, int]] = peers[node.id]
-        missing = [k for k in PEER_PORTS if k not in own or f"self.{k}" not in own]
-        if missing:
+        own = peers[node.id]
+        given = sorted(own) if isinstance(own, Mapping) else ["one peer port"]
+        if any(k not in given or f"self.{k}" not in given for k in PEER_PORTS):
             raise ConfigError(
                 f"patroni needs destination-mode peer ports {', '.join(PEER_PORTS)}; "
-                f"the controller gave {', '.join(sorted(own))}"
+                f"the controller gave {', '.join(given)}"
             )
         self._ports[node.id] = {k: own[k][1] for k in PEER_PORTS}
         advertised = {
