@@ -55,6 +55,8 @@ FINAL_RETRY_S = 0.2
 MAX_MISSES = 2
 #: Extra time the target gets beyond ``op_timeout`` to report its own outcome.
 GRACE_FACTOR = 1.5
+#: Longest wait for a plug-in client object's ``close``.
+CLOSE_S = 5.0
 
 
 class HistorySink(Protocol):
@@ -134,8 +136,8 @@ class ClientRunner:
                 for client in self._clients:
                     group.create_task(self._loop(client, stop), name=f"client-{client.process}")
         finally:
-            for client in self._clients:
-                await self._drop(client)
+            # Concurrently: the controller bounds how long stopping the clients may take.
+            await asyncio.gather(*(self._drop(client) for client in self._clients))
 
     async def final(self, timeout: float) -> list[Record | None]:
         """Run the workload's final ops, retrying each until it is ok or time runs out.
@@ -222,10 +224,10 @@ class ClientRunner:
         return failed or session
 
     async def _drop(self, client: _Client) -> None:
-        """Close the process's client object, if any (bounded by the op time-out)."""
+        """Close the process's client object, if any (bounded: a close may hang too)."""
         session, client.session = client.session, None
         if session is not None:
-            await session.close(self.op_timeout)
+            await session.close(min(self.op_timeout, CLOSE_S))
 
     async def _call_target(self, node: str, op: Op, timeout: float) -> Outcome:
         """The target's outcome; transport errors become ``fail`` (not sent) or ``info``."""

@@ -31,7 +31,9 @@ may or may not have applied it. A call that takes longer than the op time-out is
 Sync methods run on one daemon thread per instance, so a client that is not
 thread-safe sees one thread, and a call that hangs forever cannot keep chaoskit from
 exiting (``asyncio.to_thread``'s pool threads are joined at exit, so a hung call
-there would hang the process).
+there would hang the process). An ``async def`` method runs on chaoskit's event loop:
+it must not block (a blocking call there stalls the whole run, observer included, and
+no time-out can interrupt it); write such a method as a plain ``def`` instead.
 """
 
 from __future__ import annotations

@@ -135,7 +135,10 @@ def patroni_config(
                 "rewind": {"username": USER, "password": PASSWORD},
             },
             "parameters": {
-                "unix_socket_directories": str(data_dir / "patroni"),
+                # No Unix socket: its path (under the run's store) would easily pass
+                # the 107 bytes a socket path may have, and PostgreSQL would not start.
+                # Patroni and the clients use TCP.
+                "unix_socket_directories": "",
                 "shared_buffers": "16MB",
             },
             "pg_hba": hba,

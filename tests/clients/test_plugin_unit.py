@@ -196,6 +196,7 @@ def test_as_outcome_rejects_a_bad_type() -> None:
     assert as_outcome(Outcome("maybe", value=1)).type == "info"  # type: ignore[arg-type]
 
 
+@pytest.mark.integration
 def test_a_hung_sync_client_does_not_keep_the_process_alive(tmp_path: Path) -> None:
     """asyncio.to_thread's pool would be joined at exit; the session's thread is a daemon."""
     script = tmp_path / "hang.py"

@@ -31,6 +31,8 @@ def test_patroni_listens_on_real_ports_and_advertises_its_fronts() -> None:
     assert conf["etcd3"] == {"hosts": ["127.0.0.1:999"], "use_proxies": True, "protocol": "http"}
     assert conf["bootstrap"]["dcs"]["ttl"] == 10
     assert conf["bootstrap"]["dcs"]["synchronous_mode"] is False
+    # No Unix socket: a path under a long store would pass the 107-byte limit.
+    assert conf["postgresql"]["parameters"]["unix_socket_directories"] == ""
 
 
 @pytest.fixture
