@@ -41,10 +41,10 @@ def test_register_isolate_leader(cli: Any) -> None:
     res = _run(cli, "--workload", "register", "--nemesis", "isolate-leader",
                "--time-limit", "30", "--seed", "1")  # fmt: skip
     victim, after = _leaders_around_first_fault(res)
-    assert after - {victim}, f"nobody but {victim} led after it was isolated"
+    assert after - {victim}, f"nobody but {victim} led after it was isolated ({res.run_dir})"
     history = res.records("history.jsonl")
     oks = {r["f"] for r in history if r["type"] == "ok"}
-    assert oks == {"read", "write", "cas"}, oks
+    assert oks == {"read", "write", "cas"}, (oks, res.run_dir)
     assert "linearizable" in res.results()["checkers"]
 
 
