@@ -13,6 +13,7 @@ The implementation lives in private modules; this package re-exports the public 
 """
 
 from chaoskit.core.checker import Checker, CheckResult, RunData, merge_verdicts
+from chaoskit.core.client import Client, OpFailed
 from chaoskit.core.clock import Clock
 from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
 from chaoskit.core.network import Network
@@ -35,6 +36,7 @@ __all__ = [
     "ChaoskitError",
     "CheckResult",
     "Checker",
+    "Client",
     "Clock",
     "ConfigError",
     "Fault",
@@ -45,6 +47,7 @@ __all__ = [
     "NemesisSpec",
     "Network",
     "NodeInfo",
+    "OpFailed",
     "Outcome",
     "ProxyError",
     "RunConfig",

@@ -10,6 +10,7 @@ import chaoskit
 EXPECTED = {
     "CheckResult",
     "Checker",
+    "Client",
     "Clock",
     "ChaoskitError",
     "ConfigError",
@@ -21,6 +22,7 @@ EXPECTED = {
     "NemesisSpec",
     "Network",
     "NodeInfo",
+    "OpFailed",
     "Outcome",
     "ProxyError",
     "RunConfig",
