@@ -43,7 +43,8 @@ def matrix_digest(matrix: Matrix) -> str:
         "workloads": matrix.workloads,
         "seeds": matrix.seeds,
         "time_limit": matrix.time_limit,
-        "settings": matrix.settings,
+        # time_limit is in the settings too, as written (5 or 5.0): its parsed value is above
+        "settings": {k: v for k, v in matrix.settings.items() if k != "time_limit"},
         "options": matrix.options,
         "exclude": sorted(sorted(ex.items()) for ex in matrix.exclude),
     }
