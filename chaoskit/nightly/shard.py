@@ -27,9 +27,8 @@ from chaoskit.errors import ConfigError
 
 SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 AUTO_HELP = (
-    "CHAOSKIT_SHARD=I/N, GitLab's CI_NODE_INDEX and CI_NODE_TOTAL, Kubernetes' "
-    "JOB_COMPLETION_INDEX with CHAOSKIT_SHARD_COUNT, or Slurm's SLURM_ARRAY_TASK_ID, "
-    "SLURM_ARRAY_TASK_COUNT and SLURM_ARRAY_TASK_MIN"
+    "set CHAOSKIT_SHARD=I/N, or run under GitLab parallel, a Kubernetes Indexed Job "
+    "(with CHAOSKIT_SHARD_COUNT) or a Slurm job array"
 )
 
 
@@ -88,7 +87,7 @@ def shard_from_env(env: Mapping[str, str]) -> Shard:
         if step < 1 or (task - low) % step:
             raise ConfigError(f"SLURM_ARRAY_TASK_ID {task} is not min {low} + k x step {step}")
         return _checked((task - low) // step + 1, count, "SLURM_ARRAY_TASK_*")
-    raise ConfigError(f"--shard auto: no shard index in the environment; set {AUTO_HELP}")
+    raise ConfigError(f"--shard auto: no shard index in the environment ({AUTO_HELP})")
 
 
 def _ints(env: Mapping[str, str], names: tuple[str, ...], where: str) -> tuple[int, ...]:

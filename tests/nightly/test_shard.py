@@ -80,7 +80,7 @@ def test_auto_reads_the_engines_variables(env: dict[str, str], shard: Shard) -> 
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({}, "no shard index in the environment; set CHAOSKIT_SHARD=I/N"),
+        ({}, "no shard index in the environment \\(set CHAOSKIT_SHARD=I/N"),
         ({"GITHUB_RUN_ID": "99"}, "no shard index in the environment"),
         ({"JOB_COMPLETION_INDEX": "2"}, "CHAOSKIT_SHARD_COUNT is not set"),
         ({"CI_NODE_INDEX": "2"}, "CI_NODE_TOTAL is not set"),
