@@ -21,6 +21,9 @@ class _MatrixOrCommand(click.Group):
             args = ["run", *args]
         return super().parse_args(ctx, args)
 
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return ["MATRIX [OPTIONS] | COMMAND [ARGS]..."]
+
 
 @click.group(cls=_MatrixOrCommand)
 def nightly() -> None:
@@ -28,7 +31,7 @@ def nightly() -> None:
     `chaoskit nightly merge DIR...` merges the shards of a night run across CI jobs."""
 
 
-@nightly.command("run")
+@nightly.command("run", short_help="Run a matrix (or one shard of it) and report.")
 @click.argument("matrix", type=click.Path(path_type=Path))
 @click.option("--store", default=Path("runs"), show_default=True, type=click.Path(path_type=Path))
 @click.option(
@@ -62,7 +65,7 @@ def run_matrix(matrix: Path, store: Path, shard: str | None, night: str | None) 
     sys.exit(run_shard(matrix, store, cells.run_cell, part, night_id))
 
 
-@nightly.command("merge")
+@nightly.command("merge", short_help="Merge the shards of a night into one report.")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "--store",
@@ -101,7 +104,8 @@ def merge(
     matrix_file: Path | None,
     wait_s: float,
 ) -> None:
-    """Merge shard stores (one per shard, e.g. CI artifacts) into one night's report."""
+    """Merge the shard stores of one night (the shards' CI artifacts) into one night's
+    report, naming every shard that is missing or did not finish."""
     from chaoskit.nightly.identity import check_night_id
     from chaoskit.nightly.matrix import load_matrix
     from chaoskit.nightly.merge import merge_night

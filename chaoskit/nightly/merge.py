@@ -28,7 +28,7 @@ from chaoskit.errors import ConfigError, SetupError
 from chaoskit.nightly.identity import SHORT, matrix_digest
 from chaoskit.nightly.matrix import Matrix, RunItem, parse_matrix
 from chaoskit.nightly.night import Entries, cells_of, night_summary, write_night
-from chaoskit.nightly.shard_run import KIND, SHARDS_DIR
+from chaoskit.nightly.shard_run import FORMAT, KIND, SHARDS_DIR
 
 #: Seconds between looks at the shard stores while ``--wait`` waits for shards.
 POLL_S = 5.0
@@ -131,6 +131,8 @@ def _read(path: Path, store: Path) -> Found:
         found = Found(path, store, doc)
         if doc.get("kind") != KIND:
             raise ValueError("not a shard summary")
+        if doc.get("format") != FORMAT:
+            raise ValueError(f"format {doc.get('format')}, this chaoskit reads {FORMAT}")
         _ = (found.index, found.count, doc["night"], doc["matrix_digest"], doc["matrix_text"])
         datetime.fromisoformat(doc["started_at"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -262,6 +264,9 @@ def _bring(
     """Copy a run's folder from the shard's store into ``store``; its new relative path."""
     if not run_dir or Path(run_dir).is_absolute():
         return run_dir
+    if ".." in Path(run_dir).parts:  # a summary must not name folders outside its store
+        warnings.append(f"{item.key} seed {item.seed}: run folder {run_dir!r} left out")
+        return None
     src, dest = found.store / run_dir, store / run_dir
     if not src.is_dir():
         warnings.append(f"{item.key} seed {item.seed}: {src} is not in shard {found.index}'s store")

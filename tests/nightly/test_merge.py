@@ -193,8 +193,7 @@ def test_merging_again_writes_the_same_night(night: dict[str, Any], tmp_path: Pa
     (summary_path,) = (store / "nightly").glob("*/summary.json")  # one night, not two
     page = (summary_path.parent / "report.html").read_text()
     assert "First night in this store" in page  # not compared with itself
-    runs = [p for p in store.glob("*-*/*") if p.is_dir()]
-    assert len(runs) == 6  # the runs were not copied twice
+    assert len(run_folders(store)) == 6  # the runs were not copied twice
 
 
 def test_the_next_night_compares_with_the_merged_one_and_splits_by_its_times(
@@ -267,3 +266,42 @@ def test_runs_whose_folders_collide_are_kept_apart(tmp_path: Path) -> None:
         for run in cell["runs"]:
             config = json.loads((tmp_path / "m" / run["run_dir"] / "config.json").read_text())
             assert config["seed"] == run["seed"]
+
+
+def run_folders(store: Path) -> list[Path]:
+    return sorted(
+        p for p in store.glob("*-*/*") if p.is_dir() and p.parent.name != "nightly-shards"
+    )
+
+
+def test_shards_sharing_one_store_merge_in_place(tmp_path: Path) -> None:
+    """GitLab extracts every shard's artifacts into one folder, and a Kubernetes night
+    shares one volume: the merge reads and writes the same store, copying nothing."""
+    matrix = write_matrix(tmp_path)
+    store = tmp_path / "runs"
+    for index in (1, 2):
+        # Real runs are named by their start time: the two shards' do not collide.
+        runner = synthetic_runner(NIGHT1 + timedelta(hours=index))
+        run_shard(matrix, store, runner, Shard(index, 2), "n1", console=quiet())
+    before = run_folders(store)
+    assert merge_night([store], store, console=quiet()) == 1
+    assert run_folders(store) == before
+    summary, _ = merged(store)
+    assert [s["status"] for s in summary["shards"]] == ["done", "done"]
+    assert sorted(r["run_dir"] for c in summary["cells"] for r in c["runs"]) == [
+        p.relative_to(store).as_posix() for p in before
+    ]
+
+
+def test_a_run_folder_outside_the_shard_store_is_not_copied(tmp_path: Path) -> None:
+    matrix = write_matrix(tmp_path)
+    (store,) = shard_stores(matrix, tmp_path / "s", count=1)
+    (path,) = store.glob("nightly-shards/*/*/*.json")
+    doc = json.loads(path.read_text())
+    doc["runs"][0]["run_dir"] = "../../outside"
+    path.write_text(json.dumps(doc))
+    merge_night([store], tmp_path / "m", console=quiet())
+    summary, _ = merged(tmp_path / "m")
+    assert summary["cells"][0]["runs"][0]["run_dir"] is None
+    assert any("left out" in w for w in summary["warnings"])
+    assert not (tmp_path / "outside").exists()
