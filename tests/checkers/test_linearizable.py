@@ -206,7 +206,7 @@ def small_histories(draw: Any) -> list[Operation]:
             step = model.encode("cas", [value, 0], None, "fail", cas_fail_is_miss=True)
             outcome = "ok"
         assert step is not None
-        ops.append(Operation(call, ret if outcome == "ok" else None, step, {}, None))
+        ops.append(Operation(call, ret if outcome == "ok" else None, step))
     return ops
 
 
