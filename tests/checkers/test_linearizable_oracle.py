@@ -98,6 +98,11 @@ def records(ops: list[Op]) -> list[dict[str, Any]]:
     return out
 
 
+def _ops_of(shown: list[dict[str, Any]], ops: list[Op]) -> list[Op]:
+    """The operations whose records an anomaly shows (a process is one operation here)."""
+    return [ops[p] for p in sorted({r["process"] for r in shown})]
+
+
 _REGISTER_FS = ("read", "write", "cas")
 _KV_FS = ("get", "put", "append")
 
@@ -180,10 +185,12 @@ def test_checker_agrees_with_brute_force(case: tuple[str, list[Op]]) -> None:
     result = LinearizableChecker().check(RunData(recs, [], [], {"model": model}))
     assert result.valid is expected, (ops, result.anomalies)
     if expected is False:
-        # Each anomaly shows records of its own key, taken from the history.
+        # Each anomaly shows records of its own key, taken from the history, and is a
+        # witness on its own: the oracle finds no order for its operations either.
         for anomaly in result.anomalies:
             assert anomaly["ops"] and all(r in recs for r in anomaly["ops"])
             assert {r["key"] for r in anomaly["ops"]} == {anomaly["key"]}
+            assert oracle(model, _ops_of(anomaly["ops"], ops)) is False
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "history.jsonl"
         path.write_text("".join(json.dumps(r) + "\n" for r in recs))
@@ -205,5 +212,5 @@ def test_the_generated_histories_cover_both_verdicts() -> None:
         seen.update(o["outcome"] for o in ops)
 
     sample()
-    assert seen["valid=True"] > 50 and seen["valid=False"] > 50, seen
+    assert seen["valid=True"] > 25 and seen["valid=False"] > 25, seen
     assert seen["info"] and seen["fail"] and seen["none"], seen
