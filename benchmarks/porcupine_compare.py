@@ -15,7 +15,8 @@ alternating) for ``--rounds`` rounds on the same machine:
 - ``kv 1k/10k/100k``: histories from ``kv_history.py`` (chaoskit's kv workload: 50
   clients, 64 keys, half gets and half puts; linearizable), and ``kv 100k bad`` (one
   stale read planted). The peer reads the EDN form (the form Porcupine's own test
-  suite parses); chaoskit reads its own ``history.jsonl`` form of the same history.
+  suite parses); chaoskit reads its own ``history.jsonl`` form of the same history,
+  and in ``kv 100k (EDN both)`` the same EDN file.
 - ``c50-bad`` and ``c50-ok``: Porcupine's kv reference histories with 50 clients, the
   first its hardest (not linearizable); ``etcd_002``: its slowest register history.
   Both read the same file.
@@ -43,7 +44,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REFERENCE = HERE.parent.parent / "shared" / "data" / "porcupine"
@@ -104,6 +104,7 @@ def _ours(model: str, files: list[Path]) -> list[str]:
 def measure(argv: list[str], limit_mb: float, timeout: float) -> tuple[Run, str]:
     """Run ``argv``, polling its resident memory; kill it over ``limit_mb`` or ``timeout``."""
     t0 = time.perf_counter()
+    peak = 0.0
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
         killed = None
@@ -111,7 +112,9 @@ def measure(argv: list[str], limit_mb: float, timeout: float) -> tuple[Run, str]
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
-            if _rss_mb(proc.pid) > limit_mb:
+            rss, hwm = _memory_mb(proc.pid)
+            peak = max(peak, hwm)
+            if rss > limit_mb:
                 killed = f"over {limit_mb:g} MiB"
             elif time.perf_counter() - t0 > timeout:
                 killed = f"over {timeout:g} s"
@@ -125,15 +128,21 @@ def measure(argv: list[str], limit_mb: float, timeout: float) -> tuple[Run, str]
         out.seek(0)
         text = out.read().decode()
     cpu = usage.ru_utime + usage.ru_stime
-    return Run(wall, cpu, usage.ru_maxrss / 1024, None, [], killed), text
+    # ru_maxrss would do, but Linux carries a parent's peak into its children.
+    return Run(wall, cpu, peak or usage.ru_maxrss / 1024, None, [], killed), text
 
 
-def _rss_mb(pid: int) -> float:
+def _memory_mb(pid: int) -> tuple[float, float]:
+    """Resident memory of a running process now, and its peak so far (VmHWM), in MiB."""
+    found = {}
     try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    found[line[:5]] = int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return found.get("VmRSS", 0.0), found.get("VmHWM", 0.0)
 
 
 def run_ours(case: Case, limit_mb: float, timeout: float) -> Run:
@@ -166,23 +175,22 @@ def run_peer(case: Case, cmd: list[str], limit_mb: float, timeout: float) -> Run
 
 
 def cases(workdir: Path, sizes: list[str], reference: Path | None) -> list[Case]:
-    sys.path.insert(0, str(HERE))
-    import kv_history
-
     out = []
     for label in sizes:
         for bad in (False, True) if label == "100k" else (False,):
-            ops = kv_history.generate(SIZES[label], 50, 64, seed=1, bad=bad)
             stem = workdir / f"kv-{label}{'-bad' if bad else ''}"
-            kv_history.write(stem.with_suffix(".jsonl"), ops, "jsonl")
-            kv_history.write(stem.with_suffix(".edn"), ops, "edn")
+            for fmt in ("jsonl", "edn"):
+                # In a process of its own, so that this one stays small: Linux counts
+                # a parent's peak memory into its children's.
+                argv = [sys.executable, str(HERE / "kv_history.py"), "--ops", str(SIZES[label])]
+                argv += ["--format", fmt, "-o", str(stem.with_suffix(f".{fmt}"))]
+                subprocess.run(argv + (["--bad"] if bad else []), check=True, capture_output=True)
             verdict = "not-linearizable" if bad else "linearizable"
             name = f"kv {label}{' bad' if bad else ''}"
-            out.append(
-                Case(
-                    name, "kv", [stem.with_suffix(".jsonl")], [stem.with_suffix(".edn")], [verdict]
-                )
-            )
+            jsonl, edn = stem.with_suffix(".jsonl"), stem.with_suffix(".edn")
+            out.append(Case(name, "kv", [jsonl], [edn], [verdict]))
+            if label == "100k" and not bad:  # and the very same file on both sides
+                out.append(Case(f"{name} (EDN both)", "kv", [edn], [edn], [verdict]))
     if reference is not None:
         verdicts = dict(
             line.split("\t") for line in (reference / "verdicts.tsv").read_text().splitlines()
