@@ -174,11 +174,6 @@ def _build(
     sids = [ids.setdefault(encoded[j], len(ids)) for j in keep]  # type: ignore[arg-type]
     calls = [times[invs[j]] for j in keep]
     rets = [times[dones[j]] if outcomes[j] != "info" else NO_RETURN for j in keep]
-    try:
-        array("q", calls), array("q", rets)  # every time an integer? (fast, in C)
-    except (TypeError, OverflowError):
-        _find_bad(invs, dones, columns, model, cas_fail_is_miss, where)
-        calls, rets = [int(t) for t in calls], [int(t) for t in rets]  # e.g. 7.0
     groups: dict[Hashable, list[int]] = {}
     for n, j in enumerate(keep):
         key = keys[invs[j]]
@@ -188,16 +183,23 @@ def _build(
         if group is None:
             group = groups[key] = []
         group.append(n)
-    out = CompactHistory({}, list(ids), record, where)
+    inv_kept = [invs[j] for j in keep]
+    done_kept = [dones[j] for j in keep]
+    try:
+        per_key = _columns(groups, calls, rets, sids, inv_kept, done_kept)
+    except (TypeError, OverflowError):  # a time that is not an integer
+        _find_bad(invs, dones, columns, model, cas_fail_is_miss, where)  # raises if bad
+        calls, rets = [int(t) for t in calls], [int(t) for t in rets]  # e.g. 7.0
+        per_key = _columns(groups, calls, rets, sids, inv_kept, done_kept)
+    return CompactHistory(per_key, list(ids), record, where)
+
+
+def _columns(groups: dict[Hashable, list[int]], *columns: list[int]) -> dict[Hashable, KeyOps]:
+    """Each key's operations as arrays, picked out of whole-history columns."""
+    out = {}
     for key, group in groups.items():
-        out.keys[key] = KeyOps(
-            key,
-            array("q", [calls[n] for n in group]),
-            array("q", [rets[n] for n in group]),
-            array("q", [sids[n] for n in group]),
-            array("q", [invs[keep[n]] for n in group]),
-            array("q", [dones[keep[n]] for n in group]),
-        )
+        arrays = [array("q", map(column.__getitem__, group)) for column in columns]
+        out[key] = KeyOps(key, *arrays)
     return out
 
 

@@ -185,14 +185,15 @@ def search_steps(
     )
     ohead = ev.ohead
     apply = model.step
-    # Per operation, looked up from the per-step table (computed once per history).
-    codes = [table.code[s] for s in sid]
-    arg1 = [table.arg1[s] for s in sid]
-    steps = [table.steps[s] for s in sid]
+    # Per operation, looked up from the per-step table (computed once per history);
+    # what only appends need is worked out only for keys that have appends.
+    codes = list(map(table.code.__getitem__, sid))
+    arg1 = list(map(table.arg1.__getitem__, sid))
+    steps = list(map(table.steps.__getitem__, sid))
     pure = [table.pure[s] and r != NO_RETURN for s, r in zip(sid, rets, strict=True)]
-    app = [table.appends[s] for s in sid]
-    guarded = any(app)
-    resets = [table.resets[s] for s in sid]
+    guarded = any(map(table.appends.__getitem__, sid))
+    app = list(map(table.appends.__getitem__, sid)) if guarded else []
+    resets = list(map(table.resets.__getitem__, sid)) if guarded else []
     otail = ev.otail
     retop = ev.retop
 
