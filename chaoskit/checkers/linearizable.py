@@ -223,8 +223,9 @@ def search_steps(
     if remaining == 0:
         return SearchOutcome(True)
 
-    # (mandatory bits, state) -> optional-bit sets already entered with them.
-    cache: dict[tuple[int, Any], list[int]] = {}
+    # (mandatory bits, state) -> optional-bit sets already entered with them: one int
+    # (almost always: most histories have few unknown outcomes), or a list of them.
+    cache: dict[tuple[int, Any], int | list[int]] = {}
     stack: list[tuple[int, Any, int, int, dict[int, int] | None, int, bool, Any]] = []
     state: Any = start
     mand = opt = 0
@@ -261,19 +262,25 @@ def search_steps(
                 ck = (nm, new)
                 bucket = cache.get(ck)
                 if bucket is None:
-                    cache[ck] = [no]
+                    cache[ck] = no
                 else:
-                    for old in bucket:
-                        if old | no == no:
-                            break
+                    if isinstance(bucket, int):
+                        hit = bucket | no == no
+                        if not hit:
+                            cache[ck] = [bucket, no]
                     else:
-                        old = -1
-                    if old != -1:
+                        for old in bucket:
+                            if old | no == no:
+                                hit = True
+                                break
+                        else:
+                            hit = False
+                            bucket.append(no)
+                    if hit:
                         # Seen before (or something with more choices). For a pure
                         # op that settles this configuration too: a dead end.
                         e = dead if forced else nxt[e]
                         continue
-                    bucket.append(no)
                 work += 1
                 if not work & _SLICE:
                     yield len(cache)
