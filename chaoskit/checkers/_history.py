@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import json
+import operator
 import sys
 from array import array
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -44,7 +45,7 @@ _DONE: Final = frozenset({"ok", "fail", "info"})
 
 @dataclass(slots=True)
 class KeyOps:
-    """The operations of one key as parallel columns, in invocation order.
+    """The operations of one key as parallel columns, in completion order.
 
     ``ret`` is ``NO_RETURN`` for an operation with an unknown outcome (``info``, or
     never completed): it may take effect at any time after its call, or never.
@@ -101,6 +102,12 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+#: One record as the checker reads it: type, process, f, key, value, time.
+Row = tuple[Any, Any, Any, Any, Any, Any]
+_FIELDS: Final = ("type", "process", "f", "key", "value", "time")
+_ROW: Final = operator.attrgetter(*_FIELDS)
+
+
 def compact_records(
     records: Sequence[Record],
     model: ValueModel,
@@ -108,13 +115,11 @@ def compact_records(
     cas_fail_is_miss: bool = False,
     where: Callable[[int], str] | None = None,
 ) -> CompactHistory:
-    """Pair and encode records already in memory (dicts), one column at a time."""
-
-    def column(name: str) -> list[Any]:
-        return [r.get(name) for r in records]
-
+    """Pair and encode records already in memory (dicts)."""
+    with gc_paused():
+        rows = [tuple(map(r.get, _FIELDS)) for r in records]
     return build(
-        [column(n) for n in ("type", "process", "f", "key", "value", "time")],
+        rows,  # type: ignore[arg-type]
         model,
         record=records.__getitem__,
         where=where or _record_where,
@@ -127,7 +132,7 @@ def _record_where(i: int) -> str:
 
 
 def build(
-    columns: list[list[Any]],
+    rows: Sequence[Row],
     model: ValueModel,
     *,
     record: Callable[[int], Record],
@@ -136,131 +141,93 @@ def build(
 ) -> CompactHistory:
     """Pair invocations with completions by process, encode each operation, group by key.
 
-    ``columns`` are the records' ``type``, ``process``, ``f``, ``key``, ``value`` and
-    ``time``, one list each (None where a record lacks the field). Raises
-    ``HistoryFormatError`` naming the record for a completion without an invocation,
-    a process invoking twice, an unknown type or an operation the model cannot read.
+    One pass over the records: an invocation waits in a dict by process until its
+    completion; then the operation is encoded, its step interned, and it is added to
+    its key's columns, in completion order (operations never completed come last).
+    Raises ``HistoryFormatError`` naming the record for a completion without an
+    invocation, a process invoking twice, an unknown type, or an operation the model
+    cannot read.
     """
     with gc_paused():
-        return _build(columns, model, record, where, cas_fail_is_miss)
+        return _build(rows, model, record, where, cas_fail_is_miss)
 
 
 def _build(
-    columns: list[list[Any]],
+    rows: Sequence[Row],
     model: ValueModel,
     record: Callable[[int], Record],
     where: Callable[[int], str],
     cas_fail_is_miss: bool,
 ) -> CompactHistory:
-    types, procs, fs, keys, values, times = columns
-    invs, dones = _pair(types, procs, fs, where)
-    # Column by column (comprehensions run several times faster than one loop
-    # doing everything); a bad operation is looked for again, one by one, only
-    # when a column cannot be made.
-    outcomes: list[Outcome] = [types[d] if d >= 0 else "info" for d in dones]
-    results = [values[d] if d >= 0 else None for d in dones]
-    encode = model.encode
-    try:
-        encoded = [
-            encode(fs[i], values[i], r, o, cas_fail_is_miss=cas_fail_is_miss)
-            for i, r, o in zip(invs, results, outcomes, strict=True)
-        ]
-    except (TypeError, ValueError):
-        _find_bad(invs, dones, columns, model, cas_fail_is_miss, where)
-        raise
-    # Operations that change nothing and return nothing are not searched.
-    keep = [j for j, step in enumerate(encoded) if step is not None]
+    pending: dict[Any, int] = {}
     ids: dict[Step, int] = {}
-    sids = [ids.setdefault(encoded[j], len(ids)) for j in keep]  # type: ignore[arg-type]
-    calls = [times[invs[j]] for j in keep]
-    rets = [times[dones[j]] if outcomes[j] != "info" else NO_RETURN for j in keep]
-    groups: dict[Hashable, list[int]] = {}
-    for n, j in enumerate(keep):
-        key = keys[invs[j]]
+    cols: dict[Hashable, tuple[list[Any], list[Any], list[int], list[int], list[int]]] = {}
+    encode = model.encode
+
+    def add(inv: int, done: int, kind: Outcome, value: Any, t: Any) -> None:
+        """Encode one operation and put it in its key's columns."""
+        _, _, f, key, arg, call = rows[inv]
+        try:
+            step = encode(f, arg, value, kind, cas_fail_is_miss=cas_fail_is_miss)
+        except (TypeError, ValueError) as exc:
+            raise HistoryFormatError(f"{where(inv)}: {exc}") from exc
+        if step is None:
+            return  # it changed nothing and returned nothing: not searched
+        sid = ids.get(step)
+        if sid is None:
+            sid = ids[step] = len(ids)
         if type(key) is not str:
             key = freeze(key)
-        group = groups.get(key)
-        if group is None:
-            group = groups[key] = []
-        group.append(n)
-    inv_kept = [invs[j] for j in keep]
-    done_kept = [dones[j] for j in keep]
-    try:
-        per_key = _columns(groups, calls, rets, sids, inv_kept, done_kept)
-    except (TypeError, OverflowError):  # a time that is not an integer
-        _find_bad(invs, dones, columns, model, cas_fail_is_miss, where)  # raises if bad
-        calls, rets = [int(t) for t in calls], [int(t) for t in rets]  # e.g. 7.0
-        per_key = _columns(groups, calls, rets, sids, inv_kept, done_kept)
-    return CompactHistory(per_key, list(ids), record, where)
+        slot = cols.get(key)
+        if slot is None:
+            slot = cols[key] = ([], [], [], [], [])
+        slot[0].append(call)
+        slot[1].append(t if kind != "info" else NO_RETURN)
+        slot[2].append(sid)
+        slot[3].append(inv)
+        slot[4].append(done)
 
-
-def _columns(groups: dict[Hashable, list[int]], *columns: list[int]) -> dict[Hashable, KeyOps]:
-    """Each key's operations as arrays, picked out of whole-history columns."""
-    out = {}
-    for key, group in groups.items():
-        arrays = [array("q", map(column.__getitem__, group)) for column in columns]
-        out[key] = KeyOps(key, *arrays)
-    return out
-
-
-def _find_bad(
-    invs: list[int],
-    dones: list[int],
-    columns: list[list[Any]],
-    model: ValueModel,
-    cas_fail_is_miss: bool,
-    where: Callable[[int], str],
-) -> None:
-    """Raise ``HistoryFormatError`` naming the first operation that cannot be read."""
-    types, _, fs, _, values, times = columns
-    for inv, done in zip(invs, dones, strict=True):
-        outcome: Outcome = types[done] if done >= 0 else "info"
-        result = values[done] if done >= 0 else None
-        try:
-            step = model.encode(
-                fs[inv], values[inv], result, outcome, cas_fail_is_miss=cas_fail_is_miss
-            )
-            if step is not None:
-                int(times[inv])
-                if outcome != "info":
-                    int(times[done])
-        except (TypeError, ValueError) as exc:
-            raise HistoryFormatError(f"{where(inv)}: {_reason(exc, times, inv, done)}") from exc
-
-
-def _pair(
-    types: list[Any], procs: list[Any], fs: list[Any], where: Callable[[int], str]
-) -> tuple[list[int], list[int]]:
-    """Positions of each operation's invoke and completion (-1: none), by invoke order."""
-    pending: dict[Any, int] = {}
-    done_of: dict[int, int] = {}
-    invs: list[int] = []
-    for i, kind in enumerate(types):
+    for i, (kind, proc, f, _, value, t) in enumerate(rows):
         if kind == "invoke":
-            proc = procs[i]
             if proc in pending:
                 raise HistoryFormatError(f"{where(i)}: process {proc} invokes twice")
             pending[proc] = i
-            invs.append(i)
         elif kind in _DONE:
-            inv = pending.pop(procs[i], -1)
+            inv = pending.pop(proc, -1)
             if inv < 0:
-                raise HistoryFormatError(f"{where(i)}: {kind} of process {procs[i]} without invoke")
-            if fs[i] != fs[inv]:
+                raise HistoryFormatError(f"{where(i)}: {kind} of process {proc} without invoke")
+            if f != rows[inv][2]:
                 raise HistoryFormatError(f"{where(i)}: completion f differs from its invoke")
-            done_of[inv] = i
+            add(inv, i, kind, value, t)
         else:
             raise HistoryFormatError(f"{where(i)}: unknown type {kind!r}")
-    return invs, [done_of.get(i, -1) for i in invs]
+    for inv in sorted(pending.values()):
+        add(inv, -1, "info", None, None)
+    keys = {key: _key_ops(key, slot, rows, where) for key, slot in cols.items()}
+    return CompactHistory(keys, list(ids), record, where)
 
 
-def _reason(exc: Exception, times: list[Any], inv: int, done: int) -> str:
-    if times[inv] is None or (done >= 0 and times[done] is None):
-        return "missing field 'time'"
-    return str(exc)
-
-
-# ---------------------------------------------------------------- chaoskit JSONL
+def _key_ops(
+    key: Hashable,
+    slot: tuple[list[Any], list[Any], list[int], list[int], list[int]],
+    rows: Sequence[Row],
+    where: Callable[[int], str],
+) -> KeyOps:
+    """A key's columns as arrays of machine integers; times must be integers."""
+    calls, rets, _, invs, dones = slot
+    try:
+        return KeyOps(key, *(array("q", c) for c in slot))
+    except (TypeError, OverflowError):
+        pass
+    for column, positions in ((calls, invs), (rets, dones)):
+        for n, t in enumerate(column):
+            if type(t) is not int:
+                try:
+                    column[n] = int(t)  # 7.0 is fine
+                except (TypeError, ValueError) as exc:
+                    what = "missing field 'time'" if t is None else str(exc)
+                    raise HistoryFormatError(f"{where(positions[n])}: {what}") from exc
+    return KeyOps(key, *(array("q", c) for c in slot))
 
 
 class _Event(msgspec.Struct, gc=False):
@@ -292,17 +259,11 @@ def compact_jsonl(
     except (msgspec.DecodeError, msgspec.ValidationError):
         return None
     lines = _Lines(name, data)
-    columns = [
-        [e.type for e in events],
-        [e.process for e in events],
-        [e.f for e in events],
-        [e.key for e in events],
-        [e.value for e in events],
-        [e.time for e in events],
-    ]
-    del events  # the columns hold what the search needs; the structs can go now
+    with gc_paused():
+        rows = list(map(_ROW, events))
+    del events  # the rows hold what the search needs; the structs can go now
     return build(
-        columns, model, record=lines.record, where=lines.where, cas_fail_is_miss=cas_fail_is_miss
+        rows, model, record=lines.record, where=lines.where, cas_fail_is_miss=cas_fail_is_miss
     )
 
 

@@ -87,7 +87,7 @@ def test_anomaly_records_come_from_the_right_lines(tmp_path: Path) -> None:
 def test_a_time_that_is_not_an_integer_is_named(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
     path.write_text(_lines(STALE[0], {**STALE[1], "time": "soon"}))
-    with pytest.raises(HistoryFormatError, match="line 1: invalid literal"):
+    with pytest.raises(HistoryFormatError, match="line 2: invalid literal"):  # the bad record
         check_history_file(path, "register")
     path.write_text(_lines({**STALE[0], "time": 0.0}, {**STALE[1], "time": 10.0}))
     assert check_history_file(path, "register").valid is True
