@@ -348,11 +348,14 @@ class StepTable:
     def __init__(self, steps: Sequence[Step], model: ValueModel) -> None:
         inline = type(model).step is ValueModel.step
         self.steps = steps
-        self.code = [s[0] if inline and s[0] in (READ, WRITE) else -1 for s in steps]
+        codes = [s[0] for s in steps]
+        self.code = [c if inline and c in (READ, WRITE) else -1 for c in codes]
         self.arg1 = [s[1] if len(s) > 1 else None for s in steps]
-        self.pure = [model.is_pure(s) for s in steps]
-        self.appends = [model.appends(s) for s in steps]
-        self.resets = [model.resets(s) for s in steps]
+        # The model's predicates look at a step's code only: ask once per code.
+        first = {c: s for c, s in zip(codes, steps, strict=True)}
+        self.pure = list(map({c: model.is_pure(s) for c, s in first.items()}.__getitem__, codes))
+        self.appends = list(map({c: model.appends(s) for c, s in first.items()}.__getitem__, codes))
+        self.resets = list(map({c: model.resets(s) for c, s in first.items()}.__getitem__, codes))
 
 
 class _EventLists:
