@@ -70,7 +70,7 @@ _WINDOW_TRIES = 40
 #: Seconds the shrinking of a failure may always spend, however fast the search was.
 _SHRINK_FLOOR = 0.25
 #: After the first failing key, the others get at least this many more slices.
-_MIN_ALLOWANCE = 16
+_MIN_ALLOWANCE = 4
 
 
 class Operation(NamedTuple):
@@ -420,8 +420,8 @@ def smallest_window(
     be taken inside it. The window fails only if it fails from every state the key
     may hold at ``s`` (``_start_states``; with appends, which make that set large,
     every state the full search reached), so it is a self-contained witness.
-    Galloping back from the blocked call finds a small ``s``; with no luck the whole
-    prefix is returned.
+    Galloping back from the blocked call finds a small ``s``; when the deadline
+    comes first, the whole key is returned (the search showed it fails).
 
     Returns the window and the blocked operation, which changes when the history up
     to the blocked return turns out linearizable: a cut of the search (the append
@@ -460,9 +460,11 @@ def smallest_window(
     if k == len(starts) - 1 or tries >= _WINDOW_TRIES:
         k = len(starts) - 1
         if not fails(k):
+            if time.monotonic() >= deadline:
+                return list(ops), blocked  # no time to find a smaller witness: the key
             culprit = _first_failing_return(ops, end, model, deadline)
             if culprit is None or time.monotonic() >= deadline:
-                return [op for op in ops if op.call <= end], blocked
+                return list(ops), blocked
             return smallest_window(ops, culprit, states, model, deadline)
     while k - good > 1 and tries < _WINDOW_TRIES:
         mid = (good + k) // 2
@@ -619,7 +621,10 @@ def _check_keys(
                     verdicts.append(_unknown(job, "not searched further: another key failed"))
                 live = []
     for job, outcome in failures:
-        verdicts.append(_failure(job, outcome, history, model, budget))
+        # The first failure found gets at least the floor to shrink its window; the
+        # others, reported besides, about as long as their own search took.
+        floor = _SHRINK_FLOOR if job is failures[0][0] else 0.0
+        verdicts.append(_failure(job, outcome, history, model, budget, floor))
     verdicts.sort(key=lambda v: repr(v.key))
     return _result(verdicts, history, model, time.monotonic() - t0)
 
@@ -642,7 +647,12 @@ def _unknown(job: _Job, reason: str) -> KeyVerdict:
 
 
 def _failure(
-    job: _Job, outcome: SearchOutcome, history: CompactHistory, model: ValueModel, budget: float
+    job: _Job,
+    outcome: SearchOutcome,
+    history: CompactHistory,
+    model: ValueModel,
+    budget: float,
+    floor: float,
 ) -> KeyVerdict:
     """The verdict of a failing key, with the window that shows the failure."""
     verdict = KeyVerdict(job.key, False, len(job.ops), job.seconds)
@@ -654,9 +664,9 @@ def _failure(
         for c, r, s, i, d in zip(k.call, k.ret, k.step, k.inv, k.done, strict=True)
     ]
     verdict.blocked = ops[outcome.blocked]
-    # Shrinking is a nicety: about as long as the search took (at least a floor).
+    # Shrinking is a nicety: about as long as the search took (at least the floor).
     t0 = time.monotonic()
-    deadline = t0 + max(_SHRINK_FLOOR, min(budget, 2 * job.seconds))
+    deadline = t0 + max(floor, min(budget, 2 * job.seconds))
     verdict.window, blocked = smallest_window(
         ops, outcome.blocked, outcome.states or (), model, deadline
     )
