@@ -27,8 +27,14 @@ from typing import Any, Literal
 from chaoskit._checker import CheckResult
 from chaoskit._errors import ConfigError, HistoryFormatError
 from chaoskit._records import Record
-from chaoskit.checkers._history import CompactHistory, compact_jsonl, compact_records
-from chaoskit.checkers._models import MODEL_NAMES, get_model
+from chaoskit.checkers._history import (
+    CompactHistory,
+    Row,
+    build,
+    compact_jsonl,
+    compact_records,
+)
+from chaoskit.checkers._models import MODEL_NAMES, ValueModel, get_model
 from chaoskit.checkers.linearizable import DEFAULT_BUDGET, DEFAULT_MEMORY_MB, check_history
 
 Format = Literal["chaoskit", "jepsen-log", "jepsen-edn"]
@@ -104,6 +110,10 @@ def read_compact_history(path: Path, model: str) -> tuple[CompactHistory, Format
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HistoryFormatError(f"cannot read history {path}: {exc}") from exc
+    if _EDN_START.match(data):
+        flat = _flat_edn(text.splitlines(), path)
+        if flat is not None:
+            return flat.compact(get_model(model, init="" if model == "kv" else None)), "jepsen-edn"
     parsed = parse_history_text(text, path)
     jepsen = parsed.format != "chaoskit"
     if parsed.format == "jepsen-edn" and model == "kv":
@@ -111,6 +121,47 @@ def read_compact_history(path: Path, model: str) -> tuple[CompactHistory, Format
     where = _where(path, parsed.lines)
     compact = compact_records(parsed.records, m, cas_fail_is_miss=jepsen, where=where)
     return compact, parsed.format
+
+
+class _FlatEdn:
+    """A Jepsen EDN history all of whose maps have the one-line shape, read as rows.
+
+    The rows go straight to the checker; a record (the dict ``_parse_edn`` makes)
+    is made again only for the few operations an anomaly shows.
+    """
+
+    def __init__(self, path: Path, rows: list[Row], numbers: list[int]) -> None:
+        self.path = path
+        self.rows = rows
+        self.numbers = numbers
+
+    def record(self, pos: int) -> Record:
+        kind, proc, f, key, value, line = self.rows[pos]
+        rec = {"process": proc, "type": kind, "f": f, "key": key, "value": value}
+        return {**rec, "index": pos, "time": line}
+
+    def compact(self, model: ValueModel) -> CompactHistory:
+        where = _where(self.path, self.numbers)
+        return build(self.rows, model, record=self.record, where=where, cas_fail_is_miss=True)
+
+
+def _flat_edn(lines: list[str], path: Path) -> _FlatEdn | None:
+    """Rows of an EDN history if every line with content has the one-line shape."""
+    flat = _FLAT_EDN.fullmatch
+    rows: list[Row] = []
+    numbers: list[int] = []
+    for n, line in enumerate(lines, start=1):
+        m = flat(line)
+        if m is None:
+            if line.strip():
+                return None  # another shape (a nemesis line, more keys): the general way
+            continue
+        proc, kind, f, skey, ikey, svalue, nil, ivalue = m.groups()
+        key = skey if ikey is None else int(ikey)
+        value = svalue if svalue is not None else None if nil else int(ivalue)
+        rows.append((kind, int(proc), f, key, value, n))
+        numbers.append(n)
+    return _FlatEdn(path, rows, numbers)
 
 
 def _where(path: Path, lines: list[int]) -> Callable[[int], str]:

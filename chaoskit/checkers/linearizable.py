@@ -67,8 +67,10 @@ _SLICE = 0x3FF
 _MEMORY_EVERY = 8
 #: How many window checks the shrinking of a failure may spend.
 _WINDOW_TRIES = 40
-#: Seconds the shrinking of a failure may always spend, however fast the search was.
+#: Seconds the shrinking of the first failure found may always spend, however fast
+#: the search was; and of each other failing key reported besides it.
 _SHRINK_FLOOR = 0.25
+_SHRINK_FLOOR_OTHERS = 0.05
 #: After the first failing key, the others get at least this many more slices.
 _MIN_ALLOWANCE = 4
 
@@ -621,9 +623,8 @@ def _check_keys(
                     verdicts.append(_unknown(job, "not searched further: another key failed"))
                 live = []
     for job, outcome in failures:
-        # The first failure found gets at least the floor to shrink its window; the
-        # others, reported besides, about as long as their own search took.
-        floor = _SHRINK_FLOOR if job is failures[0][0] else 0.0
+        # The first failure found gets the larger floor to shrink its window.
+        floor = _SHRINK_FLOOR if job is failures[0][0] else _SHRINK_FLOOR_OTHERS
         verdicts.append(_failure(job, outcome, history, model, budget, floor))
     verdicts.sort(key=lambda v: repr(v.key))
     return _result(verdicts, history, model, time.monotonic() - t0)
