@@ -33,6 +33,7 @@ from chaoskit.checkers._history import (
     build,
     compact_jsonl,
     compact_records,
+    gc_paused,
 )
 from chaoskit.checkers._models import MODEL_NAMES, ValueModel, get_model
 from chaoskit.checkers.linearizable import DEFAULT_BUDGET, DEFAULT_MEMORY_MB, check_history
@@ -111,9 +112,10 @@ def read_compact_history(path: Path, model: str) -> tuple[CompactHistory, Format
     except UnicodeDecodeError as exc:
         raise HistoryFormatError(f"cannot read history {path}: {exc}") from exc
     if _EDN_START.match(data):
-        flat = _flat_edn(text.splitlines(), path)
-        if flat is not None:
-            return flat.compact(get_model(model, init="" if model == "kv" else None)), "jepsen-edn"
+        init = "" if model == "kv" else None
+        compact = _FlatEdn(path, text.splitlines()).compact(get_model(model, init=init))
+        if compact is not None:
+            return compact, "jepsen-edn"
     parsed = parse_history_text(text, path)
     jepsen = parsed.format != "chaoskit"
     if parsed.format == "jepsen-edn" and model == "kv":
@@ -127,41 +129,53 @@ class _FlatEdn:
     """A Jepsen EDN history all of whose maps have the one-line shape, read as rows.
 
     The rows go straight to the checker; a record (the dict ``_parse_edn`` makes)
-    is made again only for the few operations an anomaly shows.
+    is made again from its line only for the few operations an anomaly shows.
     """
 
-    def __init__(self, path: Path, rows: list[Row], numbers: list[int]) -> None:
+    def __init__(self, path: Path, lines: list[str]) -> None:
         self.path = path
-        self.rows = rows
-        self.numbers = numbers
+        self.lines = lines
+        self.numbers: list[int] = []
+
+    def rows(self) -> list[Row] | None:
+        """Every line with content as a row, or None if one has another shape."""
+        rows: list[Row] = []
+        for n, line in enumerate(self.lines, start=1):
+            row = _flat_row(line, n)
+            if row is None:
+                if line.strip():
+                    return None  # another shape (a nemesis line, more keys): the general way
+                continue
+            rows.append(row)
+            self.numbers.append(n)
+        return rows
 
     def record(self, pos: int) -> Record:
-        kind, proc, f, key, value, line = self.rows[pos]
+        number = self.numbers[pos]
+        row = _flat_row(self.lines[number - 1], number)
+        assert row is not None
+        kind, proc, f, key, value, line = row
         rec = {"process": proc, "type": kind, "f": f, "key": key, "value": value}
         return {**rec, "index": pos, "time": line}
 
-    def compact(self, model: ValueModel) -> CompactHistory:
-        where = _where(self.path, self.numbers)
-        return build(self.rows, model, record=self.record, where=where, cas_fail_is_miss=True)
+    def compact(self, model: ValueModel) -> CompactHistory | None:
+        with gc_paused():  # the rows die inside (see gc_paused)
+            rows = self.rows()
+            if rows is None:
+                return None
+            where = _where(self.path, self.numbers)
+            return build(rows, model, record=self.record, where=where, cas_fail_is_miss=True)
 
 
-def _flat_edn(lines: list[str], path: Path) -> _FlatEdn | None:
-    """Rows of an EDN history if every line with content has the one-line shape."""
-    flat = _FLAT_EDN.fullmatch
-    rows: list[Row] = []
-    numbers: list[int] = []
-    for n, line in enumerate(lines, start=1):
-        m = flat(line)
-        if m is None:
-            if line.strip():
-                return None  # another shape (a nemesis line, more keys): the general way
-            continue
-        proc, kind, f, skey, ikey, svalue, nil, ivalue = m.groups()
-        key = skey if ikey is None else int(ikey)
-        value = svalue if svalue is not None else None if nil else int(ivalue)
-        rows.append((kind, int(proc), f, key, value, n))
-        numbers.append(n)
-    return _FlatEdn(path, rows, numbers)
+def _flat_row(line: str, number: int) -> Row | None:
+    """The row of a one-line EDN map (its line number as the time), else None."""
+    m = _FLAT_EDN.fullmatch(line)
+    if m is None:
+        return None
+    proc, kind, f, skey, ikey, svalue, nil, ivalue = m.groups()
+    key = skey if ikey is None else int(ikey)
+    value = svalue if svalue is not None else None if nil else int(ivalue)
+    return (kind, int(proc), f, key, value, number)
 
 
 def _where(path: Path, lines: list[int]) -> Callable[[int], str]:
@@ -239,15 +253,11 @@ def _parse_log(lines: list[str], path: Path, out: ParsedHistory, *, torn_ok: boo
 
 
 def _parse_edn(lines: list[str], path: Path, out: ParsedHistory, *, torn_ok: bool) -> None:
-    flat = _FLAT_EDN.fullmatch
     for i, line in enumerate(lines):
-        m = flat(line)
-        if m is not None:
-            proc, kind, f, skey, ikey, svalue, nil, ivalue = m.groups()
-            key = skey if ikey is None else int(ikey)
-            value = svalue if svalue is not None else None if nil else int(ivalue)
-            rec = {"process": int(proc), "type": kind, "f": f, "key": key, "value": value}
-            _add(out, i + 1, rec)
+        row = _flat_row(line, i + 1)
+        if row is not None:
+            kind, proc, f, key, value, _ = row
+            _add(out, i + 1, {"process": proc, "type": kind, "f": f, "key": key, "value": value})
             continue
         if not line.strip():
             continue
