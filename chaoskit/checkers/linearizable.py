@@ -561,6 +561,11 @@ class _Job:
     search: Search
     seconds: float = 0.0
     states: int = 0
+    over: bool = False  # settled, out of budget, or stopped
+
+    def stop(self) -> None:
+        self.over = True
+        self.search.close()  # frees its cache now
 
 
 def check_history(
@@ -593,11 +598,13 @@ def _check_keys(
     slices = 0
     allowance: int | None = None  # slices left for the others once a key failed
     while live:
-        for job in list(live):
+        for job in live:
+            if job.over:  # dropped for memory earlier in this round
+                continue
             slices += 1
             outcome = _advance(job)
             if outcome is not None:
-                live.remove(job)
+                job.over = True
                 if outcome.valid is False:
                     failures.append((job, outcome))
                     if allowance is None:
@@ -605,21 +612,23 @@ def _check_keys(
                 else:
                     verdicts.append(KeyVerdict(job.key, True, len(job.ops), job.seconds))
             elif job.seconds > budget:
-                live.remove(job)
-                job.search.close()
+                job.stop()
                 verdicts.append(_unknown(job, f"time budget of {budget:g} s per key exhausted"))
-            if not slices % _MEMORY_EVERY and live and memory.exceeded():
-                biggest = max(live, key=lambda j: j.states)
-                live.remove(biggest)
-                biggest.search.close()
-                reason = f"memory budget of {memory_mb:g} MiB exhausted"
-                verdicts.append(_unknown(biggest, f"{reason} ({biggest.states} configurations)"))
-                memory.rebase()
+            if not slices % _MEMORY_EVERY and memory.exceeded():
+                running = [j for j in live if not j.over]
+                if running:
+                    biggest = max(running, key=lambda j: j.states)
+                    biggest.stop()
+                    reason = f"memory budget of {memory_mb:g} MiB exhausted"
+                    states = biggest.states
+                    verdicts.append(_unknown(biggest, f"{reason} ({states} configurations)"))
+                    memory.rebase()
+        live = [job for job in live if not job.over]
         if allowance is not None:
             allowance -= len(live)
             if allowance <= 0:
                 for job in live:
-                    job.search.close()
+                    job.stop()
                     verdicts.append(_unknown(job, "not searched further: another key failed"))
                 live = []
     for job, outcome in failures:

@@ -88,3 +88,15 @@ def test_a_budget_of_zero_still_settles_easy_keys() -> None:
     """Each key gets at least one slice of work, so trivial keys are never unknown."""
     result = _run(_fine("a") + _fine("b"), budget=0.0)
     assert result.valid is True
+
+
+def test_many_small_keys_are_all_checked() -> None:
+    """Thousands of keys take their turns (each settles in its first slice)."""
+    records: list[dict[str, Any]] = []
+    for k in range(5000):
+        records += _fine(f"k{k}")
+    records += _stale("k-bad")
+    result = _run(records, budget=60.0)
+    assert result.valid is False
+    assert result.metrics["keys"] == 5001
+    assert [a["key"] for a in result.anomalies] == ["k-bad"]
