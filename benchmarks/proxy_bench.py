@@ -11,9 +11,10 @@ What is measured, all on 127.0.0.1, each path forwarding to the same upstream:
 1. Round trip of a small request (64 bytes, echoed) over one kept-alive connection:
    p50 and p99 over many requests after a warm-up; "added" is the p50/p99 minus the
    direct one, i.e. what the forwarding hop costs.
-2. Paired rounds: the paths take turns round by round (so load from other work on the
-   machine hits all alike); each round's p99 of chaoskit is compared with socat's of
-   the same round: in how many rounds it is no worse, and the median ratio.
+2. Paired rounds: within a round the paths alternate request by request, each on its
+   own connection (so a burst of other work on the machine hits all alike); each
+   round's p99 of chaoskit is compared with socat's of the same round: in how many
+   rounds it is no worse, and the median ratio.
 3. CPU per round trip of the forwarding process (user + system, read from /proc for
    its whole process group: socat forks a child per connection), the cost that is
    least disturbed by a loaded machine.
@@ -114,19 +115,31 @@ def start_upstream(tmp: Path) -> tuple[contextlib.ExitStack, int]:
 
 
 # -- measurements -------------------------------------------------------------------------
-def round_trips(port: int, count: int, warmup: int) -> list[float]:
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.sendall(b"e")
-        samples = []
+def interleaved_round_trips(
+    ports: dict[str, int], count: int, warmup: int
+) -> dict[str, list[float]]:
+    """Round trips on one connection per path, the paths alternating request by request.
+
+    A burst of other work on the machine then falls on every path alike, so the
+    tails of the paths can be compared within one round.
+    """
+    with contextlib.ExitStack() as stack:
+        socks = {}
+        for name, port in ports.items():
+            sock = stack.enter_context(socket.create_connection(("127.0.0.1", port)))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(b"e")
+            socks[name] = sock
+        samples: dict[str, list[float]] = {name: [] for name in ports}
         for i in range(warmup + count):
-            start = time.perf_counter()
-            sock.sendall(REQUEST)
-            got = 0
-            while got < len(REQUEST):
-                got += len(sock.recv(4096))
-            if i >= warmup:
-                samples.append(time.perf_counter() - start)
+            for name, sock in socks.items():
+                start = time.perf_counter()
+                sock.sendall(REQUEST)
+                got = 0
+                while got < len(REQUEST):
+                    got += len(sock.recv(4096))
+                if i >= warmup:
+                    samples[name].append(time.perf_counter() - start)
         return samples
 
 
@@ -168,16 +181,18 @@ Results = dict[str, dict[str, Any]]
 
 
 def measure(ports: dict[str, int], groups: dict[str, int], args: argparse.Namespace) -> Results:
-    """Interleave the paths round by round, so load from other work hits all alike."""
+    """Rounds of round trips (the paths alternating request by request), then bulk."""
     rounds: dict[str, list[list[float]]] = {name: [] for name in ports}
     cpu: dict[str, float] = dict.fromkeys(ports, 0.0)
     rates: dict[str, list[float]] = {name: [] for name in ports}
     per_round = max(1, args.requests // args.runs)
     for _ in range(args.runs):
+        before = {name: group_cpu(pgid) for name, pgid in groups.items()}
+        for name, samples in interleaved_round_trips(ports, per_round, args.warmup).items():
+            rounds[name].append(samples)
+        for name, pgid in groups.items():
+            cpu[name] += group_cpu(pgid) - before[name]
         for name, port in ports.items():
-            before = group_cpu(groups[name]) if name in groups else 0.0
-            rounds[name].append(round_trips(port, per_round, args.warmup))
-            cpu[name] += (group_cpu(groups[name]) - before) if name in groups else 0.0
             rates[name].append(bulk(port, args.megabytes * 1_000_000))
     out: Results = {}
     for name in ports:
