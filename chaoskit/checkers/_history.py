@@ -27,7 +27,7 @@ import json
 import operator
 import sys
 from array import array
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -119,9 +119,9 @@ def compact_records(
 ) -> CompactHistory:
     """Pair and encode records already in memory (dicts)."""
     with gc_paused():
-        rows: list[Row] = [tuple(map(r.get, _FIELDS)) for r in records]  # type: ignore[misc]
+        rows = (tuple(map(r.get, _FIELDS)) for r in records)
         where = where or _record_where
-        return _build(rows, model, records.__getitem__, where, cas_fail_is_miss)
+        return _build(rows, model, records.__getitem__, where, cas_fail_is_miss)  # type: ignore[arg-type]
 
 
 def _record_where(i: int) -> str:
@@ -129,7 +129,7 @@ def _record_where(i: int) -> str:
 
 
 def build(
-    rows: Sequence[Row],
+    rows: Iterable[Row],
     model: ValueModel,
     *,
     record: Callable[[int], Record],
@@ -150,20 +150,22 @@ def build(
 
 
 def _build(
-    rows: Sequence[Row],
+    rows: Iterable[Row],
     model: ValueModel,
     record: Callable[[int], Record],
     where: Callable[[int], str],
     cas_fail_is_miss: bool,
 ) -> CompactHistory:
-    pending: dict[Any, int] = {}
+    # Invocations wait here with their rows: ``rows`` is read once, in order, and
+    # may be an iterator (no list of every record is needed).
+    pending: dict[Any, tuple[int, Row]] = {}
     ids: dict[Step, int] = {}
     cols: dict[Hashable, tuple[list[Any], list[Any], list[int], list[int], list[int]]] = {}
     encode = model.encode
 
-    def add(inv: int, done: int, kind: Outcome, value: Any, t: Any) -> None:
+    def add(inv: int, invoke: Row, done: int, kind: Outcome, value: Any, t: Any) -> None:
         """Encode one operation and put it in its key's columns."""
-        _, _, f, key, arg, call = rows[inv]
+        _, _, f, key, arg, call = invoke
         try:
             step = encode(f, arg, value, kind, cas_fail_is_miss=cas_fail_is_miss)
         except (TypeError, ValueError) as exc:
@@ -184,30 +186,30 @@ def _build(
         slot[3].append(inv)
         slot[4].append(done)
 
-    for i, (kind, proc, f, _, value, t) in enumerate(rows):
+    for i, row in enumerate(rows):
+        kind, proc, f, _, value, t = row
         if kind == "invoke":
             if proc in pending:
                 raise HistoryFormatError(f"{where(i)}: process {proc} invokes twice")
-            pending[proc] = i
+            pending[proc] = (i, row)
         elif kind in _DONE:
-            inv = pending.pop(proc, -1)
-            if inv < 0:
+            waiting = pending.pop(proc, None)
+            if waiting is None:
                 raise HistoryFormatError(f"{where(i)}: {kind} of process {proc} without invoke")
-            if f != rows[inv][2]:
+            if f != waiting[1][2]:
                 raise HistoryFormatError(f"{where(i)}: completion f differs from its invoke")
-            add(inv, i, kind, value, t)
+            add(waiting[0], waiting[1], i, kind, value, t)
         else:
             raise HistoryFormatError(f"{where(i)}: unknown type {kind!r}")
-    for inv in sorted(pending.values()):
-        add(inv, -1, "info", None, None)
-    keys = {key: _key_ops(key, slot, rows, where) for key, slot in cols.items()}
+    for inv, invoke in sorted(pending.values(), key=lambda w: w[0]):
+        add(inv, invoke, -1, "info", None, None)
+    keys = {key: _key_ops(key, slot, where) for key, slot in cols.items()}
     return CompactHistory(keys, list(ids), record, where)
 
 
 def _key_ops(
     key: Hashable,
     slot: tuple[list[Any], list[Any], list[int], list[int], list[int]],
-    rows: Sequence[Row],
     where: Callable[[int], str],
 ) -> KeyOps:
     """A key's columns as arrays of machine integers; times must be integers."""
@@ -258,9 +260,7 @@ def compact_jsonl(
             events = _DECODER.decode_lines(data)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
-        rows = list(map(_ROW, events))
-        del events  # the rows hold what the search needs; the structs can go now
-        return _build(rows, model, lines.record, lines.where, cas_fail_is_miss)
+        return _build(map(_ROW, events), model, lines.record, lines.where, cas_fail_is_miss)
 
 
 class _Lines:
