@@ -265,7 +265,7 @@ def report(results: Results, args: argparse.Namespace) -> None:
     print(
         f"{args.requests} round trips of {len(REQUEST)} B on one connection; "
         f"bulk upload of {args.megabytes} MB, best of {args.runs}; "
-        "paths interleaved round by round"
+        "paths alternating request by request"
     )
     head = f"{'path':<10}{'p50 µs':>10}{'p99 µs':>10}{'+p50 µs':>10}{'+p99 µs':>10}"
     print(f"{head}{'CPU µs/rt':>11}{'MB/s':>10}")

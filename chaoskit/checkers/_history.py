@@ -2,10 +2,11 @@
 
 A history of 100,000 operations is 200,000 records; holding each as a dict, and
 each paired operation as another object, costs more time and memory than the
-search itself. Here a history is read once into, per key, four arrays of machine
-integers (call time, return time, step id, record positions) and one table of the
-distinct steps: no per-operation Python objects outlive the reading. Records are
-looked up again only for the few operations an anomaly shows.
+search itself. Here a history is read once into, per key, five arrays of machine
+integers (call time, return time, step id, and where its invoke and completion
+records are) and one table of the distinct steps: no per-operation Python objects
+outlive the reading. Records are looked up again only for the few operations an
+anomaly shows.
 
 chaoskit's own ``history.jsonl`` is decoded by msgspec straight into small typed
 structs holding only the fields the checker reads (unknown fields skipped in C);
