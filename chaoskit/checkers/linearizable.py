@@ -12,8 +12,9 @@ The history is read into a compact form first (``_history``: typed columns per
 key, no object per operation). Keys are searched in turns, smallest first, a slice
 of work each, as Porcupine runs one goroutine per key: a key that fails quickly
 settles the verdict however hard the others are. After the first failure the
-other keys get as much more work as it took to find it (so every key that fails
-about as fast is reported), then stop. Each key has a time budget, and all keys
+other keys get a quarter as much more work as it took to find it (so the keys that
+fail about as fast are reported too), then stop: the verdict is settled, and
+Porcupine stops at once. Each key has a time budget, and all keys
 together a memory budget (growth of the process's resident memory): running out
 of either ends that key's search with ``unknown`` and the reason, never with the
 process running out of memory.
@@ -71,7 +72,9 @@ _WINDOW_TRIES = 40
 #: the search was; and of each other failing key reported besides it.
 _SHRINK_FLOOR = 0.25
 _SHRINK_FLOOR_OTHERS = 0.05
-#: After the first failing key, the others get at least this many more slices.
+#: After the first failing key, the others get this share of the slices spent until
+#: then, and at least ``_MIN_ALLOWANCE`` slices.
+_ALLOWANCE_SHARE = 4  # a quarter
 _MIN_ALLOWANCE = 4
 
 
@@ -608,7 +611,7 @@ def _check_keys(
                 if outcome.valid is False:
                     failures.append((job, outcome))
                     if allowance is None:
-                        allowance = max(slices, _MIN_ALLOWANCE)
+                        allowance = max(slices // _ALLOWANCE_SHARE, _MIN_ALLOWANCE)
                 else:
                     verdicts.append(KeyVerdict(job.key, True, len(job.ops), job.seconds))
             elif job.seconds > budget:
