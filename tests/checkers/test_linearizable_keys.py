@@ -9,7 +9,6 @@ settle without trying every order of the writes (about 4 million subsets).
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from chaoskit._checker import RunData
@@ -50,13 +49,13 @@ def _run(records: list[dict[str, Any]], **budgets: float) -> Any:
 
 
 def test_a_failing_key_settles_the_verdict_however_hard_another_is() -> None:
-    t0 = time.monotonic()
+    """With an hour of budget, the hard key is still stopped once "bad" has failed
+    (were it not, the test would run into pytest's time-out)."""
     result = _run(_hard("hard") + _stale("bad") + _fine("ok"), budget=3600.0)
     assert result.valid is False
     assert [a["key"] for a in result.anomalies] == ["bad"]
     assert result.metrics["unknown_keys"] == ["hard"]
     assert result.metrics["keys"] == 3
-    assert time.monotonic() - t0 < 60  # the hard key alone would take hours
 
 
 def test_every_quickly_failing_key_is_reported() -> None:
