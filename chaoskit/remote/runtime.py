@@ -74,6 +74,8 @@ class SshRuntime:
     """Start, kill, pause and restart nodes as processes on SSH hosts."""
 
     name = "ssh"
+    #: Nodes are processes on their hosts, not containers (the Runtime protocol's image).
+    image: str | None = None
 
     def __init__(
         self,

@@ -129,6 +129,7 @@ class FaultBook:
                 await self.after_heal()
         if c.clock is not None:
             c.clock.reset()
+            await c.clock.settle()  # on SSH hosts: the resets applied before the final phase
         if c.runtime is not None:
             for node in c.nodes:
                 await c.runtime.resume(node.id)

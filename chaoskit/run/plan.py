@@ -19,7 +19,7 @@ from chaoskit.errors import ConfigError
 from chaoskit.run.config import NemesisSpec, RunConfig
 from chaoskit.run.schedule import default_intervals
 
-RUNTIMES = ("local", "docker", "compose")
+RUNTIMES = ("local", "docker", "compose", "ssh")
 
 
 @dataclass
