@@ -101,6 +101,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         if self.runtime == "compose" and self.compose_file is None:
             self.compose_file = Path("docker-compose.yml")
+        if self.runtime == "ssh":  # links on SSH hosts are faulted by iptables, always
+            self.network = "iptables"
 
     def validate(self) -> None:
         """Reject nonsense before anything starts: a ``ConfigError`` naming the field."""
@@ -124,9 +126,7 @@ class RunConfig:
         if self.network not in ("proxy", "iptables"):
             raise ConfigError(f"--network must be proxy or iptables, not {self.network}")
         if self.network == "iptables" and self.runtime not in ("docker", "ssh"):
-            raise ConfigError(
-                "--network iptables needs --runtime docker (or ssh, which always uses it)"
-            )
+            raise ConfigError("--network iptables needs --runtime docker")
         if self.seed is not None and self.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer, not {self.seed}")
         if self.runtime == "compose":

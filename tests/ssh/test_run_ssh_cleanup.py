@@ -1,0 +1,129 @@
+"""An interrupted remote run: ``chaoskit run --runtime ssh`` killed with SIGKILL in the
+middle of a partition and a clock fault, then ``chaoskit cleanup``: no rule, process,
+file or libfaketime leftover of the run on any host, and the run leaves the registry.
+
+Cleanup finds the hosts either through the inventory the run registered (plain
+``chaoskit cleanup``) or through ``--inventory FILE``.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .conftest import SshHosts, leftovers
+from .runs import Runs
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> Iterator[Runs]:
+    found = Runs(tmp_path, tmp_path / "state")
+    yield found
+    found.close()
+
+
+def wait(check: object, timeout: float, what: str) -> None:
+    """Poll ``check()`` until it is true; generous time-outs, the machine is shared."""
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.3)
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("how", ["registry", "inventory"])
+def test_an_interrupted_remote_run_is_cleaned_from_the_hosts(
+    ssh_hosts: SshHosts, runs: Runs, how: str
+) -> None:
+    inventory = ssh_hosts.inventory_file(3, tunnel=how == "inventory")
+    proc = runs.spawn(
+        "remote",
+        *("--runtime", "ssh", "--inventory", str(inventory), "--nodes", "3"),
+        *("--nemesis", "partition&clock-bump", "--seed", "5", "--time-limit", "300"),
+        *("--heal-seconds", "2", "--fault-seconds", "200"),
+    )
+    run_id: list[str] = []
+
+    def started() -> bool:
+        latest = runs.latest("remote")
+        if latest is None or proc.poll() is not None:
+            return proc.poll() is not None
+        config = json.loads((latest / "config.json").read_text())
+        run_id[:] = [config["run_id"]]
+        return True
+
+    wait(started, 60, "the run to start")
+    assert proc.poll() is None, proc.communicate()
+    rid = run_id[0]
+
+    def faulted() -> bool:
+        assert proc.poll() is None, proc.communicate()
+        return any(": rule " in line for line in leftovers(ssh_hosts, rid))
+
+    wait(faulted, 120, "the partition's rules on the hosts")
+    wait(lambda: (runs.latest("remote") / "nemesis.jsonl").read_text().count('"start"') > 0,  # type: ignore[operator]
+         30, "the faults in the log")  # fmt: skip
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=30)
+
+    left = leftovers(ssh_hosts, rid)
+    assert sum(": process " in x for x in left) >= 3, left  # a node on each host
+    assert sum(f"/var/tmp/chaoskit/{rid}" in x for x in left) == 3, left
+    assert runs.registry() == [rid]
+
+    args = ["cleanup", "--inventory", str(inventory)] if how == "inventory" else ["cleanup"]
+    done = runs.cli(*args, timeout=180)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("removed iptables rule") for line in lines), lines
+    assert sum(line.startswith(f"removed /var/tmp/chaoskit/{rid}") for line in lines) == 3, lines
+    assert leftovers(ssh_hosts, rid) == []
+    assert runs.registry() == []
+    config = json.loads((runs.latest("remote") / "config.json").read_text())  # type: ignore[operator]
+    assert config["abandoned"] is True and config["finished"] is False
+
+    again = runs.cli(*args, timeout=180)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "nothing left behind" in again.stdout, again.stdout
+
+
+def test_an_unreachable_host_is_one_line_for_run_and_cleanup(runs: Runs, tmp_path: Path) -> None:
+    """Nothing listens at the host's SSH port: ``run`` and ``cleanup`` say so in one line
+    and exit 2; the run is stored as not finished and leaves the registry."""
+    from chaoskit.remote.ssh import asyncssh
+
+    key = tmp_path / "key"
+    asyncssh.generate_private_key("ssh-ed25519").write_private_key(str(key))
+    key.chmod(0o600)
+    bad = tmp_path / "hosts.toml"
+    bad.write_text(
+        f'key_file = "{key}"\nstrict_host_keys = false\nconnect_timeout = 5\n'
+        f'[[hosts]]\nname = "gone"\naddress = "127.0.0.1"\nport = {free_port()}\n'
+    )
+    done = runs.run("remote", "--runtime", "ssh", "--inventory", str(bad), "--nodes", "1")
+    assert done.exit == 2, done.describe()
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "host gone: root@127.0.0.1:" in errors[0], done.stderr
+    assert "unreachable" in errors[0] and "Traceback" not in done.stderr
+    assert runs.registry() == []
+
+    cleaned = runs.cli("cleanup", "--inventory", str(bad), timeout=120)
+    assert cleaned.returncode == 2, cleaned.stdout + cleaned.stderr
+    lines = cleaned.stdout.splitlines()
+    assert any(line.startswith("could not clean host gone: host gone: ") for line in lines), lines
+    assert "Traceback" not in cleaned.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
