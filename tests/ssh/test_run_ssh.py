@@ -12,6 +12,7 @@ Lean for CI: 12 s runs, one seed per nemesis.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from .conftest import SshHosts, leftovers
-from .runs import Done, Runs
+from .runs import REPO, Done, Runs
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -53,20 +54,39 @@ def faults(done: Done) -> list[dict[str, Any]]:
     return [r for r in done.nemesis_log() if r["type"] == "start"]
 
 
+def spec_with_hosts(hosts: SshHosts, directory: Path, **extra: Any) -> Path:
+    """examples/raft.toml (the reference Raft as a user's service) with the hosts in
+    its ``[ssh]`` table, and this interpreter (the host's, on a host) in its argv."""
+    spec = (REPO / "examples" / "raft.toml").read_text()
+    spec = spec.replace('argv = ["python3",', f'argv = ["{sys.executable}",')
+    inventory = hosts.inventory_file(5, **extra).read_text()
+    table = "[ssh]\n" + inventory.replace("[[hosts]]", "[[ssh.hosts]]")
+    path = directory / "raft-on-hosts.toml"
+    path.write_text(spec + "\n" + table)
+    return path
+
+
 @pytest.mark.parametrize(
-    ("nemesis", "tunnel"),
+    ("nemesis", "tunnel", "in_spec"),
     [
-        ("partition", True),
-        ("kill", False),
-        ("pause", False),
-        ("clock-skew-leader:offset_s=-5", True),
+        ("partition", True, False),
+        ("kill", False, True),
+        ("pause", False, False),
+        ("clock-skew-leader:offset_s=-5", True, False),
     ],
 )
 def test_remote_run_gives_the_local_verdict(
-    ssh_hosts: SshHosts, runs: Runs, nemesis: str, tunnel: bool
+    ssh_hosts: SshHosts, runs: Runs, tmp_path: Path, nemesis: str, tunnel: bool, in_spec: bool
 ) -> None:
-    inventory = ssh_hosts.inventory_file(5, tunnel=tunnel)
-    local, remote = both(runs, inventory, "--nemesis", nemesis)
+    if in_spec:  # the hosts in the target spec's [ssh] table, no --inventory
+        spec = spec_with_hosts(ssh_hosts, tmp_path, tunnel=tunnel)
+        common = ["--time-limit", TIME_LIMIT, "--seed", SEED, "--target", str(spec)]
+        local = runs.run("local", *common, "--nemesis", nemesis)
+        remote = runs.run("remote", *common, "--nemesis", nemesis, "--runtime", "ssh")
+        inventory = spec
+    else:
+        inventory = ssh_hosts.inventory_file(5, tunnel=tunnel)
+        local, remote = both(runs, inventory, "--nemesis", nemesis)
     assert local.exit in (0, 1), local.describe()
     assert remote.exit in (0, 1), remote.describe()
     assert remote.verdicts() == local.verdicts(), (
@@ -76,8 +96,10 @@ def test_remote_run_gives_the_local_verdict(
     # The remote run really ran its faults on the hosts, and reached its nodes.
     assert faults(remote), remote.nemesis_log()
     config = remote.config()
-    assert config["runtime"] == "ssh" and config["inventory"] == str(inventory)
-    assert f"--inventory {inventory}" in config["command"]
+    assert config["runtime"] == "ssh" and config["network"] == "iptables"
+    if not in_spec:
+        assert config["inventory"] == str(inventory)
+        assert f"--inventory {inventory}" in config["command"]
     hosts = {h.ip for h in ssh_hosts.hosts}
     addresses = {a.rpartition(":")[0] for a in config["node_addresses"].values()}
     assert addresses == ({"127.0.0.1"} if tunnel else hosts)
