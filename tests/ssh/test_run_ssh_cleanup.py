@@ -80,7 +80,10 @@ def test_an_interrupted_remote_run_is_cleaned_from_the_hosts(
     assert sum(f"/var/tmp/chaoskit/{rid}" in x for x in left) == 3, left
     assert runs.registry() == [rid]
 
+    # Scoped to the run (a bare `chaoskit cleanup` would also reap other tests' orphans on
+    # this machine): the registry's entry names the hosts, or the inventory does.
     args = ["cleanup", "--inventory", str(inventory)] if how == "inventory" else ["cleanup"]
+    args += ["--run-id", rid] if how == "registry" else []
     done = runs.cli(*args, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
