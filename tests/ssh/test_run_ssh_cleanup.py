@@ -1,9 +1,10 @@
-"""An interrupted remote run: ``chaoskit run --runtime ssh`` killed with SIGKILL in the
-middle of a partition and a clock fault, then ``chaoskit cleanup``: no rule, process,
-file or libfaketime leftover of the run on any host, and the run leaves the registry.
+"""An interrupted remote run: ``chaoskit run --runtime ssh`` interrupted in the middle of
+a partition and a clock fault, by Ctrl-C (its own teardown cleans) or by SIGKILL (then
+``chaoskit cleanup``): no rule, process, file or libfaketime leftover of the run on any
+host, and the run leaves the registry.
 
-Cleanup finds the hosts either through the inventory the run registered (plain
-``chaoskit cleanup``) or through ``--inventory FILE``.
+After a SIGKILL, cleanup finds the hosts either through the inventory the run
+registered (``chaoskit cleanup --run-id``) or through ``--inventory FILE``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 
@@ -39,12 +41,9 @@ def wait(check: object, timeout: float, what: str) -> None:
         time.sleep(0.3)
 
 
-@pytest.mark.docker
-@pytest.mark.parametrize("how", ["registry", "inventory"])
-def test_an_interrupted_remote_run_is_cleaned_from_the_hosts(
-    ssh_hosts: SshHosts, runs: Runs, how: str
-) -> None:
-    inventory = ssh_hosts.inventory_file(3, tunnel=how == "inventory")
+def start_faulted(hosts: SshHosts, runs: Runs, inventory: Path) -> tuple[Popen[str], str]:
+    """A remote run in the middle of a long partition and clock fault: rules, node
+    processes, clock files and run directories on three hosts."""
     proc = runs.spawn(
         "remote",
         *("--runtime", "ssh", "--inventory", str(inventory), "--nodes", "3"),
@@ -65,13 +64,38 @@ def test_an_interrupted_remote_run_is_cleaned_from_the_hosts(
     assert proc.poll() is None, proc.communicate()
     rid = run_id[0]
 
-    def faulted() -> bool:
+    def faulted() -> bool:  # only the rules, on the run's hosts: one exec each
         assert proc.poll() is None, proc.communicate()
-        return any(": rule " in line for line in leftovers(ssh_hosts, rid))
+        return any(rid in hosts.exec(h, ["iptables", "-S"])[1] for h in hosts.hosts[:3])
 
     wait(faulted, 120, "the partition's rules on the hosts")
-    wait(lambda: (runs.latest("remote") / "nemesis.jsonl").read_text().count('"start"') > 0,  # type: ignore[operator]
-         30, "the faults in the log")  # fmt: skip
+    return proc, rid
+
+
+@pytest.mark.docker
+def test_an_interrupted_remote_run_heals_and_stops_everything(
+    ssh_hosts: SshHosts, runs: Runs
+) -> None:
+    """Ctrl-C (SIGINT): the run's own teardown removes everything from the hosts."""
+    proc, rid = start_faulted(ssh_hosts, runs, ssh_hosts.inventory_file(3))
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=180)
+    assert proc.returncode == 2, out + err
+    assert "run interrupted" in err, err
+    assert leftovers(ssh_hosts, rid) == []
+    assert runs.registry() == []
+    logs = runs.latest("remote") / "logs"  # type: ignore[operator]
+    assert sorted(p.name for p in logs.glob("n*.log")) == ["n1.log", "n2.log", "n3.log"]
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("how", ["registry", "inventory"])
+def test_a_killed_remote_run_is_cleaned_from_the_hosts(
+    ssh_hosts: SshHosts, runs: Runs, how: str
+) -> None:
+    """SIGKILL: nothing runs the teardown; ``chaoskit cleanup`` finds and removes all of it."""
+    inventory = ssh_hosts.inventory_file(3, tunnel=how == "inventory")
+    proc, rid = start_faulted(ssh_hosts, runs, inventory)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
 
