@@ -150,7 +150,9 @@ class SshRuntime:
             data_dir=self.run_dir / "data" / node_id,
         )
         placement = Placement(id=node_id, host=host.name, inside=inside, outside=outside)
-        self._nodes[node_id] = _Node(placement, RemoteNode(self.pool, host.name, node_id, paths))
+        log_copy = self.run_dir / "logs" / f"{node_id}.log"
+        process = RemoteNode(self.pool, host.name, node_id, paths, log_copy)
+        self._nodes[node_id] = _Node(placement, process)
         return placement
 
     def placement(self, node: str) -> Placement:

@@ -20,7 +20,7 @@ from subprocess import Popen
 import pytest
 
 from .conftest import SshHosts, leftovers
-from .runs import Runs
+from .runs import REPO, Runs
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -148,6 +148,31 @@ def test_an_unreachable_host_is_one_line_for_run_and_cleanup(runs: Runs, tmp_pat
     lines = cleaned.stdout.splitlines()
     assert any(line.startswith("could not clean host gone: host gone: ") for line in lines), lines
     assert "Traceback" not in cleaned.stderr
+
+
+@pytest.mark.docker
+def test_a_node_that_dies_at_start_is_one_line_with_its_last_words(
+    ssh_hosts: SshHosts, runs: Runs, tmp_path: Path
+) -> None:
+    """A service that exits on its host at start-up: the run's one line quotes its last
+    output line (copied back from the host), and nothing of the run is left there."""
+    text = (REPO / "examples" / "raft.toml").read_text()
+    start = text.index('argv = ["python3"')
+    end = text.index("peer_argv")
+    dying = 'argv = ["sh", "-c", "echo cannot bind {host}:{port} >&2; exit 3"]\n'
+    spec = tmp_path / "dying.toml"
+    spec.write_text(text[:start] + dying + text[end:])
+    inventory = ssh_hosts.inventory_file(2)
+    done = runs.run(
+        "remote", "--runtime", "ssh", "--inventory", str(inventory), "--nodes", "2",
+        "--target", str(spec), "--nemesis", "none",
+    )  # fmt: skip
+    assert done.exit == 2, done.describe()
+    said = [f"exited at start-up: cannot bind {h.ip}:8000" in done.stderr for h in ssh_hosts.hosts]
+    assert any(said[:2]), done.stderr
+    rid = done.config()["run_id"]
+    assert leftovers(ssh_hosts, rid) == []
+    assert runs.registry() == []
 
 
 def free_port() -> int:
