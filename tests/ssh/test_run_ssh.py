@@ -7,12 +7,17 @@ every checker's verdict. Nodes on hosts are reached through SSH tunnels in some 
 and directly in others (both ways the controller can reach a node). Every remote run
 must leave nothing of itself on any host (the ``run_id`` check of conftest.py).
 
-Lean for CI: 12 s runs, one seed per nemesis.
+Lean for CI: 12 s runs, one seed per nemesis. A run is an experiment on a shared
+machine: under heavy load (load average 20 on 2 cores, measured) one run in about eight
+passed the 3 s election deadline after a heal (a stalled-election the other run of its
+pair did not have). So a pair whose verdicts differ is run once more, and only a
+difference that repeats fails; every attempt is reported in the failure.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,12 +40,29 @@ def runs(tmp_path: Path) -> Iterator[Runs]:
     found.close()
 
 
-def both(runs: Runs, inventory: Path, *args: str) -> tuple[Done, Done]:
-    """The same run on local processes and on the SSH hosts."""
-    common = ["--time-limit", TIME_LIMIT, "--seed", SEED, "--nodes", "5", *args]
-    local = runs.run("local", *common)
-    remote = runs.run("remote", "--runtime", "ssh", "--inventory", str(inventory), *common)
-    return local, remote
+ATTEMPTS = 2
+
+
+def both(hosts: SshHosts, runs: Runs, remote_args: list[str], *args: str) -> tuple[Done, Done]:
+    """The same run on local processes and (``remote_args`` added) on the SSH hosts,
+    until both give the same verdicts (at most ``ATTEMPTS`` pairs)."""
+    common = ["--time-limit", TIME_LIMIT, "--seed", SEED, *args]
+    seen = []
+    for attempt in range(1, ATTEMPTS + 1):
+        local = runs.run(f"local{attempt}", *common)
+        remote = runs.run(f"remote{attempt}", *common, *remote_args)
+        assert local.exit in (0, 1), local.describe()
+        assert remote.exit in (0, 1), remote.describe()
+        check_clean(hosts, runs, remote)
+        if remote.verdicts() == local.verdicts():
+            if seen:  # shown in pytest's summary: a difference that did not repeat
+                warnings.warn(f"seed {SEED}, {args}: {seen[0]}; same verdicts again", stacklevel=2)
+            return local, remote
+        seen.append(
+            f"attempt {attempt}: local exit {local.exit} {local.anomalies()}, "
+            f"remote exit {remote.exit} {remote.anomalies()}"
+        )
+    raise AssertionError("the verdicts differ: " + "; ".join(seen) + "\n" + remote.describe())
 
 
 def check_clean(hosts: SshHosts, runs: Runs, remote: Done) -> None:
@@ -79,19 +101,14 @@ def test_remote_run_gives_the_local_verdict(
     ssh_hosts: SshHosts, runs: Runs, tmp_path: Path, nemesis: str, tunnel: bool, in_spec: bool
 ) -> None:
     if in_spec:  # the hosts in the target spec's [ssh] table, no --inventory
-        spec = spec_with_hosts(ssh_hosts, tmp_path, tunnel=tunnel)
-        common = ["--time-limit", TIME_LIMIT, "--seed", SEED, "--target", str(spec)]
-        local = runs.run("local", *common, "--nemesis", nemesis)
-        remote = runs.run("remote", *common, "--nemesis", nemesis, "--runtime", "ssh")
-        inventory = spec
+        inventory = spec_with_hosts(ssh_hosts, tmp_path, tunnel=tunnel)
+        remote_args = ["--runtime", "ssh"]
+        args = ["--target", str(inventory), "--nemesis", nemesis]
     else:
         inventory = ssh_hosts.inventory_file(5, tunnel=tunnel)
-        local, remote = both(runs, inventory, "--nemesis", nemesis)
-    assert local.exit in (0, 1), local.describe()
-    assert remote.exit in (0, 1), remote.describe()
-    assert remote.verdicts() == local.verdicts(), (
-        f"local {local.anomalies()}, remote {remote.anomalies()}\n{remote.describe()}"
-    )
+        remote_args = ["--runtime", "ssh", "--inventory", str(inventory)]
+        args = ["--nemesis", nemesis]
+    local, remote = both(ssh_hosts, runs, remote_args, *args)
     assert remote.exit == local.exit
     # The remote run really ran its faults on the hosts, and reached its nodes.
     assert faults(remote), remote.nemesis_log()
@@ -106,17 +123,14 @@ def test_remote_run_gives_the_local_verdict(
     assert sorted(p.name for p in (remote.run_dir / "logs").glob("n*.log")) == [  # type: ignore[operator]
         f"n{i}.log" for i in range(1, 6)
     ]
-    check_clean(ssh_hosts, runs, remote)
 
 
 def test_a_planted_bug_is_found_remotely_as_locally(ssh_hosts: SshHosts, runs: Runs) -> None:
     """``no-step-down`` under ``isolate-leader``: the deposed leader keeps leading, a
     stale leader after the heal (docs/detection.md: 5/5 locally)."""
-    inventory = ssh_hosts.inventory_file(5)
+    remote_args = ["--runtime", "ssh", "--inventory", str(ssh_hosts.inventory_file(5))]
     args = ["-o", "bug=no-step-down", "--nemesis", "isolate-leader", "--workload", "none"]
-    local, remote = both(runs, inventory, *args)
+    local, remote = both(ssh_hosts, runs, remote_args, *args)
     assert local.exit == 1, local.describe()
     assert remote.exit == 1, remote.describe()
     assert "split-brain: stale-leader" in remote.anomalies(), remote.anomalies()
-    assert remote.verdicts() == local.verdicts()
-    check_clean(ssh_hosts, runs, remote)
