@@ -263,13 +263,11 @@ async def _start_on_hosts(cluster: Cluster, ctx: LaunchContext, ids: list[str]) 
     the hosts (peers dial each other directly), clocks by libfaketime files there (or
     the hosts' clocks); the controller reaches each node directly or through an SSH
     tunnel, which faults never cut (docs/remote-hosts.md)."""
-    from chaoskit.remote.inventory import run_inventory
     from chaoskit.remote.runtime import SshRuntime
 
-    target, config = ctx.plan.target, ctx.plan.config
-    if target.peer_ports or target.separate_peer_port:
-        raise ConfigError(f"target '{target.name}' does not run in the ssh runtime yet")
-    runtime = SshRuntime(ctx.run_id, ctx.run_dir, run_inventory(config.inventory, config.target))
+    target, config, hosts = ctx.plan.target, ctx.plan.config, ctx.plan.hosts
+    assert hosts is not None  # read and checked by plan_run, with the target
+    runtime = SshRuntime(ctx.run_id, ctx.run_dir, hosts)
     cluster.runtime = runtime  # from here on the teardown cleans the hosts
     placed = await runtime.setup(ids)
     cluster.nodes = [p.outside for p in placed]

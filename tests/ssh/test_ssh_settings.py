@@ -4,16 +4,16 @@ ssh run whose hosts can or cannot be cleaned."""
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from chaoskit.errors import ConfigError, SetupError
+from chaoskit.errors import ConfigError
 from chaoskit.remote.inventory import load_inventory, run_inventory
 from chaoskit.run.config import RunConfig
+from chaoskit.run.plan import plan_run
 from chaoskit.run.record import _inventory_entry
 from chaoskit.run.settings import config_from_cli, config_from_mapping, repeat_command
 from chaoskit.runtimes import cleanup, registry
@@ -151,16 +151,16 @@ def test_a_registered_ssh_run_leaves_the_registry_once_its_hosts_are_clean(
         assert registry.read(rid) is not None
 
 
-@pytest.mark.integration
-def test_targets_with_several_peer_ports_are_refused_before_any_host(tmp_path: Path) -> None:
-    from chaoskit.run.controller import execute
-
+def test_hosts_and_targets_are_checked_when_the_run_is_planned(tmp_path: Path) -> None:
+    """Before a run directory exists: a missing inventory, a target with several peer
+    ports (etcd: a client and a peer port), the hosts of a good one."""
     inventory = tmp_path / "hosts.toml"
+    with pytest.raises(ConfigError, match=r"^cannot read inventory .*hosts\.toml"):
+        plan_run(RunConfig(runtime="ssh", inventory=inventory))
     inventory.write_text(HOSTS)
-    config = RunConfig(
-        target="etcd", runtime="ssh", inventory=inventory, nodes=1, store=tmp_path / "runs"
-    )
-    config.progress = False
-    with pytest.raises(SetupError, match=r"^target 'etcd' does not run in the ssh runtime yet"):
-        asyncio.run(execute(config))
-    assert registry.read_all() == []
+    with pytest.raises(ConfigError, match=r"^target 'etcd' does not run in the ssh runtime yet"):
+        plan_run(RunConfig(target="etcd", runtime="ssh", inventory=inventory))
+    plan = plan_run(RunConfig(runtime="ssh", inventory=inventory, nodes=1))
+    assert plan.hosts is not None and plan.hosts.names == ["a"]
+    assert plan_run(RunConfig()).hosts is None
+    assert not (tmp_path / "runs").exists()
