@@ -159,7 +159,7 @@ class RunConfig:
             raise ConfigError("--runtime compose faults links through the compose file's proxy")
         if any(name.startswith("clock") for spec in self.nemeses for name in spec.names):
             raise ConfigError(
-                "clock nemeses need --runtime local or docker (compose nodes "
+                "clock nemeses need --runtime local, docker or ssh (compose nodes "
                 "are not started with libfaketime)"
             )
         if self.options:

@@ -129,9 +129,12 @@ class FaultBook:
                 await self.after_heal()
         if c.clock is not None:
             c.clock.reset()
-            await c.clock.settle()  # on SSH hosts: the resets applied before the final phase
         if c.runtime is not None:
             for node in c.nodes:
                 await c.runtime.resume(node.id)
                 if not c.runtime.is_running(node.id):
                     await c.runtime.start(node.id)
+        if c.clock is not None:
+            # A clock on other machines (SSH hosts) applies the resets a round trip
+            # later: they are in effect before the final phase begins.
+            await c.clock.settle()
