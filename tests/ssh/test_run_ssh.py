@@ -10,8 +10,9 @@ must leave nothing of itself on any host (the ``run_id`` check of conftest.py).
 Lean for CI: 12 s runs, one seed per nemesis. A run is an experiment on a shared
 machine: at load average 20 on 2 cores, one of eight remote runs under ``partition``
 (seed 3, a tunnelled one) passed the 3 s election deadline after a heal (a
-stalled-election the local run of its pair did not have). So a pair whose verdicts differ is run once more, and only a
-difference that repeats fails; every attempt is reported in the failure.
+stalled-election the local run of its pair did not have). So a pair whose verdicts
+differ is run once more, and only a difference that repeats fails; every attempt is
+reported in the failure, and a difference that did not repeat in a warning.
 """
 
 from __future__ import annotations
