@@ -51,7 +51,7 @@ def _configs() -> st.SearchStrategy[RunConfig]:
         concurrency=optional(st.none(), st.integers(0, 200)),
         bound_clients=st.integers(0, 200),
         workload=optional(st.none(), st.sampled_from(["register", "kv", "set", "none"])),
-        runtime=st.sampled_from(["local", "docker", "compose"]),
+        runtime=st.sampled_from(["local", "docker", "compose", "ssh"]),
         network=st.sampled_from(["proxy", "iptables"]),
         store=WORD.map(Path),
         options=st.dictionaries(WORD, WORD, max_size=3),
@@ -62,6 +62,8 @@ def _configs() -> st.SearchStrategy[RunConfig]:
         fault_s=optional(st.none(), NUMBER),
         heal_s=optional(st.none(), NUMBER),
         compose_project=st.none(),
+        inventory=optional(st.none(), st.just(Path("/abs/inventories/hosts 1.toml"))),
+        host_clock=st.booleans(),
     )
 
 
@@ -117,7 +119,8 @@ def test_a_relative_spec_path_is_made_absolute(tmp_path: Path) -> None:
         ({"store": ""}, "non-empty"),
         ({"nodes": "five"}, "integer"),
         ({"nodes": True}, "integer"),
-        ({"runtime": "k8s"}, "local, docker, compose"),
+        ({"runtime": "k8s"}, "local, docker, compose, ssh"),
+        ({"host_clock": "yes"}, "true or false"),
         ({"options": 3}, "list"),
     ],
 )

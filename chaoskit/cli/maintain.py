@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -37,9 +38,41 @@ def image_build(base_image: str, wheels: Path | None) -> None:
 
 @click.command()
 @click.option("--run-id", default=None, help="Only what this run left (default: every run).")
-def cleanup(run_id: str | None) -> None:
-    """Remove what killed runs left behind: processes, containers, networks."""
+@click.option(
+    "--inventory",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Clean the hosts of this SSH inventory instead: processes, iptables rules, netem "
+    "qdiscs, host clocks and files of runs whose controller is gone (or of --run-id).",
+)
+def cleanup(run_id: str | None, inventory: Path | None) -> None:
+    """Remove what killed runs left behind: processes, containers, networks, and what
+    registered ssh runs left on their hosts (or every run on the hosts of --inventory)."""
+    from chaoskit.remote.cleanup import cleanup_inventory, cleanup_registered, failed
     from chaoskit.runtimes.cleanup import cleanup_leftovers
 
-    for line in cleanup_leftovers(run_id):
-        out.print(line)
+    if inventory is None:
+        lines = cleanup_leftovers(run_id, remote=cleanup_registered)
+    else:
+        lines = cleanup_inventory(inventory, run_id)
+        if not any(failed(line) for line in lines):
+            lines += _forget_cleaned(inventory, run_id)
+    for line in lines:
+        out.print(line, markup=False, soft_wrap=True)
+    if any(failed(line) for line in lines):
+        sys.exit(2)
+
+
+def _forget_cleaned(inventory: Path, run_id: str | None) -> list[str]:
+    """Registered runs of ``inventory`` that were just cleaned on its hosts: their local
+    side too (mark abandoned, leave the registry), and nothing of any other run."""
+    from chaoskit.runtimes.cleanup import cleanup_leftovers
+    from chaoskit.runtimes.registry import orphaned, read
+
+    runs = [r for r in [read(run_id)] if r is not None] if run_id else orphaned()
+    lines: list[str] = []
+    for run in runs:
+        if run.inventory == str(inventory.resolve()) and run.inventory_table is None:
+            done = cleanup_leftovers(run.run_id, remote=lambda _run: ([], True))
+            lines += [line for line in done if line.startswith(("killed", "removed", "marked"))]
+    return lines

@@ -242,6 +242,9 @@ class FaketimeClock:
             self._write(name, TRUE_SPEC)
             self._settings[name] = (0.0, 1.0)
 
+    async def settle(self) -> None:
+        """Nothing to wait for: ``set`` and ``reset`` replace the file before they return."""
+
     def offsets(self) -> dict[str, dict[str, float]]:
         """What each node was last told, for the fault log."""
         return {n: {"offset_s": o, "rate": r} for n, (o, r) in sorted(self._settings.items())}

@@ -4,7 +4,12 @@ A node started with ``env_for(node)`` in its environment sees the time the clock
 says; ``set`` and ``reset`` change it while the node runs. The controller's own
 timeline never uses a node's clock.
 
-Implementation (``chaoskit.clock``): libfaketime timestamp files (faketime.py).
+``set`` and ``reset`` are synchronous (the clock-strobe nemesis calls them every few
+milliseconds) and may take effect a little later where the clock lives on another
+machine; ``settle`` waits until every change made so far is in effect.
+
+Implementations: libfaketime timestamp files on this machine (``chaoskit.clock``,
+faketime.py) and on SSH hosts, or the hosts' own clocks (``chaoskit.remote``, clock.py).
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ class Clock(Protocol):
 
     def reset(self, node: str | None = None) -> None:
         """``node`` (or every node) sees the true time again."""
+
+    async def settle(self) -> None:
+        """Return once every ``set`` and ``reset`` so far is in effect on the nodes (the
+        final phase heals the clocks before it waits for a leader)."""
 
     def close(self) -> None:
         """Remove everything the clock wrote; nodes must be stopped first."""

@@ -23,12 +23,10 @@ still runs), netem qdiscs, rules, the host clock, then the directory.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import posixpath
 import shlex
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +36,8 @@ from chaoskit.remote.clock import restore_host_clocks
 from chaoskit.remote.inventory import Inventory, load_inventory
 from chaoskit.remote.processes import RunPaths
 from chaoskit.remote.ssh import SshPool, shell
+from chaoskit.runtimes.registry import ActiveRun, token_alive
 from chaoskit.runtimes.registry import read as read_registered
-from chaoskit.runtimes.registry import token_alive
 
 
 @dataclass
@@ -55,8 +53,27 @@ class _Survey:
 
 
 def cleanup_inventory(path: Path, run_id: str | None = None) -> list[str]:
-    """``chaoskit cleanup --inventory FILE [--run-id ID]``: one line per thing removed."""
+    """``chaoskit cleanup --inventory FILE [--run-id ID]``: one line per thing removed;
+    a host that could not be cleaned is a line starting with ``could not clean``."""
     return asyncio.run(cleanup_hosts(load_inventory(path), run_id))
+
+
+def cleanup_registered(run: ActiveRun) -> tuple[list[str], bool]:
+    """The hosts of a registered ssh run that ``chaoskit cleanup`` is cleaning (its
+    controller is gone, or the user named it): everything of that run id on every host
+    of its inventory. Returns the lines and whether every host was cleaned."""
+    assert run.inventory is not None
+    try:
+        inventory = load_inventory(Path(run.inventory), table=run.inventory_table)
+        lines = asyncio.run(cleanup_hosts(inventory, run.run_id))
+    except ChaoskitError as exc:
+        return [f"could not clean the hosts of run {run.run_id}: {exc}"], False
+    return lines, not any(failed(line) for line in lines)
+
+
+def failed(line: str) -> bool:
+    """A line of a host that could not be cleaned (the command then exits 2)."""
+    return line.startswith("could not clean")
 
 
 async def cleanup_hosts(inventory: Inventory, run_id: str | None = None) -> list[str]:
@@ -162,25 +179,3 @@ async def _remove_qdiscs(pool: SshPool, host: str, paths: RunPaths) -> list[str]
 
 def _words(lines: Iterable[str]) -> list[str]:
     return [line.strip() for line in lines if line.strip() and " " not in line.strip()]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m chaoskit.remote.cleanup --inventory FILE [--run-id ID]`` (until the
-    ``chaoskit cleanup --inventory`` option exists): 0 when every host was cleaned,
-    2 with one line when the inventory is bad or a host could not be cleaned."""
-    parser = argparse.ArgumentParser(description="Remove what chaoskit runs left on SSH hosts.")
-    parser.add_argument("--inventory", type=Path, required=True)
-    parser.add_argument("--run-id", default=None)
-    args = parser.parse_args(argv)
-    try:
-        lines = cleanup_inventory(args.inventory, args.run_id)
-    except ChaoskitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for line in lines:
-        print(line)
-    return 2 if any(line.startswith("could not clean") for line in lines) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

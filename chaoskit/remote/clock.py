@@ -234,8 +234,10 @@ class SshClock:
         self._known(node)
         return posixpath.join(self.paths[self.placement[node]].clock_dir, f"{node}{SUFFIX}")
 
-    def env_for(self, node: str) -> dict[str, str]:
-        """The environment that makes ``node`` read its own file (none for host clocks)."""
+    def env_for(self, node: str, *, node_dir: str | None = None) -> dict[str, str]:
+        """The environment that makes ``node`` read its own file (none for host clocks).
+        ``node_dir`` (the Clock protocol's, for containers) does not apply: a node sees
+        its host's file system."""
         if self.host_clock:
             return {}
         host = self.placement[node]
@@ -280,6 +282,10 @@ class SshClock:
     async def sync(self, timeout: float = SYNC_TIMEOUT_S) -> None:
         """Wait until every change sent so far is applied on its host."""
         await asyncio.gather(*(w.sync(timeout) for w in self._writers.values()))
+
+    async def settle(self) -> None:
+        """The Clock protocol's wait: every change sent so far applied on its host."""
+        await self.sync()
 
     def close(self) -> None:
         """Reset every node and end the writers (synchronous, as the controller calls it);

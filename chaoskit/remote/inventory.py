@@ -37,6 +37,8 @@ from typing import Any
 from chaoskit.errors import ConfigError
 
 DEFAULT_DATA_DIR = "/var/tmp/chaoskit"
+#: The table of a target spec file that holds its inventory.
+SPEC_TABLE = "ssh"
 DEFAULT_NODE_PORT = 8000
 #: Names end up in file names, rule comments and log lines: keep them plain.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -115,15 +117,31 @@ class Inventory:
         return [h.name for h in self.hosts]
 
 
-def load_inventory(path: Path) -> Inventory:
-    """Read and validate an inventory file."""
+def load_inventory(path: Path, *, table: str | None = None) -> Inventory:
+    """Read and validate an inventory file, or the ``[table]`` of a file (a target
+    spec's ``[ssh]``)."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read inventory {path}: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return parse_inventory(data, source=str(path), base_dir=path.parent)
+    if table is None:
+        return parse_inventory(data, source=str(path), base_dir=path.parent)
+    section = data.get(table)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: no [{table}] table (the hosts of --runtime ssh)")
+    return parse_inventory(section, source=f"{path} [{table}]", base_dir=path.parent)
+
+
+def run_inventory(inventory: Path | None, target: object) -> Inventory:
+    """The hosts of a run: the ``--inventory`` file, else the ``[ssh]`` table of the
+    target spec file ``target``."""
+    if inventory is not None:
+        return load_inventory(inventory)
+    if isinstance(target, str) and target.endswith(".toml"):
+        return load_inventory(Path(target), table=SPEC_TABLE)
+    raise ConfigError("--runtime ssh needs --inventory FILE (or a target spec with an [ssh] table)")
 
 
 def parse_inventory(

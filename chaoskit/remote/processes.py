@@ -46,6 +46,8 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 STOP_GRACE_S = 3.0
 #: How long a signalled node may take to be reported gone.
 EXIT_WAIT_S = 10.0
+#: How long copying an exited node's log back may take.
+LOG_COPY_S = 5.0
 
 
 def check_run_id(run_id: str) -> str:
@@ -180,11 +182,15 @@ def adopt_script(pid: int, run_id: str) -> str:
 class RemoteNode:
     """One node's process on one host, started and signalled over the pool."""
 
-    def __init__(self, pool: SshPool, host: str, node: str, paths: RunPaths) -> None:
+    def __init__(
+        self, pool: SshPool, host: str, node: str, paths: RunPaths, log_copy: Path | None = None
+    ) -> None:
         self.pool = pool
         self.host = host
         self.node = node
         self.paths = paths
+        #: The log is copied here whenever the node exits: why it died is then known here.
+        self.log_copy = log_copy
         self.pid: int | None = None
         self.paused = False
         self._watch: asyncio.Task[None] | None = None
@@ -244,9 +250,13 @@ class RemoteNode:
         self._watch = asyncio.create_task(self._follow(proc), name=f"watch-{self.node}")
 
     async def _follow(self, proc: asyncssh.SSHClientProcess[str]) -> None:
-        """Until the script says the node exited (or the channel is gone)."""
+        """Until the script says the node exited (or the channel is gone); then its log
+        is copied back (bounded: a lost connection must not hold the exit up)."""
         try:
             await proc.wait_closed()
+            if self.log_copy is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.fetch_log(self.log_copy), LOG_COPY_S)
         except Exception:  # noqa: BLE001 - a lost channel ends the watch all the same
             pass
         finally:

@@ -74,6 +74,8 @@ class SshRuntime:
     """Start, kill, pause and restart nodes as processes on SSH hosts."""
 
     name = "ssh"
+    #: Nodes are processes on their hosts, not containers (the Runtime protocol's image).
+    image: str | None = None
 
     def __init__(
         self,
@@ -90,6 +92,9 @@ class SshRuntime:
         self.pool = (pool or SshPool(inventory.hosts)).acquire()
         self.controller = controller or process_token()
         self._nodes: dict[str, _Node] = {}
+        #: Hosts the run's directory may exist on (set before it is made): close cleans
+        #: them even when setup failed before any node was placed.
+        self._prepared: set[str] = set()
         self._clock: SshClock | None = None
         self._closed = False
 
@@ -109,6 +114,7 @@ class SshRuntime:
             )
         used = hosts[: len(ids)]
         await asyncio.gather(*(self.pool.connect(h.name) for h in used))
+        self._prepared.update(h.name for h in used)
         await asyncio.gather(
             *(
                 processes.prepare_run(self.pool, h.name, self.paths(h.name), self.controller)
@@ -144,7 +150,9 @@ class SshRuntime:
             data_dir=self.run_dir / "data" / node_id,
         )
         placement = Placement(id=node_id, host=host.name, inside=inside, outside=outside)
-        self._nodes[node_id] = _Node(placement, RemoteNode(self.pool, host.name, node_id, paths))
+        log_copy = self.run_dir / "logs" / f"{node_id}.log"
+        process = RemoteNode(self.pool, host.name, node_id, paths, log_copy)
+        self._nodes[node_id] = _Node(placement, process)
         return placement
 
     def placement(self, node: str) -> Placement:
@@ -267,12 +275,9 @@ class SshRuntime:
             with contextlib.suppress(ChaoskitError):
                 await entry.process.kill()
         await self.fetch_logs()
+        hosts = self._prepared | {n.placement.host for n in self._nodes.values()}
         results = await asyncio.gather(
-            *(
-                self._clean_host(h)
-                for h in sorted({n.placement.host for n in self._nodes.values()})
-            ),
-            return_exceptions=True,
+            *(self._clean_host(h) for h in sorted(hosts)), return_exceptions=True
         )
         errors += [r for r in results if isinstance(r, BaseException)]
         for entry in self._nodes.values():

@@ -13,7 +13,8 @@ says ``sudo = true`` and the user is not root; ``-n`` makes a sudo that wants a
 password fail at once with a clear message instead of hanging.
 
 Errors a user can hit, each one ``SetupError`` line naming the host:
-unreachable (refused, no route, time-out, unknown name), key refused, host key not
+unreachable (refused, no route, time-out, unknown name), a key file that is no usable
+private key (or needs a passphrase: use the agent), key refused, host key not
 trusted, a command missing on the host (exit 127), sudo wanting a password, a
 command that timed out or failed (its last line of stderr).
 """
@@ -231,6 +232,9 @@ async def open_connection(host: Host) -> asyncssh.SSHClientConnection:
             f"host {host.name}: host key of {host.address}:{host.port} is not in {where} "
             "(add it, or set strict_host_keys = false)"
         ) from exc
+    except (asyncssh.KeyImportError, asyncssh.KeyEncryptionError) as exc:
+        # Read before connecting: a file that is no private key, or one with a passphrase.
+        raise SetupError(f"host {host.name}: cannot use key_file {host.key_file}: {exc}") from exc
     except (OSError, asyncssh.Error) as exc:
         raise SetupError(f"host {host.name}: {host.login} unreachable: {_reason(exc)}") from exc
 

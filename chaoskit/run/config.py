@@ -8,6 +8,7 @@ table (settings.py), validated before anything starts, and stored with every run
 from __future__ import annotations
 
 import random
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,10 +93,16 @@ class RunConfig:
     #: optionally, its project name.
     compose_file: Path | None = None
     compose_project: str | None = None
+    #: ``--runtime ssh``: the inventory of hosts (absolute); ``None``: the target spec's
+    #: ``[ssh]`` table. ``host_clock``: clock faults step the hosts' clocks.
+    inventory: Path | None = None
+    host_clock: bool = False
 
     def __post_init__(self) -> None:
         if self.runtime == "compose" and self.compose_file is None:
             self.compose_file = Path("docker-compose.yml")
+        if self.runtime == "ssh":  # links on SSH hosts are faulted by iptables, always
+            self.network = "iptables"
 
     def validate(self) -> None:
         """Reject nonsense before anything starts: a ``ConfigError`` naming the field."""
@@ -118,7 +125,7 @@ class RunConfig:
                 raise ConfigError(f"{name} must be positive, not {value}")
         if self.network not in ("proxy", "iptables"):
             raise ConfigError(f"--network must be proxy or iptables, not {self.network}")
-        if self.network == "iptables" and self.runtime != "docker":
+        if self.network == "iptables" and self.runtime not in ("docker", "ssh"):
             raise ConfigError("--network iptables needs --runtime docker")
         if self.seed is not None and self.seed < 0:
             raise ConfigError(f"--seed must be a non-negative integer, not {self.seed}")
@@ -126,6 +133,25 @@ class RunConfig:
             self._validate_compose()
         elif self.compose_file is not None or self.compose_project is not None:
             raise ConfigError("--compose-file and --compose-project need --runtime compose")
+        self._validate_ssh()
+
+    def _validate_ssh(self) -> None:
+        """Hosts come from an inventory (or a spec's [ssh] table); links are faulted by
+        iptables on the hosts, so no proxy applies."""
+        if self.runtime != "ssh":
+            if self.inventory is not None:
+                raise ConfigError("--inventory needs --runtime ssh")
+            if self.host_clock:
+                raise ConfigError("--host-clock needs --runtime ssh")
+            return
+        if self.toxiproxy_url:
+            raise ConfigError(
+                "--runtime ssh faults links with iptables on the hosts, not through a proxy"
+            )
+        if self.inventory is None and not spec_has_ssh_table(self.target):
+            raise ConfigError(
+                "--runtime ssh needs --inventory FILE (or a target spec file with an [ssh] table)"
+            )
 
     def _validate_compose(self) -> None:
         """An attached compose cluster brings its own proxy and its own node commands."""
@@ -133,7 +159,7 @@ class RunConfig:
             raise ConfigError("--runtime compose faults links through the compose file's proxy")
         if any(name.startswith("clock") for spec in self.nemeses for name in spec.names):
             raise ConfigError(
-                "clock nemeses need --runtime local or docker (compose nodes "
+                "clock nemeses need --runtime local, docker or ssh (compose nodes "
                 "are not started with libfaketime)"
             )
         if self.options:
@@ -152,6 +178,17 @@ class RunConfig:
     @property
     def nemesis_label(self) -> str:
         return "+".join(n.name.replace("&", "-with-") for n in self.nemeses) or "none"
+
+
+def spec_has_ssh_table(target: Any) -> bool:
+    """Does ``target`` name a spec file with an ``[ssh]`` table (its inventory)?"""
+    if not isinstance(target, str) or not target.endswith(".toml"):
+        return False
+    try:
+        data = tomllib.loads(Path(target).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # the plan reports an unreadable spec in its own words
+    return isinstance(data.get("ssh"), dict)
 
 
 def parse_options(items: list[str], *, what: str = "option") -> dict[str, str]:

@@ -134,3 +134,7 @@ class FaultBook:
                 await c.runtime.resume(node.id)
                 if not c.runtime.is_running(node.id):
                     await c.runtime.start(node.id)
+        if c.clock is not None:
+            # A clock on other machines (SSH hosts) applies the resets a round trip
+            # later: they are in effect before the final phase begins.
+            await c.clock.settle()

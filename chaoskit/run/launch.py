@@ -1,11 +1,13 @@
 """Starting a run's cluster: ports, the fault network, the clock, the nodes, the observer.
 
-Three ways, one result, a ``Cluster``:
+Four ways, one result, a ``Cluster``:
 
 - local processes (the default) behind the embedded fault proxy, or a real Toxiproxy;
 - containers of the run (``--runtime docker``) behind a proxy container, or with
   iptables inside them (``--network iptables``);
-- the containers of a running docker-compose project (``--runtime compose``).
+- the containers of a running docker-compose project (``--runtime compose``);
+- processes on the hosts of an SSH inventory (``--runtime ssh``), faulted by iptables
+  rules on the hosts (chaoskit/remote).
 
 The ``Cluster`` is filled in as its parts come up, so a failure half-way (a node that
 never starts, a busy port) still closes whatever exists: ``Cluster.close`` is the one
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from chaoskit.clock.faketime import FaketimeClock
+from chaoskit.core.clock import Clock
 from chaoskit.core.network import Network
 from chaoskit.core.runtime import Runtime
 from chaoskit.core.target import NodeInfo
@@ -47,7 +50,7 @@ class Cluster:
     runtime: Runtime | None = None
     network: Network | None = None
     observer: Observer | None = None
-    clock: FaketimeClock | None = None
+    clock: Clock | None = None
     #: The proxy API the network drives, and the embedded proxy when it is the run's.
     proxy: ProxyClient | None = None
     proxy_server: ProxyServer | None = None
@@ -58,15 +61,18 @@ class Cluster:
     async def close(self, step_s: float) -> bool:
         """Stop observing, stop every node, remove the network and the proxy, free the
         ports and the clock files; each step bounded by ``step_s`` (twice that for the
-        nodes and the network). False when the network could not be closed: some of
-        its faults or proxies may remain (the run then stays in the registry)."""
+        nodes and the network). False when the network or the runtime could not be
+        closed: some of their faults, proxies or nodes (on SSH hosts) may remain (the
+        run then stays in the registry)."""
         closed = True
         if self.observer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.observer.stop(), step_s)
         if self.runtime is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.wait_for(self.runtime.close(), 2 * step_s)
+            except Exception:  # noqa: BLE001 - reported to the caller
+                closed = False
         if self.network is not None:
             try:
                 await asyncio.wait_for(self.network.close(), 2 * step_s)
@@ -112,6 +118,8 @@ async def launch(cluster: Cluster, ctx: LaunchContext) -> None:
         await _attach_compose(cluster, ctx)
     elif config.runtime == "docker":
         await _start_containers(cluster, ctx, ids)
+    elif config.runtime == "ssh":
+        await _start_on_hosts(cluster, ctx, ids)
     else:
         await _start_processes(cluster, ctx, ids)
     cluster.observer = Observer(ctx.plan.target, cluster.nodes, ctx.observations, ctx.run_clock)
@@ -201,9 +209,13 @@ def _clock_if_needed(
 ) -> FaketimeClock | None:
     """A libfaketime clock when a clock nemesis is planned (``library``: where the nodes
     see libfaketime, inside an image; else it is looked for on this machine)."""
-    if not any(n.startswith("clock") for s in ctx.plan.config.nemeses for n in s.names):
+    if not _clock_planned(ctx):
         return None
     return FaketimeClock(ctx.run_dir / "clock", ids, library=library)
+
+
+def _clock_planned(ctx: LaunchContext) -> bool:
+    return any(n.startswith("clock") for s in ctx.plan.config.nemeses for n in s.names)
 
 
 async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]) -> None:
@@ -216,13 +228,13 @@ async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]
     target, config = ctx.plan.target, ctx.plan.config
     if target.peer_ports or target.proxy_mode != "pair" or target.separate_peer_port:
         raise ConfigError(f"target '{target.name}' does not run in the docker runtime yet")
-    cluster.clock = _clock_if_needed(ctx, ids, library=LIBFAKETIME_IN_IMAGE)
+    clock = cluster.clock = _clock_if_needed(ctx, ids, library=LIBFAKETIME_IN_IMAGE)
     runtime = DockerRuntime(
         ctx.run_id,
         ctx.run_dir,
         image=target.docker_image or NODE_IMAGE,
         node_port=target.docker_port or NODE_PORT,
-        clock=cluster.clock,
+        clock=clock,
         net_admin=config.network == "iptables",
     )
     cluster.runtime = runtime
@@ -244,6 +256,29 @@ async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]
         peers = runtime.via_proxy(await network.setup([p.inside for p in placed]))
     ctx.nodes_known()
     await runtime.launch_all([(p.outside, target.launch(p.inside, peers[p.id])) for p in placed])
+
+
+async def _start_on_hosts(cluster: Cluster, ctx: LaunchContext, ids: list[str]) -> None:
+    """Node i as a process on host i of the inventory; links faulted by iptables rules on
+    the hosts (peers dial each other directly), clocks by libfaketime files there (or
+    the hosts' clocks); the controller reaches each node directly or through an SSH
+    tunnel, which faults never cut (docs/remote-hosts.md)."""
+    from chaoskit.remote.runtime import SshRuntime
+
+    target, config, hosts = ctx.plan.target, ctx.plan.config, ctx.plan.hosts
+    assert hosts is not None  # read and checked by plan_run, with the target
+    runtime = SshRuntime(ctx.run_id, ctx.run_dir, hosts)
+    cluster.runtime = runtime  # from here on the teardown cleans the hosts
+    placed = await runtime.setup(ids)
+    cluster.nodes = [p.outside for p in placed]
+    network = runtime.network()
+    cluster.network = network
+    await network.setup()
+    if _clock_planned(ctx):  # before the nodes start: they are preloaded with it
+        cluster.clock = await runtime.clock(host_clock=config.host_clock)
+    ctx.nodes_known()
+    for p in placed:
+        await runtime.launch(p.outside, target.launch(p.inside, runtime.peers(p.id)))
 
 
 async def _attach_compose(cluster: Cluster, ctx: LaunchContext) -> None:

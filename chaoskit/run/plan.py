@@ -16,10 +16,11 @@ from chaoskit.core.nemesis import Nemesis
 from chaoskit.core.target import Policy, Target
 from chaoskit.core.workload import Workload
 from chaoskit.errors import ConfigError
+from chaoskit.remote.inventory import Inventory, run_inventory
 from chaoskit.run.config import NemesisSpec, RunConfig
 from chaoskit.run.schedule import default_intervals
 
-RUNTIMES = ("local", "docker", "compose")
+RUNTIMES = ("local", "docker", "compose", "ssh")
 
 
 @dataclass
@@ -36,6 +37,8 @@ class RunPlan:
     concurrency: int
     #: Clients pinned to one node each, on top of ``concurrency`` leader-following ones.
     bound_clients: int = 0
+    #: ``--runtime ssh``: the hosts, read and checked before anything starts.
+    hosts: Inventory | None = None
 
 
 def load_target(name: str | Target) -> Target:
@@ -101,4 +104,15 @@ def plan_run(config: RunConfig) -> RunPlan:
         election_deadline=config.election_deadline or target.election_deadline,
         concurrency=concurrency,
         bound_clients=bound_clients,
+        hosts=_hosts(config, target),
     )
+
+
+def _hosts(config: RunConfig, target: Target) -> Inventory | None:
+    """``--runtime ssh``: the inventory, checked (key files included) before a run starts.
+    Peers dial one port per host directly, so targets with more peer ports cannot run."""
+    if config.runtime != "ssh":
+        return None
+    if target.peer_ports or target.separate_peer_port:
+        raise ConfigError(f"target '{target.name}' does not run in the ssh runtime yet")
+    return run_inventory(config.inventory, config.target)

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaoskit.remote.inventory import SPEC_TABLE
+from chaoskit.run.config import RunConfig
 from chaoskit.run.launch import Cluster
 from chaoskit.run.plan import RunPlan
 from chaoskit.run.settings import config_json
@@ -83,6 +85,7 @@ class RunRecord:
             clock_dir=str((self.run_dir / "clock").resolve()),
             pids=cluster.runtime.pids() if cluster.runtime is not None else [],
             started=self.started_wall,
+            **_inventory_entry(config),
         )
         try:
             register(entry)
@@ -109,6 +112,15 @@ class RunRecord:
             except Exception as exc:  # noqa: BLE001 - a report never loses a run
                 warnings.append(f"could not write {write.__name__}: {exc}")
         return warnings
+
+
+def _inventory_entry(config: RunConfig) -> dict[str, str | None]:
+    """Where the hosts of an ssh run are named, for cleanup after a crash."""
+    if config.runtime != "ssh":
+        return {}
+    if config.inventory is not None:
+        return {"inventory": str(config.inventory), "inventory_table": None}
+    return {"inventory": str(config.target), "inventory_table": SPEC_TABLE}
 
 
 def log_to_run(run_dir: Path) -> logging.Handler:

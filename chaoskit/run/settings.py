@@ -36,6 +36,7 @@ from chaoskit.run.values import (
     names,
     nemeses,
     number,
+    optional_file,
     optional_integer,
     optional_number,
     optional_path,
@@ -151,11 +152,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "runtime",
         "runtime",
-        choice("local", "docker", "compose"),
-        "Where nodes run: local processes, containers of the run, or a running "
-        "docker-compose cluster (attached to).",
+        choice("local", "docker", "compose", "ssh"),
+        "Where nodes run: local processes, containers of the run, a running "
+        "docker-compose cluster (attached to), or processes on the hosts of an SSH "
+        "inventory.",
         shown_default="local",
-        metavar="local|docker|compose",
+        metavar="local|docker|compose|ssh",
     ),
     Setting(
         "compose_file",
@@ -171,6 +173,24 @@ SETTINGS: tuple[Setting, ...] = (
         "--runtime compose: the project name (docker -p).",
         metavar="NAME",
     ),
+    # -- the ssh runtime (chaoskit/remote; docs/remote-hosts.md) --
+    Setting(
+        "inventory",
+        "inventory",
+        optional_file,
+        "--runtime ssh: the TOML inventory of hosts (default: the target spec's [ssh] table).",
+        metavar="FILE",
+    ),
+    Setting(
+        "host_clock",
+        "host_clock",
+        switch,
+        "--runtime ssh: clock nemeses step the hosts' clocks (date -s) instead of "
+        "preloading libfaketime; each host must allow it (host_clock = true).",
+        flag="--host-clock",
+        flag_value=True,
+    ),
+    # -- end of the ssh runtime --
     Setting(
         "network",
         "network",

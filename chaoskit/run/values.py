@@ -72,6 +72,12 @@ def optional_path(value: Any, key: str) -> Path | None:
     return None if value is None else path(value, key)
 
 
+def optional_file(value: Any, key: str) -> Path | None:
+    """A file named on the command line, made absolute (as a spec path is), so the
+    repeat command and the registry of runs find it from any folder."""
+    return None if value is None else Path(text(str(value), key)).expanduser().resolve()
+
+
 def target(value: Any, key: str) -> Any:
     """A target name, a spec file (made absolute, so the repeat command works from any
     folder), or a ``Target`` object (pytest)."""

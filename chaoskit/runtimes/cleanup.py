@@ -6,7 +6,9 @@ Three sources say what a run holds, and nothing without their marks is touched:
   their environment, read through ``/proc``;
 - Docker containers and networks carry the ``chaoskit.run`` label;
 - the registry of active runs (chaoskit/runtimes/registry.py) names the rest: proxies on an
-  external Toxiproxy, libfaketime files, the run directory.
+  external Toxiproxy, libfaketime files, the run directory, and the inventory of an
+  ssh run, whose hosts the caller's ``remote`` function cleans (chaoskit/remote/cleanup.py:
+  this layer does not reach other machines itself).
 
 Without ``--run-id`` only runs whose controller is gone are cleaned, so a run in
 progress on the same machine is never disturbed; with it, that run is cleaned
@@ -31,13 +33,19 @@ from chaoskit.store.rundir import CONFIG, write_json
 PROXY_TIMEOUT_S = 5.0
 
 
-def cleanup_leftovers(run_id: str | None = None) -> list[str]:
-    """Remove what ``run_id`` (or every run whose controller is gone) left; one line each."""
+#: Cleans the hosts of a registered ssh run: the lines to print, and whether every host
+#: was cleaned (else the run stays registered for a later cleanup).
+RemoteCleanup = Callable[[ActiveRun], tuple[list[str], bool]]
+
+
+def cleanup_leftovers(run_id: str | None = None, remote: RemoteCleanup | None = None) -> list[str]:
+    """Remove what ``run_id`` (or every run whose controller is gone) left; one line each.
+    ``remote`` cleans the hosts of registered ssh runs (without it they stay registered)."""
     killed = kill_leftovers(run_id, orphans_only=run_id is None)
     lines = [f"killed process {pid} of run {rid}" for pid, rid in sorted(killed.items())]
     runs = _registered(run_id)
     for run in runs:
-        lines += _clean_registered(run, forget=run_id is not None)
+        lines += _clean_registered(run, forget=run_id is not None, remote=remote)
     docker = _clean_docker(run_id, alive={r.run_id for r in _live_runs(run_id)})
     removed = lines + [line for line in docker if line.startswith("removed")]
     lines += docker
@@ -75,20 +83,28 @@ def _live_runs(run_id: str | None) -> list[ActiveRun]:
     return [r for r in read_all() if token_alive(r.controller)]
 
 
-def _clean_registered(run: ActiveRun, *, forget: bool) -> list[str]:
-    """Proxies, clock files and the run dir of one registered run; then forget it.
+def _clean_registered(
+    run: ActiveRun, *, forget: bool, remote: RemoteCleanup | None = None
+) -> list[str]:
+    """Proxies, clock files, the hosts (ssh) and the run dir of one registered run; then
+    forget it.
 
-    A run whose proxy does not answer stays registered (a later cleanup retries),
-    unless ``forget`` (the user named the run): then it goes anyway.
+    A run whose proxy or hosts do not answer stays registered (a later cleanup
+    retries), unless ``forget`` (the user named the run): then it goes anyway.
     """
     lines: list[str] = []
     complete = True
+    if run.inventory:
+        hosts, complete = remote(run) if remote is not None else ([], False)
+        lines += hosts
+        if not complete and not forget:
+            lines.append(f"run {run.run_id} kept for a later cleanup of its hosts")
     if run.proxy_url:
         removed, ok = remove_proxies(run.proxy_url, run.proxy_prefix)
         reset, reset_ok = reset_proxies(run.proxy_url, run.proxy_reset)
         lines += removed + reset
-        complete = ok and reset_ok
-        if not complete:
+        complete = complete and ok and reset_ok
+        if not (ok and reset_ok):
             kept = "forgotten" if forget else "kept for a later cleanup"
             lines.append(f"proxy at {run.proxy_url} not reachable: run {run.run_id} {kept}")
     lines += _remove_clock_files(run)

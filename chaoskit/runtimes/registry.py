@@ -32,6 +32,9 @@ ACTIVE = "active"
 class ActiveRun:
     """What a run in progress holds, as far as cleanup needs to know.
 
+    ``pids`` are local processes only: the nodes of an ssh run live on other machines,
+    found there through ``inventory``.
+
     ``proxy_url`` is set only for a proxy that outlives the controller (``--toxiproxy-url``,
     a compose project's): the embedded one dies with it. Cleanup deletes every proxy
     named ``proxy_prefix...``; ``proxy_reset`` names proxies that are not the run's to
@@ -48,6 +51,10 @@ class ActiveRun:
     clock_dir: str | None = None
     pids: list[int] = field(default_factory=list)
     started: float = 0.0
+    #: ``--runtime ssh``: the file naming the hosts (an inventory, or a target spec whose
+    #: ``[inventory_table]`` holds it); cleanup removes the run's leftovers there.
+    inventory: str | None = None
+    inventory_table: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

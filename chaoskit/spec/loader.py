@@ -78,6 +78,9 @@ _TOP = {
     "status",
     "ops",
     "docker",
+    # The hosts of --runtime ssh (an inventory, chaoskit/remote/inventory.py), read by
+    # the ssh runtime itself; only its shape is checked here.
+    "ssh",
 }
 
 
@@ -127,6 +130,7 @@ class SpecTarget(TargetBase):
         if missing:
             raise SpecError(f"{where}: workload(s) listed without their [ops]: {missing}")
         self._docker(get(spec, "docker", dict, where, {}), f"{where} [docker]")
+        get(spec, "ssh", dict, where, {})  # a table, when present
 
     def _docker(self, table: Mapping[str, Any], where: str) -> None:
         """``--runtime docker`` runs the nodes in ``image``, serving on container ``port``."""

@@ -55,10 +55,10 @@ async def test_sigkilled_controller_leaves_what_cleanup_removes(
     # Without a run id: the controller is dead and ran here, so its run goes.
     done = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "chaoskit.remote.cleanup", "--inventory", str(inventory)],
+        [sys.executable, "-m", "chaoskit", "cleanup", "--inventory", str(inventory)],
         capture_output=True,
         text=True,
-        env=env,
+        env={**env, "CHAOSKIT_STATE_DIR": str(tmp_path / "state")},
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
@@ -110,7 +110,7 @@ def test_cleanup_command_says_one_line_for_a_bad_inventory(tmp_path: Path) -> No
     bad = tmp_path / "hosts.toml"
     bad.write_text('[[hosts]]\nname = "a"\n')
     done = subprocess.run(
-        [sys.executable, "-m", "chaoskit.remote.cleanup", "--inventory", str(bad)],
+        [sys.executable, "-m", "chaoskit", "cleanup", "--inventory", str(bad)],
         capture_output=True,
         text=True,
         timeout=60,

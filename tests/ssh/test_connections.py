@@ -63,6 +63,21 @@ async def test_refused_key_is_one_line(ssh_hosts: SshHosts, tmp_path: Path) -> N
     await pool.close()
 
 
+async def test_unusable_key_file_is_one_line(ssh_hosts: SshHosts, tmp_path: Path) -> None:
+    locked = tmp_path / "locked_key"
+    asyncssh.generate_private_key("ssh-ed25519").write_private_key(
+        str(locked), format_name="pkcs8-pem", passphrase="pw"
+    )
+    garbage = tmp_path / "garbage_key"
+    garbage.write_text("not a key\n")
+    for key in (locked, garbage):
+        pool = SshPool(ssh_hosts.inventory(1, key_file=str(key)).hosts)
+        with pytest.raises(SetupError, match=rf"^host h1: cannot use key_file {key}: ") as err:
+            await pool.run("h1", ["true"])
+        assert "\n" not in str(err.value)
+        await pool.close()
+
+
 async def test_unknown_host_key_is_refused_unless_opted_out(
     ssh_hosts: SshHosts, tmp_path: Path
 ) -> None:

@@ -20,7 +20,7 @@ from chaoskit.errors import ConfigError
 from chaoskit.remote.cleanup import cleanup_hosts
 from chaoskit.remote.runtime import SshRuntime
 
-from .conftest import DATA_DIR, SshHosts
+from .conftest import DATA_DIR, SshHosts, leftovers
 
 pytestmark = [pytest.mark.docker, pytest.mark.integration]
 SHIM = """#!/bin/sh
@@ -98,3 +98,52 @@ async def test_host_clock_needs_the_inventorys_consent(
             await rt.clock(host_clock=True)
     finally:
         await rt.close()
+
+
+@pytest.fixture
+def date_shims(ssh_hosts: SshHosts) -> Iterator[None]:
+    """The ``date`` shim on the first three hosts."""
+    install = f"cat > /usr/local/bin/date <<'EOF'\n{SHIM}EOF\nchmod 755 /usr/local/bin/date"
+    for host in ssh_hosts.hosts[:3]:
+        code, out = ssh_hosts.exec(host, ["sh", "-c", install + "; rm -f /tmp/date-set.log"])
+        assert code == 0, out
+    yield
+    for host in ssh_hosts.hosts[:3]:
+        ssh_hosts.exec(host, ["rm", "-f", "/usr/local/bin/date", "/tmp/date-set.log"])
+
+
+def test_run_with_host_clock_steps_the_hosts_and_restores_them(
+    ssh_hosts: SshHosts, date_shims: None, tmp_path: Path
+) -> None:
+    """``chaoskit run --host-clock``: clock-bump steps the victims' hosts (through the
+    shim), every stepped host is set back to true time at the end, nothing is left;
+    without the inventory's consent the run is one line and exit 2."""
+    from .runs import Runs
+
+    runs = Runs(tmp_path, tmp_path / "state")
+    refused = runs.run(
+        "refused", "--runtime", "ssh", "--inventory", str(ssh_hosts.inventory_file(3)),
+        "--nodes", "3", "--nemesis", "clock-bump", "--host-clock", "--time-limit", "5",
+    )  # fmt: skip
+    assert refused.exit == 2 and "host_clock = true for host(s) h1, h2, h3" in refused.stderr
+
+    inventory = ssh_hosts.inventory_file(3, host_clock=True)
+    before = time.time()
+    done = runs.run(
+        "stepped", "--runtime", "ssh", "--inventory", str(inventory), "--nodes", "3",
+        "--nemesis", "clock-bump:count=all", "--host-clock", "--time-limit", "8", "--seed", "2",
+        "--fault-seconds", "3", "--heal-seconds", "2",
+    )  # fmt: skip
+    assert done.exit in (0, 1), done.describe()
+    assert "--host-clock" in done.config()["command"]
+    after = time.time()
+    (start, *_) = [r for r in done.nemesis_log() if r["type"] == "start"]
+    for index, host in enumerate(ssh_hosts.hosts[:3]):
+        _, out = ssh_hosts.exec(host, ["sh", "-c", "cat /tmp/date-set.log 2>/dev/null; true"])
+        asked = [float(line.lstrip("@")) for line in out.split()]
+        offset = start["detail"]["clocks"][f"n{index + 1}"]["offset_s"]
+        # The first step: true time (during the run) + this node's offset, to the second.
+        assert before - 1 <= asked[0] - offset <= after + 1, (asked, offset)
+        assert before - 1 <= asked[-1] <= after + 1, asked  # set back to true time
+    rid = done.config()["run_id"]
+    assert leftovers(ssh_hosts, rid) == []

@@ -10,6 +10,7 @@ import pytest
 
 from chaoskit.core.target import Launch
 from chaoskit.errors import ConfigError, SetupError
+from chaoskit.remote.inventory import load_inventory
 from chaoskit.remote.runtime import SshRuntime
 
 from .conftest import DATA_DIR, PYTHON_ON_HOST, SshHosts, wait_for
@@ -103,7 +104,7 @@ async def test_node_that_exits_is_seen_at_once(
         (p,) = await rt.setup(["n1"])
         await rt.launch(p.outside, Launch(["sh", "-c", "echo bye; exit 3"]))
         await wait_for(lambda: _false(rt.is_running("n1")), timeout=10, what="exit seen")
-        await rt.fetch_logs()
+        # Copied back before the exit is reported: why a node died is known at once.
         assert (tmp_path / "logs" / "n1.log").read_text() == "bye\n"
     finally:
         await rt.close()
@@ -126,6 +127,23 @@ async def test_missing_binary_and_too_many_nodes(
             match=r"^host h1: cannot start node n1: command 'mysvc' not found on the host$",
         ):
             await rt.launch(p.outside, Launch(["mysvc", "--id", "n1"]))
+    finally:
+        await rt.close()
+
+
+async def test_a_setup_that_fails_half_way_leaves_no_directory(
+    ssh_hosts: SshHosts, run_id: str, tmp_path: Path
+) -> None:
+    """h2's data directory cannot be made: setup fails after h1's was made, and close
+    removes h1's (the run_id fixture checks every host)."""
+    path = ssh_hosts.inventory_file(2)
+    path.write_text(path.read_text().replace('name = "h2"', 'name = "h2"\ndata_dir = "/proc/ck"'))
+    rt = SshRuntime(run_id, tmp_path, load_inventory(path))
+    try:
+        with pytest.raises(SetupError, match=r"^host h2: "):
+            await rt.setup(["n1", "n2"])
+        code, _ = ssh_hosts.exec(ssh_hosts.hosts[0], ["test", "-d", f"{DATA_DIR}/{run_id}"])
+        assert code == 0  # made on h1 before h2 failed
     finally:
         await rt.close()
 
