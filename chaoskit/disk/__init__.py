@@ -9,9 +9,11 @@ away at the instant the node is killed, as LazyFS does.
 Pieces:
 
 - ``faultfs``: the file system process, ``python -m chaoskit.disk.faultfs BACKING
-  MOUNTPOINT --control SOCKET`` (pyfuse3 on libfuse 3, trio), with a JSON-lines control
-  socket: ``power-loss``, ``torn-write``, ``status``, ``sync-all``, ``freeze``/``thaw``.
-- ``volume`` and ``pages``: the model (below), pure Python over the backing directory.
+  MOUNTPOINT --control SOCKET`` (pyfuse3 on libfuse 3, trio): its FUSE requests
+  (``operations``) and its JSON-lines control socket (``server``): ``power-loss``,
+  ``torn-write``, ``status``, ``sync-all``, ``freeze``/``thaw``.
+- ``volume``, ``tree`` and ``pages``: the model (below), pure Python over the backing
+  directory: the operations, the tree and its metadata log, the page cache of a file.
 - ``faults.DiskFaults``: the controller's API (mount per node, power loss atomic with
   the node's death, torn write, corruption, unmount); ``mounts``: the FUSE check
   (``check_fuse_available``), discovery and ``cleanup_mounts`` for ``chaoskit cleanup``;
