@@ -138,6 +138,18 @@ PAIRINGS: dict[str, Pairing] = {
             "after the majority has elected and written; bound clients read from it",
             ("--bound-clients", "10"),
         ),
+        Pairing(
+            "ack-before-fsync",
+            "power-loss-majority",
+            "set",
+            "lost-writes",
+            ("lost-write",),
+            None,
+            "a majority loses power at once and with it the adds of the last second that "
+            "it acknowledged but never synced; when the restarted nodes elect one of "
+            "themselves, its shorter log replaces the survivors' (a kill never shows "
+            "it: the kernel keeps what was written)",
+        ),
     )
 }
 BUG_NAMES: tuple[str, ...] = tuple(PAIRINGS)

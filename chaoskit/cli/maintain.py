@@ -38,8 +38,9 @@ def image_build(base_image: str, wheels: Path | None) -> None:
 @click.command()
 @click.option("--run-id", default=None, help="Only what this run left (default: every run).")
 def cleanup(run_id: str | None) -> None:
-    """Remove what killed runs left behind: processes, containers, networks."""
+    """Remove what killed runs left behind: processes, containers, networks, mounts."""
+    from chaoskit.disk.mounts import cleanup_disks
     from chaoskit.runtimes.cleanup import cleanup_leftovers
 
-    for line in cleanup_leftovers(run_id):
+    for line in cleanup_leftovers(run_id, also=[cleanup_disks]):
         out.print(line)

@@ -7,6 +7,11 @@ Three ways, one result, a ``Cluster``:
   iptables inside them (``--network iptables``);
 - the containers of a running docker-compose project (``--runtime compose``).
 
+When a disk nemesis is planned (``needs_disk``, chaoskit/core/disk.py), every node's data
+directory is a fault file system (chaoskit/disk), mounted before the node first starts
+and unmounted after the nodes stopped; a machine that cannot mount one fails the run
+before anything starts, with one line saying what is missing.
+
 The ``Cluster`` is filled in as its parts come up, so a failure half-way (a node that
 never starts, a busy port) still closes whatever exists: ``Cluster.close`` is the one
 teardown of every part, on every exit path.
@@ -19,9 +24,10 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chaoskit.clock.faketime import FaketimeClock
+from chaoskit.core.disk import needs_disk
 from chaoskit.core.network import Network
 from chaoskit.core.runtime import Runtime
 from chaoskit.core.target import NodeInfo
@@ -35,6 +41,10 @@ from chaoskit.runtimes.local import LocalRuntime
 from chaoskit.runtimes.ports import PortLease, lease_ports
 from chaoskit.store.rundir import LOGS
 from chaoskit.store.streams import JsonlWriter, RunClock
+
+if TYPE_CHECKING:
+    from chaoskit.disk.faults import DiskFaults
+    from chaoskit.disk.nodes import NodeDisks
 
 STARTUP_TIMEOUT_S = 30.0
 
@@ -54,12 +64,15 @@ class Cluster:
     ports: PortLease | None = None
     #: A compose file's proxies: adopted for the run, reset afterwards, never deleted.
     adopted_proxies: list[str] = field(default_factory=list)
+    #: The nodes' fault file systems, when a disk nemesis is planned.
+    disk: NodeDisks | None = None
 
     async def close(self, step_s: float) -> bool:
         """Stop observing, stop every node, remove the network and the proxy, free the
         ports and the clock files; each step bounded by ``step_s`` (twice that for the
         nodes and the network). False when the network could not be closed: some of
-        its faults or proxies may remain (the run then stays in the registry)."""
+        its faults or proxies may remain, or a fault file system could not be unmounted
+        (the run then stays in the registry)."""
         closed = True
         if self.observer is not None:
             with contextlib.suppress(Exception):
@@ -67,6 +80,11 @@ class Cluster:
         if self.runtime is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.runtime.close(), 2 * step_s)
+        if self.disk is not None:  # once the nodes are gone: nothing holds the mounts
+            try:
+                await asyncio.wait_for(self.disk.aclose(), 2 * step_s)
+            except Exception:  # noqa: BLE001 - reported to the caller: a mount may remain
+                closed = False
         if self.network is not None:
             try:
                 await asyncio.wait_for(self.network.close(), 2 * step_s)
@@ -108,18 +126,50 @@ async def launch(cluster: Cluster, ctx: LaunchContext) -> None:
     returns once every node answers its status API and the observer runs."""
     config = ctx.plan.config
     ids = [f"n{i + 1}" for i in range(config.nodes)]
+    disk = _disk_faults(ctx)  # before anything starts: FUSE missing fails the run now
     if config.runtime == "compose":
         await _attach_compose(cluster, ctx)
     elif config.runtime == "docker":
-        await _start_containers(cluster, ctx, ids)
+        await _start_containers(cluster, ctx, ids, disk)
     else:
-        await _start_processes(cluster, ctx, ids)
+        await _start_processes(cluster, ctx, ids, disk)
     cluster.observer = Observer(ctx.plan.target, cluster.nodes, ctx.observations, ctx.run_clock)
     await wait_ready(cluster, ctx.run_dir)
     cluster.observer.start()
 
 
-async def _start_processes(cluster: Cluster, ctx: LaunchContext, ids: list[str]) -> None:
+def _disk_faults(ctx: LaunchContext) -> DiskFaults | None:
+    """The run's fault file systems when a disk nemesis is planned, checked to be
+    possible here (a one-line ``SetupError`` or ``ConfigError`` otherwise)."""
+    if not needs_disk(ctx.plan.nemeses.values()):
+        return None
+    if ctx.plan.config.runtime not in ("local", "docker"):
+        raise ConfigError(
+            "disk nemeses need --runtime local or docker (they mount a fault file system "
+            "under each node's data directory before the node starts)"
+        )
+    from chaoskit.disk.faults import DiskFaults
+
+    faults = DiskFaults(ctx.run_id, log_dir=ctx.run_dir / LOGS)
+    faults.check()
+    return faults
+
+
+async def _mount_disks(
+    cluster: Cluster, disk: DiskFaults | None, runtime: Runtime, nodes: list[NodeInfo]
+) -> None:
+    """Put a fault file system under every node's (empty) data directory on this machine."""
+    if disk is None:
+        return
+    from chaoskit.disk.nodes import NodeDisks
+
+    cluster.disk = NodeDisks(disk, runtime)
+    await cluster.disk.mount({n.id: n.data_dir for n in nodes})
+
+
+async def _start_processes(
+    cluster: Cluster, ctx: LaunchContext, ids: list[str], disk: DiskFaults | None
+) -> None:
     """Local processes, each peer link through its own proxy (or one per destination)."""
     target = ctx.plan.target
     # Several peer ports (ZooKeeper: quorum, election) get a port per node and a proxy
@@ -155,6 +205,7 @@ async def _start_processes(cluster: Cluster, ctx: LaunchContext, ids: list[str])
     env = cluster.clock.env_for if cluster.clock is not None else None
     runtime = LocalRuntime(ctx.run_id, ctx.run_dir / LOGS, extra_env=env)
     cluster.runtime = runtime
+    await _mount_disks(cluster, disk, runtime, cluster.nodes)
     ctx.nodes_known()
     for node in cluster.nodes:
         await runtime.launch(node, target.launch(node, peers[node.id]))
@@ -206,7 +257,9 @@ def _clock_if_needed(
     return FaketimeClock(ctx.run_dir / "clock", ids, library=library)
 
 
-async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]) -> None:
+async def _start_containers(
+    cluster: Cluster, ctx: LaunchContext, ids: list[str], disk: DiskFaults | None
+) -> None:
     """Containers on a network of the run; faults through the proxy container (or
     iptables inside the containers); the controller reaches every node through a port
     published on 127.0.0.1, which faults never cut."""
@@ -224,10 +277,12 @@ async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]
         node_port=target.docker_port or NODE_PORT,
         clock=cluster.clock,
         net_admin=config.network == "iptables",
+        host_data=disk is not None,
     )
     cluster.runtime = runtime
     placed = runtime.place_nodes(ids)
     cluster.nodes = [p.outside for p in placed]
+    await _mount_disks(cluster, disk, runtime, cluster.nodes)
     if config.network == "iptables":
         from chaoskit.network.iptables import IptablesNetwork
 

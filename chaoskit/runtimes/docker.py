@@ -127,8 +127,7 @@ class DockerRuntime:
         #: ``NET_ADMIN`` only for the iptables network, which writes rules inside the
         #: nodes: the proxy network and the user's own image never get it.
         self.net_admin = net_admin
-        #: Bind ``<run dir>/data/<node>`` (a fault file system, for disk faults) at /data.
-        self.host_data = host_data
+        self.host_data = host_data  # bind <run dir>/data/<node> at /data (disk faults)
 
     # -- placement -----------------------------------------------------------------
 
