@@ -273,7 +273,7 @@ class DockerRuntime:
                 host_dir = str(self.clock.state_dir.resolve())
                 volumes[host_dir] = {"bind": CLOCK_DIR_IN_NODE, "mode": "ro"}
             if self.host_data:
-                volumes[str(entry.placement.outside.data_dir)] = {"bind": str(DATA_DIR)}
+                volumes[str(entry.placement.outside.data_dir.resolve())] = {"bind": str(DATA_DIR)}
             entry.container = await asyncio.to_thread(
                 self._create,
                 self.net_admin,
