@@ -131,18 +131,15 @@ def runs(fuse: None) -> Iterator[Runs]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _open_power_loss(runs: Runs, proc: subprocess.Popen[str]) -> dict[str, Any]:
-    """Wait until a power loss has started (and not stopped); its start record."""
+def _open_fault(runs: Runs, proc: subprocess.Popen[str]) -> dict[str, Any]:
+    """Wait until the run's fault has started (and not stopped); its start record."""
 
     def started() -> bool:
         assert proc.poll() is None, proc.communicate()
         return any(r["type"] == "start" for r in runs.records())
 
-    wait_for(started, "a power loss to start")
-    start = next(r for r in runs.records() if r["type"] == "start")
-    assert start["fault"] == "power-loss" and start["down"]
-    assert set(start["detail"]["dropped"]) == set(start["down"])
-    return start
+    wait_for(started, "a fault to start")
+    return next(r for r in runs.records() if r["type"] == "start")
 
 
 def test_without_fuse_the_run_fails_at_once_with_one_line(runs: Runs) -> None:
@@ -170,9 +167,13 @@ def test_a_torn_write_run_ends_clean_and_leaves_nothing(runs: Runs) -> None:
     nothing_left(runs, runs.run_id())
 
 
-def test_ctrl_c_during_a_power_loss_leaves_nothing(runs: Runs) -> None:
-    proc = runs.spawn("run", "--nemesis", "power-loss", *LONG_FAULT)
-    _open_power_loss(runs, proc)
+def test_ctrl_c_during_a_power_loss_with_a_partition_leaves_nothing(runs: Runs) -> None:
+    """Composed like any fault: the power loss's victims are down, the partition cuts."""
+    proc = runs.spawn("run", "--nemesis", "partition&power-loss", *LONG_FAULT)
+    start = _open_fault(runs, proc)
+    assert start["fault"] == "partition&power-loss" and start["down"] and start["cut"]
+    (_, power) = start["detail"]["parts"]
+    assert set(power["detail"]["dropped"]) == set(start["down"])
     run_id = runs.run_id()
     assert [m for m in fault_mounts() if m.run_id == run_id]
     proc.send_signal(signal.SIGINT)
@@ -184,7 +185,9 @@ def test_ctrl_c_during_a_power_loss_leaves_nothing(runs: Runs) -> None:
 
 def test_sigkill_of_the_controller_then_cleanup_leaves_nothing(runs: Runs) -> None:
     proc = runs.spawn("run", "--nemesis", "power-loss", *LONG_FAULT)
-    _open_power_loss(runs, proc)
+    start = _open_fault(runs, proc)
+    assert start["fault"] == "power-loss" and start["down"]
+    assert set(start["detail"]["dropped"]) == set(start["down"])
     run_id = runs.run_id()
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=WAIT_S)
