@@ -13,9 +13,12 @@ The implementation lives in private modules; this package re-exports the public 
 """
 
 from chaoskit.core.checker import Checker, CheckResult, RunData, merge_verdicts
+from chaoskit.core.client import Client, OpFailed
+from chaoskit.core.clock import Clock
 from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
+from chaoskit.core.network import Network
 from chaoskit.core.runtime import Runtime
-from chaoskit.core.target import Launch, NodeInfo, Outcome, Status, Target
+from chaoskit.core.target import Launch, NodeInfo, Outcome, Status, Target, TargetBase
 from chaoskit.core.workload import Workload
 from chaoskit.errors import (
     ChaoskitError,
@@ -33,6 +36,8 @@ __all__ = [
     "ChaoskitError",
     "CheckResult",
     "Checker",
+    "Client",
+    "Clock",
     "ConfigError",
     "Fault",
     "HistoryFormatError",
@@ -40,7 +45,9 @@ __all__ = [
     "Nemesis",
     "NemesisContext",
     "NemesisSpec",
+    "Network",
     "NodeInfo",
+    "OpFailed",
     "Outcome",
     "ProxyError",
     "RunConfig",
@@ -49,6 +56,7 @@ __all__ = [
     "SetupError",
     "Status",
     "Target",
+    "TargetBase",
     "Workload",
     "__version__",
     "check_run",

@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 #   socat        benchmark baseline for the fault proxy
 #   faketime     libfaketime, for the clock nemeses
 #   etcd-server  the etcd targets;  zookeeper: the zookeeper targets
+#   nats-server  the nats target (NATS JetStream 2.9)
+#   patroni, postgresql: the patroni target (with etcd-server as its store)
 #   chromium     headless browser tests of the HTML reports
 #   docker.io, debootstrap, iptables: the Docker runtime (images built offline)
 #   fuse3 (fusermount3), libfuse3-dev, pkg-config, gcc: disk faults; pyfuse3 builds
 #                from PyPI against libfuse3
-PACKAGES=(socat faketime etcd-server zookeeper chromium
+PACKAGES=(socat faketime etcd-server zookeeper nats-server patroni postgresql chromium
           docker.io debootstrap iptables make fuse3 libfuse3-dev pkg-config gcc)
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -16,7 +16,7 @@ import pytest
 from chaoskit import workloads
 from chaoskit.clients.runner import BOUND_REFUSED_PAUSE_S, ClientRunner
 from chaoskit.core.records import Record
-from chaoskit.core.target import NodeInfo, Outcome
+from chaoskit.core.target import NodeInfo, Outcome, TargetBase
 from chaoskit.core.workload import Workload
 from chaoskit.store.streams import RunClock
 
@@ -27,7 +27,7 @@ NODES = [
 ]
 
 
-class FakeTarget:
+class FakeTarget(TargetBase):
     """A linearizable register/set on one leader; the others answer 421-style redirects.
 
     ``hang(op)`` says which ops are applied but never answered (a time-out), and

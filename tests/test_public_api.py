@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 from pathlib import Path
 
 import chaoskit
@@ -9,6 +10,8 @@ import chaoskit
 EXPECTED = {
     "CheckResult",
     "Checker",
+    "Client",
+    "Clock",
     "ChaoskitError",
     "ConfigError",
     "Fault",
@@ -17,7 +20,9 @@ EXPECTED = {
     "Nemesis",
     "NemesisContext",
     "NemesisSpec",
+    "Network",
     "NodeInfo",
+    "OpFailed",
     "Outcome",
     "ProxyError",
     "RunConfig",
@@ -26,6 +31,7 @@ EXPECTED = {
     "SetupError",
     "Status",
     "Target",
+    "TargetBase",
     "Workload",
     "__version__",
     "check_run",
@@ -39,9 +45,16 @@ def test_all_is_the_curated_list() -> None:
     assert len(chaoskit.__all__) == len(set(chaoskit.__all__))
 
 
-def test_every_exported_name_exists() -> None:
-    for name in chaoskit.__all__:
-        assert getattr(chaoskit, name) is not None, name
+def test_every_exported_name_is_documented_and_ours() -> None:
+    """A user reads the API from its docstrings: each name has one, and is chaoskit's."""
+    for name in set(chaoskit.__all__) - {"__version__"}:
+        obj = getattr(chaoskit, name)
+        assert obj.__doc__ and obj.__doc__.strip(), f"{name} has no docstring"
+        assert obj.__module__.startswith("chaoskit."), f"{name} comes from {obj.__module__}"
+
+
+def test_version_is_the_installed_distribution_s() -> None:
+    assert chaoskit.__version__ == importlib.metadata.version("chaoskit")
 
 
 def test_exceptions_share_one_root() -> None:

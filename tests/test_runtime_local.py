@@ -12,6 +12,7 @@ import pytest
 
 from chaoskit.core.target import Launch, NodeInfo
 from chaoskit.runtimes.local import LocalRuntime, find_leftovers, kill_leftovers
+from tests.support.eventually import async_eventually
 
 pytestmark = pytest.mark.integration
 
@@ -51,47 +52,41 @@ async def test_lifecycle_and_close_leave_nothing(tmp_path: Path, run_id: str) ->
     node = _node(tmp_path)
     try:
         await rt.launch(node, Launch(argv=[sys.executable, "-c", SCRIPT]))
-        await asyncio.sleep(0.5)
+        log = tmp_path / "n1.log"
+        await async_eventually(lambda: "started" in log.read_text(), "the node's first line")
         pid = rt.pid("n1")
         assert pid is not None and rt.is_running("n1")
-        assert len(find_leftovers(run_id)) == 2  # the node and its grandchild
-        assert "started" in (tmp_path / "n1.log").read_text()
+        # the node and its grandchild
+        await async_eventually(lambda: len(find_leftovers(run_id)) == 2, "both processes")
 
         await rt.pause("n1")
-        await asyncio.sleep(0.1)
-        assert _state(pid) == "T"
-        size = (tmp_path / "n1.log").stat().st_size
-        await asyncio.sleep(0.3)
-        assert (tmp_path / "n1.log").stat().st_size == size  # frozen: no output
+        await async_eventually(lambda: _state(pid) == "T", "the node stopped")
+        size = log.stat().st_size
+        await asyncio.sleep(0.3)  # a window in which a running node would write
+        assert log.stat().st_size == size  # frozen: no output
         await rt.resume("n1")
-        await asyncio.sleep(0.3)
-        assert (tmp_path / "n1.log").stat().st_size > size
+        await async_eventually(lambda: log.stat().st_size > size, "output after resume")
 
         await rt.kill("n1")
         assert not rt.is_running("n1")
         assert not _alive(pid)
         await rt.start("n1")
         assert rt.is_running("n1") and rt.pid("n1") != pid
-        for _ in range(100):  # the restart appends to the same log
-            if (tmp_path / "n1.log").read_text().count("started") == 2:
-                break
-            await asyncio.sleep(0.05)
-        assert (tmp_path / "n1.log").read_text().count("started") == 2
+        # the restart appends to the same log
+        await async_eventually(lambda: log.read_text().count("started") == 2, "a second start")
     finally:
         await rt.close()
-    await asyncio.sleep(0.2)
     # the killed generation's grandchild was in the same group, so it went too
-    assert find_leftovers(run_id) == {}
+    await async_eventually(lambda: find_leftovers(run_id) == {}, "nothing left")
 
 
 async def test_close_kills_paused_nodes(tmp_path: Path, run_id: str) -> None:
     rt = LocalRuntime(run_id, tmp_path)
     await rt.launch(_node(tmp_path), Launch(argv=[sys.executable, "-c", SCRIPT]))
-    await asyncio.sleep(0.3)
+    await async_eventually(lambda: len(find_leftovers(run_id)) == 2, "both processes")
     await rt.pause("n1")
     await rt.close()
-    await asyncio.sleep(0.2)
-    assert find_leftovers(run_id) == {}
+    await async_eventually(lambda: find_leftovers(run_id) == {}, "nothing left")
 
 
 async def test_kill_leftovers_finds_orphans_by_marker(tmp_path: Path, run_id: str) -> None:
@@ -99,8 +94,7 @@ async def test_kill_leftovers_finds_orphans_by_marker(tmp_path: Path, run_id: st
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "import time; time.sleep(300)", env=env, start_new_session=True
     )
-    await asyncio.sleep(0.2)
-    assert proc.pid in find_leftovers(run_id)
+    await async_eventually(lambda: proc.pid in find_leftovers(run_id), "the marked process")
     assert proc.pid in kill_leftovers(run_id)
     await asyncio.wait_for(proc.wait(), 5)
     assert find_leftovers(run_id) == {}

@@ -17,6 +17,13 @@ asking their node through every fault, so a deposed leader that still answers re
 has someone to answer, which is how stale reads show up in the history. Every client has its own
 generators (one for ops, one for node choices and pauses), so the op sequence of a
 client depends only on the run's seed, not on how the clients interleave.
+
+A target with a ``client`` factory (a client plug-in, ``chaoskit.clients.plugin``)
+gets one client object per logical process instead of ``target.invoke``: opened
+against the node the process talks to, replaced by a fresh one when the process moves
+to another node or after ``info`` (a new process number, a connection in an unknown
+state), and closed when the clients stop. A factory that returns None leaves the op to
+``target.invoke``.
 """
 
 from __future__ import annotations
@@ -24,12 +31,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
 
+from chaoskit.clients.plugin import ClientSession
 from chaoskit.core.nemesis import LeaderView
 from chaoskit.core.records import Record
 from chaoskit.core.target import NodeInfo, Outcome, Target
@@ -48,6 +56,8 @@ FINAL_RETRY_S = 0.2
 MAX_MISSES = 2
 #: Extra time the target gets beyond ``op_timeout`` to report its own outcome.
 GRACE_FACTOR = 1.5
+#: Longest wait for a plug-in client object's ``close``.
+CLOSE_S = 5.0
 
 
 class HistorySink(Protocol):
@@ -70,6 +80,8 @@ class _Client:
     final: bool = False
     #: A bound client's node: it asks no other.
     pinned: str | None = None
+    #: The plug-in client object of the current process, open against ``session.node``.
+    session: ClientSession | None = None
 
 
 class ClientRunner:
@@ -114,12 +126,19 @@ class ClientRunner:
             self._clients.append(_Client(concurrency + j, *generators, pinned=ids[j % len(ids)]))
         self._final_rng = random.Random(rng.getrandbits(64))
         self._max_process = concurrency - 1
+        #: The target's factory of plug-in client objects (one per process); None once it
+        #: declined (returned None): every op then goes through ``target.invoke``.
+        self._factory: Callable[[], Any] | None = target.client
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run every client until ``stop`` is set; ops in flight are completed first."""
-        async with asyncio.TaskGroup() as group:
-            for client in self._clients:
-                group.create_task(self._loop(client, stop), name=f"client-{client.process}")
+        try:
+            async with asyncio.TaskGroup() as group:
+                for client in self._clients:
+                    group.create_task(self._loop(client, stop), name=f"client-{client.process}")
+        finally:
+            # Concurrently: the controller bounds how long stopping the clients may take.
+            await asyncio.gather(*(self._drop(client) for client in self._clients))
 
     async def final(self, timeout: float) -> list[Record | None]:
         """Run the workload's final ops, retrying each until it is ok or time runs out.
@@ -131,15 +150,18 @@ class ClientRunner:
         deadline = loop.time() + timeout
         client = _Client(self._new_process(), self._final_rng, self._final_rng, final=True)
         results: list[Record | None] = []
-        for op in self.workload.final_ops():
-            done: Record | None = None
-            while done is None and (left := deadline - loop.time()) > 0:
-                rec = await self._invoke(client, dict(op), min(self.op_timeout, left))
-                if rec["type"] == "ok":
-                    done = rec
-                else:
-                    await asyncio.sleep(min(FINAL_RETRY_S, max(0.0, deadline - loop.time())))
-            results.append(done)
+        try:
+            for op in self.workload.final_ops():
+                done: Record | None = None
+                while done is None and (left := deadline - loop.time()) > 0:
+                    rec = await self._invoke(client, dict(op), min(self.op_timeout, left))
+                    if rec["type"] == "ok":
+                        done = rec
+                    else:
+                        await asyncio.sleep(min(FINAL_RETRY_S, max(0.0, deadline - loop.time())))
+                results.append(done)
+        finally:
+            await self._drop(client)
         return results
 
     async def _loop(self, client: _Client, stop: asyncio.Event) -> None:
@@ -160,13 +182,56 @@ class ClientRunner:
         base = {"process": client.process, "f": op.get("f"), "key": op.get("key")}
         self._write({**base, "type": "invoke", "value": op.get("value"), "node": node})
         try:
-            outcome = await self._call(node, op, timeout)
+            outcome = await self._call(client, node, op, timeout)
         except asyncio.CancelledError:
             self._complete(client, base, op, node, Outcome("info", error="cancelled"))
             raise
         return self._complete(client, base, op, node, outcome)
 
-    async def _call(self, node: str, op: Op, timeout: float) -> Outcome:
+    async def _call(self, client: _Client, node: str, op: Op, timeout: float) -> Outcome:
+        """The op through the process's plug-in client, else through ``target.invoke``."""
+        if self._factory is not None:
+            session = await self._session(client, node, timeout)
+            if isinstance(session, Outcome):
+                return session  # no client object could be made or opened: not sent
+            if session is not None:
+                outcome = await session.invoke(op, timeout)
+                if outcome.type == "info" or session.broken:
+                    await self._drop(client)  # the next process starts afresh
+                return outcome
+        return await self._call_target(node, op, timeout)
+
+    async def _session(
+        self, client: _Client, node: str, timeout: float
+    ) -> ClientSession | Outcome | None:
+        """The process's client object, open against ``node``: reused while the process
+        stays on that node, else a fresh one. ``fail`` when it cannot be made or opened;
+        None when the factory declines (the op goes to ``target.invoke``)."""
+        if client.session is not None and client.session.node == node:
+            return client.session
+        await self._drop(client)
+        assert self._factory is not None
+        try:
+            obj = self._factory()
+        except Exception as exc:  # noqa: BLE001 - a user's constructor: the op was not sent
+            return Outcome("fail", error=f"client: {type(exc).__name__}: {exc}")
+        if obj is None:
+            self._factory = None
+            return None
+        session = ClientSession(obj, name=f"client-{client.process}")
+        client.session = session
+        failed = await session.open(self._by_id[node], timeout)
+        if failed is not None:
+            await self._drop(client)
+        return failed or session
+
+    async def _drop(self, client: _Client) -> None:
+        """Close the process's client object, if any (bounded: a close may hang too)."""
+        session, client.session = client.session, None
+        if session is not None:
+            await session.close(min(self.op_timeout, CLOSE_S))
+
+    async def _call_target(self, node: str, op: Op, timeout: float) -> Outcome:
         """The target's outcome; transport errors become ``fail`` (not sent) or ``info``."""
         try:
             return await asyncio.wait_for(

@@ -128,6 +128,10 @@ class Target(Protocol):
     ) -> Outcome:
         """Carry out a client operation (``f``, ``key``, ``value``) on ``node``."""
 
+    def client(self) -> Any:
+        """A fresh client object (``chaoskit.core.client.Client``) for one logical client
+        process, or None: the runner then calls ``invoke`` for every operation."""
+
     async def aclose(self) -> None:
         """Release what the target holds between calls (client sessions); idempotent."""
 
@@ -163,6 +167,10 @@ class TargetBase:
     ) -> Outcome:
         """A target without client operations fails every one (it never happened)."""
         return Outcome("fail", error=f"target '{self.name}' has no client operations")
+
+    def client(self) -> Any:
+        """No client objects: operations go through ``invoke``."""
+        return None
 
     async def aclose(self) -> None:
         """Nothing held by default."""

@@ -64,6 +64,11 @@ class NodeDisks:
             if isinstance(result, BaseException):
                 raise result
 
+    async def sync_all(self) -> None:
+        """Make everything written so far durable on every node's file system."""
+        for node in self.faults.mounts():
+            await asyncio.to_thread(self.faults.sync_all, node)
+
     async def aclose(self) -> None:
         """Unmount everything (the nodes must be stopped) and remove the backing dirs."""
         await asyncio.to_thread(self.faults.unmount_all)

@@ -22,6 +22,8 @@ there is one proxy in front of each node, every node gets the same address map
 proxy in front of b to reset (``cut``) or silently hold (``hang``) the connections
 that a opened. Telling sources apart is an embedded-proxy extension
 (chaoskit/network/sources.py); with a real Toxiproxy such cuts raise ``ConfigError``.
+Destination mode with several peer ports (Patroni: etcd peers, REST, PostgreSQL)
+puts one proxy in front of each node per port, and a cut applies to all of them.
 """
 
 from __future__ import annotations
@@ -65,8 +67,8 @@ class ProxyNetwork:
         self.listen_host = listen_host
         self.mode = mode
         self.sources = sources
-        #: Destination mode: the proxy in front of each node, by node id.
-        self._fronts: dict[str, str] = {}
+        #: Destination mode: the proxies in front of each node (one per port), by node id.
+        self._fronts: dict[str, list[str]] = {}
         self._ids: list[str] = []
         self._proxies: dict[Link, list[str]] = {}
         self._cut: set[Link] = set()
@@ -94,7 +96,12 @@ class ProxyNetwork:
 
         Returns, per node, per peer, per port name, where to dial; a node's own entry
         holds its real ports (where it must listen), so a target can write one config.
+        In destination mode every peer entry is the proxy in front of that peer, and a
+        node's own entry also holds ``self.<name>``: its own proxies, the addresses it
+        must advertise.
         """
+        if self.mode == "destination":
+            return await self._setup_named_fronts(nodes, ports)
         peers: NamedPeers = {n.id: {} for n in nodes}
         for src in nodes:
             peers[src.id][src.id] = {k: (src.host, p) for k, p in ports[src.id].items()}
@@ -192,11 +199,11 @@ class ProxyNetwork:
     def proxy_names(self) -> list[str]:
         """Every proxy this network drives, sorted (the registry of runs records them)."""
         names = {n for group in self._proxies.values() for n in group}
-        return sorted(names | set(self._fronts.values()))
+        return sorted(names | {n for group in self._fronts.values() for n in group})
 
     async def close(self) -> None:
         """Delete this run's proxies (matters with a shared, real Toxiproxy)."""
-        for name in self._fronts.values():
+        for name in (n for names in self._fronts.values() for n in names):
             with contextlib.suppress(Exception):  # best effort during teardown
                 await self.client.delete_proxy(name)
         self._fronts.clear()
@@ -218,10 +225,33 @@ class ProxyNetwork:
             info = await self.client.create_proxy(
                 name, listen=f"{self.listen_host}:0", upstream=f"{dst.host}:{dst.peer_port}"
             )
-            self._fronts[dst.id] = name
+            self._fronts[dst.id] = [name]
             fronts[dst.id] = (self.listen_host, info.listen_port)
         self._ids = [n.id for n in nodes]
         return {n.id: dict(fronts) for n in nodes}
+
+    async def _setup_named_fronts(
+        self, nodes: Sequence[NodeInfo], ports: Mapping[str, Mapping[str, int]]
+    ) -> NamedPeers:
+        """One proxy in front of each node per named port (see ``setup_named``)."""
+        fronts: dict[str, dict[str, tuple[str, int]]] = {}
+        for dst in nodes:
+            fronts[dst.id] = {}
+            for kind, real in ports[dst.id].items():
+                name = f"ck-{self.run_id}-to-{dst.id}-{kind}"
+                info = await self.client.create_proxy(
+                    name, listen=f"{self.listen_host}:0", upstream=f"{dst.host}:{real}"
+                )
+                self._fronts.setdefault(dst.id, []).append(name)
+                fronts[dst.id][kind] = (self.listen_host, info.listen_port)
+        self._ids = [n.id for n in nodes]
+        peers: NamedPeers = {}
+        for src in nodes:
+            own = {k: (src.host, p) for k, p in ports[src.id].items()}
+            own.update({f"self.{k}": addr for k, addr in fronts[src.id].items()})
+            peers[src.id] = {nid: dict(f) for nid, f in fronts.items() if nid != src.id}
+            peers[src.id][src.id] = own
+        return peers
 
     async def _cut_sources(self, links: Sequence[Link], mode: LinkMode) -> None:
         if self.sources is None:
@@ -243,7 +273,8 @@ class ProxyNetwork:
         for dst in sorted(dsts):
             blocked: dict[str, LinkMode] = {a: "hang" for a, b in self._hung if b == dst}
             blocked.update({a: "cut" for a, b in self._cut if b == dst})
-            await self.sources.block_sources(self._fronts[dst], blocked)
+            for name in self._fronts[dst]:
+                await self.sources.block_sources(name, blocked)
 
     @staticmethod
     def _select(links: Iterable[Link] | None, present: set[Link]) -> list[Link]:

@@ -167,6 +167,14 @@ async def _mount_disks(
     await cluster.disk.mount({n.id: n.data_dir for n in nodes})
 
 
+async def _settle_disks(cluster: Cluster) -> None:
+    """What the target wrote into the data directories before the nodes first start (a
+    config file) is durable, as on a machine provisioned long before the test: a power
+    loss must not take a node's configuration with it."""
+    if cluster.disk is not None:
+        await cluster.disk.sync_all()
+
+
 async def _start_processes(
     cluster: Cluster, ctx: LaunchContext, ids: list[str], disk: DiskFaults | None
 ) -> None:
@@ -207,8 +215,10 @@ async def _start_processes(
     cluster.runtime = runtime
     await _mount_disks(cluster, disk, runtime, cluster.nodes)
     ctx.nodes_known()
-    for node in cluster.nodes:
-        await runtime.launch(node, target.launch(node, peers[node.id]))
+    launches = [target.launch(node, peers[node.id]) for node in cluster.nodes]
+    await _settle_disks(cluster)
+    for node, command in zip(cluster.nodes, launches, strict=True):
+        await runtime.launch(node, command)
 
 
 async def _embedded_or_given_proxy(cluster: Cluster, ctx: LaunchContext) -> ProxyNetwork:
@@ -298,7 +308,9 @@ async def _start_containers(
         cluster.network = network
         peers = runtime.via_proxy(await network.setup([p.inside for p in placed]))
     ctx.nodes_known()
-    await runtime.launch_all([(p.outside, target.launch(p.inside, peers[p.id])) for p in placed])
+    launches = [(p.outside, target.launch(p.inside, peers[p.id])) for p in placed]
+    await _settle_disks(cluster)
+    await runtime.launch_all(launches)
 
 
 async def _attach_compose(cluster: Cluster, ctx: LaunchContext) -> None:

@@ -16,15 +16,14 @@ finished), so ``chaoskit check`` reports it as incomplete.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
-import httpx
-
+from chaoskit.errors import ProxyError
+from chaoskit.proxy import ProxyClient
 from chaoskit.runtimes.local import find_orphans, kill_leftovers
 from chaoskit.runtimes.registry import ActiveRun, orphaned, read, read_all, token_alive, unregister
 from chaoskit.store.rundir import CONFIG, write_json
@@ -116,41 +115,50 @@ def remove_proxies(url: str, prefix: str) -> tuple[list[str], bool]:
     """
     if not prefix:
         return [], True
-    lines: list[str] = []
-    try:
-        with httpx.Client(base_url=url.rstrip("/"), timeout=PROXY_TIMEOUT_S) as client:
-            listing = client.get("/proxies")
-            listing.raise_for_status()
-            proxies: dict[str, Any] = listing.json()
-            for name in sorted(proxies):
-                if not name.startswith(prefix):
-                    continue
-                reply = client.delete(f"/proxies/{quote(name, safe='')}")
-                if reply.status_code in (204, 200, 404):
-                    lines.append(f"deleted proxy {name} at {url}")
-    except (httpx.HTTPError, ValueError):
-        return lines, False
-    return lines, True
+    return asyncio.run(_on_proxy(url, lambda client: _remove(client, url, prefix)))
 
 
 def reset_proxies(url: str, names: list[str]) -> tuple[list[str], bool]:
     """Enable ``names`` again and remove their toxics (proxies that are not ours to delete)."""
-    lines: list[str] = []
     if not names:
-        return lines, True
-    try:
-        with httpx.Client(base_url=url.rstrip("/"), timeout=PROXY_TIMEOUT_S) as client:
-            for name in names:
-                path = f"/proxies/{quote(name, safe='')}"
-                if client.post(path, json={"enabled": True}).status_code == 404:
-                    continue
-                toxics = client.get(f"{path}/toxics").json()
-                for toxic in toxics if isinstance(toxics, list) else []:
-                    client.delete(f"{path}/toxics/{quote(str(toxic.get('name')), safe='')}")
-                lines.append(f"reset proxy {name} at {url}")
-    except (httpx.HTTPError, ValueError):
-        return lines, False
+        return [], True
+    return asyncio.run(_on_proxy(url, lambda client: _reset(client, url, names)))
+
+
+async def _on_proxy(
+    url: str, work: Callable[[ProxyClient], Awaitable[list[str]]]
+) -> tuple[list[str], bool]:
+    """Run ``work`` with a client of the proxy at ``url``; (lines, whether it answered)."""
+    async with ProxyClient(url, timeout=PROXY_TIMEOUT_S) as client:
+        lines: list[str] = []
+        try:
+            lines = await work(client)
+        except ProxyError:
+            return lines, False
     return lines, True
+
+
+async def _remove(client: ProxyClient, url: str, prefix: str) -> list[str]:
+    lines = []
+    for name in sorted(await client.proxies()):
+        if name.startswith(prefix):
+            with contextlib.suppress(ProxyError):  # gone already: another cleanup
+                await client.delete_proxy(name)
+            lines.append(f"deleted proxy {name} at {url}")
+    return lines
+
+
+async def _reset(client: ProxyClient, url: str, names: list[str]) -> list[str]:
+    lines = []
+    present = await client.proxies()
+    for name in names:
+        if name not in present:
+            continue
+        await client.update_proxy(name, enabled=True)
+        for toxic in await client.toxics(name):
+            await client.remove_toxic(name, toxic.name)
+        lines.append(f"reset proxy {name} at {url}")
+    return lines
 
 
 def _remove_clock_files(run: ActiveRun) -> list[str]:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from chaoskit.core.target import Launch, NodeInfo
-from chaoskit.errors import ConfigError, SetupError
+from chaoskit.errors import ConfigError, ProxyError, SetupError
 from chaoskit.network.toxiproxy import _DELAY, _HANG, ProxyNetwork
 from chaoskit.proxy import ProxyClient
 from chaoskit.runtimes.images import docker_client, docker_errors
@@ -49,6 +49,8 @@ LABEL_PORT = "chaoskit.port"
 PROXY_API_PORT = 8474
 PROJECT_ENV = "COMPOSE_PROJECT_NAME"
 STOP_GRACE_S = 3
+#: How long a just-started compose proxy may take to answer.
+PROXY_READY_S = 30.0
 LOG_POLL_S = 1.0
 _OUR_TOXICS = frozenset((*_HANG, _DELAY))
 
@@ -367,7 +369,7 @@ async def attach_compose(
         await runtime.start(service.name)  # a node a crashed run left down comes back
     proxy = ProxyClient(f"http://127.0.0.1:{proxy_service.host_port}")
     try:
-        await proxy.version()
+        await _wait_populated(proxy, [s.name for s in services])
         network = ComposeNetwork(proxy, run_id)
         await network.adopt([s.name for s in services])
     except BaseException:
@@ -386,3 +388,25 @@ async def attach_compose(
         for i, s in enumerate(services)
     ]
     return ComposeCluster(name, infos, runtime, network, proxy)
+
+
+async def _wait_populated(
+    proxy: ProxyClient, ids: list[str], timeout: float = PROXY_READY_S
+) -> None:
+    """The compose file's proxy may still be starting (``docker-compose up -d`` returns
+    once containers are created, not serving) or still creating its proxies from its
+    config: ask until it answers with a proxy for every pair, or give up after
+    ``timeout`` (``ComposeNetwork.adopt`` then names what is missing)."""
+    wanted = {f"{a}-{b}" for a in ids for b in ids if a != b}
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            if wanted <= set(await proxy.proxies()):
+                return
+        except ProxyError:
+            if loop.time() > deadline:
+                raise
+        if loop.time() > deadline:
+            return
+        await asyncio.sleep(0.2)

@@ -168,3 +168,27 @@ async def test_a_power_loss_together_freezes_all_before_it_kills_any(
     assert seen == {n: [(True, 0)] * 3 for n in ("n1", "n2", "n3")}
     after = [faults.status(n) for n in ("n1", "n2", "n3")]
     assert [(s["frozen"], s["epoch"]) for s in after] == [(False, 1)] * 3
+
+
+async def test_what_was_written_before_the_nodes_start_is_made_durable(
+    cluster: tuple[NodeDisks, LocalRuntime, Path],
+) -> None:
+    """A target's config file, written at launch and never synced, survives a power loss
+    once the run settled the disks (chaoskit/run/launch.py does before the first start)."""
+    disks, runtime, root = cluster
+    nodes = [_node(1, root), _node(2, root)]
+    await disks.mount({node.id: node.data_dir for node in nodes})
+    for node in nodes:
+        (node.data_dir / "node.conf").write_text("port 1\n")
+    await disks.sync_all()
+    (root / "n2" / "after.conf").write_text("lost\n")  # after the settling: its data is lost
+    for node in nodes:
+        argv = [sys.executable, str(WRITER), str(node.data_dir / "log"), "1", "0"]
+        await runtime.launch(node, Launch(argv))
+        await asyncio.to_thread(_wait_for, root / "logs" / f"{node.id}.log", "ready")
+    await disks.power_loss(["n1", "n2"])
+    assert (root / "n1" / "node.conf").read_text() == "port 1\n"
+    # The writer synced the directory (its new log): that made after.conf's name durable
+    # too, never its content.
+    assert sorted(p.name for p in (root / "n2").iterdir()) == ["after.conf", "log", "node.conf"]
+    assert (root / "n2" / "after.conf").read_bytes() == b""

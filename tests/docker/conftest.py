@@ -7,10 +7,9 @@ prepares the engine and images with ``.ci/docker-setup.sh``) always runs them.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 
 from chaoskit.runtimes.containers import leftovers, remove_run
 from chaoskit.runtimes.images import NODE_IMAGE, PROXY_IMAGE, build_images, docker_client
+from tests.support.eventually import async_eventually as wait_for  # noqa: F401 - for the tests
 
 BASE_IMAGE = os.environ.get("CHAOSKIT_BASE_IMAGE", "chaoskit-base:bookworm")
 WHEELS = Path(os.environ.get("CHAOSKIT_CACHE", "/var/cache/chaoskit")) / "wheels"
@@ -51,18 +51,6 @@ def run_id(client: Any) -> Iterator[str]:
     left = leftovers(rid, client=client)
     remove_run(client, rid)
     assert left == [], f"run {rid} left {left}"
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
-) -> None:
-    """Poll ``check`` until true; generous time-outs, the machine is shared."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.2)
 
 
 @pytest.fixture(params=["v1", "v2"])

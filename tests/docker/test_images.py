@@ -13,7 +13,7 @@ from .conftest import BASE_IMAGE, WHEELS
 pytestmark = pytest.mark.docker
 
 PROBE = (
-    "import chaoskit, chaoskit.proxy, targets, shutil, glob; "
+    "import chaoskit, chaoskit.proxy, chaoskit.targets, shutil, glob; "
     "print(shutil.which('iptables'), shutil.which('tc'), "
     "glob.glob('/usr/lib/*/faketime/libfaketime.so.1'))"
 )

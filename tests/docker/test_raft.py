@@ -104,7 +104,7 @@ def test_raft_through_the_proxy_container(images: list[str], run_id: str, tmp_pa
 def test_raft_with_iptables_faults(images: list[str], run_id: str, tmp_path: Path) -> None:
     async def scenario() -> None:
         target = raft_target()
-        rt = DockerRuntime(run_id, tmp_path)
+        rt = DockerRuntime(run_id, tmp_path, net_admin=True)
         net = IptablesNetwork(rt)
         try:
             placed = rt.place_nodes(IDS)

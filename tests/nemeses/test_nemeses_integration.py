@@ -21,6 +21,7 @@ from chaoskit.core.target import Launch, NodeInfo
 from chaoskit.network.toxiproxy import ProxyNetwork
 from chaoskit.proxy import ProxyClient, ProxyServer
 from chaoskit.runtimes.local import LocalRuntime
+from tests.support.eventually import async_eventually
 
 pytestmark = pytest.mark.integration
 
@@ -139,8 +140,7 @@ def test_kill_and_pause_act_on_real_processes(tmp_path: Path) -> None:
             fault = await kill.start(ctx)
             assert fault is not None
             (victim,) = fault.down
-            await asyncio.sleep(0.2)
-            assert not runtime.is_running(victim)
+            await async_eventually(lambda: not runtime.is_running(victim), "the victim down")
             assert all(runtime.is_running(n.id) for n in nodes if n.id != victim)
             await kill.stop(ctx, fault)
             assert runtime.is_running(victim)
@@ -151,11 +151,9 @@ def test_kill_and_pause_act_on_real_processes(tmp_path: Path) -> None:
             (victim,) = fault.down
             pid = runtime.pid(victim)
             assert pid is not None
-            await asyncio.sleep(0.2)
-            assert _state(pid) == "T"
+            await async_eventually(lambda: _state(pid) == "T", "the victim stopped")
             await pause.stop(ctx, fault)
-            await asyncio.sleep(0.2)
-            assert _state(pid) != "T"
+            await async_eventually(lambda: _state(pid) != "T", "the victim running again")
         finally:
             await runtime.close()
 

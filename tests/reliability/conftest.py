@@ -13,8 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,18 +23,9 @@ import pytest
 
 from chaoskit.runtimes.local import kill_leftovers
 from chaoskit.runtimes.ports import reserve_port
+from tests.support.eventually import eventually
 
 REPO = Path(__file__).resolve().parents[2]
-#: Generous: the machine has 2 cores shared with other test runs.
-WAIT_S = 90.0
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -236,7 +226,7 @@ def external_proxy(tmp_path: Path) -> Iterator[ExternalProxy]:
             return False
 
     try:
-        wait_for(answers, "the external proxy")
+        eventually(answers, "the external proxy")
         yield ExternalProxy(url, proc)
     finally:
         proc.send_signal(signal.SIGINT)

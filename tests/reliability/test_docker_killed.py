@@ -18,8 +18,9 @@ from chaoskit.core.target import Launch
 from chaoskit.runtimes.containers import LABEL_CONTROLLER, leftovers, remove_run
 from chaoskit.runtimes.docker import DockerRuntime
 from chaoskit.runtimes.registry import process_token
+from tests.support.eventually import eventually
 
-from .conftest import Session, open_faults, wait_for
+from .conftest import Session, open_faults
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -101,7 +102,7 @@ def test_cleanup_removes_the_containers_of_a_killed_docker_run(session: Session)
             latest = session.cwd / "runs" / "latest"
             return latest.exists() and bool(open_faults(latest))
 
-        wait_for(partitioned, "a partition in the docker run", timeout=180)
+        eventually(partitioned, "a partition in the docker run", timeout=180)
         run_id = session.config()["run_id"]
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)

@@ -22,16 +22,15 @@ from chaoskit.run.config import NemesisSpec, RunConfig
 from chaoskit.run.controller import Controller
 from chaoskit.run.plan import plan_run
 from chaoskit.runtimes.local import find_leftovers
+from tests.support.eventually import DEFAULT_TIMEOUT_S, eventually
 
 from .conftest import (
-    WAIT_S,
     ExternalProxy,
     Session,
     listeners_of,
     port_listening,
     read_records,
     starts_and_stops,
-    wait_for,
 )
 
 pytestmark = pytest.mark.integration
@@ -84,7 +83,7 @@ def test_cli_exit_paths_leave_nothing(
         node_pids.update(find_leftovers(session.config()["run_id"]))
         return any(r["type"] == "start" for r in read_records(latest / "nemesis.jsonl"))
 
-    wait_for(faulted, "a fault to start")
+    eventually(faulted, "a fault to start")
     config = session.config()
     run_id = config["run_id"]
     assert session.registry() == [run_id]
@@ -144,7 +143,7 @@ async def test_an_exception_anywhere_still_heals_and_stops(
     task = asyncio.create_task(controller.execute())
     during: set[tuple[str, int]] = set()
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + WAIT_S
+    deadline = loop.time() + DEFAULT_TIMEOUT_S
     while len(find_leftovers(controller.run_id)) < 3 and not task.done():
         assert loop.time() < deadline, "the nodes never started"
         await asyncio.sleep(0.1)

@@ -14,8 +14,9 @@ import subprocess
 import pytest
 
 from chaoskit.runtimes.local import find_leftovers
+from tests.support.eventually import eventually
 
-from .conftest import ExternalProxy, Session, open_faults, wait_for
+from .conftest import ExternalProxy, Session, open_faults
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def _kill_during_partition(session: Session, proc: subprocess.Popen[str]) -> str
         latest = session.cwd / "runs" / "latest"
         return latest.exists() and any(f["fault"] == "partition" for f in open_faults(latest))
 
-    wait_for(partitioned, "a partition to start")
+    eventually(partitioned, "a partition to start")
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     return str(session.config()["run_id"])
@@ -120,7 +121,7 @@ def test_sigkill_with_embedded_proxy_leaves_nodes_that_cleanup_kills(session: Se
 
 def test_cleanup_without_run_id_spares_a_run_in_progress(session: Session) -> None:
     proc = session.spawn(*RUN, "--nemesis", "none")
-    wait_for(
+    eventually(
         lambda: (
             (session.cwd / "runs" / "latest" / "observations.jsonl").exists()
             and len(find_leftovers(session.config()["run_id"])) >= 3

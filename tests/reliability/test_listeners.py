@@ -8,8 +8,9 @@ import signal
 import pytest
 
 from chaoskit.runtimes.local import find_leftovers
+from tests.support.eventually import eventually
 
-from .conftest import Session, listeners_of, open_faults, read_records, wait_for
+from .conftest import Session, listeners_of, open_faults, read_records
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def test_only_loopback_listeners(session: Session, target: str) -> None:
         return any(r["type"] == "start" for r in read_records(latest / "nemesis.jsonl"))
 
     try:
-        wait_for(faulted, "the run to be under faults")
+        eventually(faulted, "the run to be under faults")
         pids = [proc.pid, *find_leftovers(session.config()["run_id"])]
         listeners = listeners_of(pids)
         cut = open_faults(session.latest)[0]["cut"]

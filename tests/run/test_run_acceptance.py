@@ -7,12 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from chaoskit.runtimes.local import find_leftovers
+from tests.support.eventually import eventually
 
 from .conftest import REPO, chaoskit_cli
 
@@ -144,7 +144,11 @@ def test_sigint_halfway_leaves_nothing_and_a_checkable_run(store: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(12)
+    # Interrupt it under a fault, with load going: once the fault log holds a start.
+    eventually(
+        lambda: '"type":"start"' in _read(store / "runs" / "latest" / "nemesis.jsonl"),
+        "the run to start a fault",
+    )
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, out + err
@@ -196,3 +200,11 @@ def test_same_seed_same_schedule(store: Path, tmp_path: Path) -> None:
         runs.append((schedule, victims))
     assert runs[0] == runs[1]
     assert len(runs[0][0]) >= 4
+
+
+def _read(path: Path) -> str:
+    """A stream as far as it is written (empty before it exists)."""
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ from chaoskit.remote.inventory import Inventory, load_inventory
 from chaoskit.remote.ssh import SshPool, asyncssh
 from chaoskit.remote.testhosts import SSHHOST_IMAGE
 from chaoskit.runtimes.registry import process_token, token_alive
+from tests.support.eventually import async_eventually as wait_for  # noqa: F401 - for the tests
 
 LABEL = "chaoskit.sshtest"
 LABEL_CREATOR = "chaoskit.sshtest.creator"
@@ -244,15 +245,3 @@ def leftovers(hosts: SshHosts, rid: str) -> list[str]:
         )
         found += [f"{host.name}: {line}" for line in shm.split()]
     return found
-
-
-async def wait_for(
-    check: Callable[[], Awaitable[bool]], timeout: float = 30.0, what: str = "condition"
-) -> None:
-    """Poll ``check`` until true; generous time-outs, the machine is shared."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.2)

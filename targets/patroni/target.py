@@ -1,0 +1,146 @@
+"""``PatroniTarget``: PostgreSQL 15 managed by Patroni 3.0, with etcd 3.4 as its store.
+
+Per chaoskit node, one process group (``_node.py``): an etcd member, Patroni and the
+PostgreSQL it manages. ``node.port`` is the node's etcd client port (its Patroni
+talks to that member only); the named peer ports ``etcd``, ``rest`` and ``postgres``
+each sit behind one proxy per node (destination mode: the addresses are published
+through etcd and Patroni's keys, so every peer dials the same one). The leader is the
+node whose Patroni REST API (``GET /patroni``) says its PostgreSQL is the primary
+(``role: master``, not in recovery), and the term is PostgreSQL's timeline, which
+each promotion raises. A demoted primary is a real second writer until Patroni
+notices it lost the leader key, so the default policy is ``strict``.
+
+Options (``-o key=value``): ``ttl`` (leader key TTL, s, 10), ``loop-wait`` (1),
+``retry-timeout`` (3), ``synchronous`` (false: Patroni's default asynchronous
+replication; true: ``synchronous_mode``), ``pg-bin`` (PostgreSQL's binaries).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+
+from chaoskit.core.plugins import unknown_message
+from chaoskit.core.target import Launch, NodeInfo, Status
+from chaoskit.errors import ConfigError
+from chaoskit.targets._options import positive_int, switch
+from chaoskit.targets.etcd._command import Timing, find_binary, member_argv
+from chaoskit.targets.patroni._client import PgClient
+from chaoskit.targets.patroni._config import (
+    PEER_PORTS,
+    Settings,
+    check_installation,
+    node_argv,
+    reachable_by_postgres,
+    write_node_files,
+)
+
+OPTIONS = ("ttl", "loop-wait", "retry-timeout", "synchronous", "pg-bin")
+_INTS = {"ttl": "ttl", "loop-wait": "loop_wait", "retry-timeout": "retry_timeout"}
+PRIMARY_ROLES = ("master", "primary")
+
+
+class PatroniTarget:
+    """Patroni + PostgreSQL + etcd per node on loopback; SQL through psycopg."""
+
+    name = "patroni"
+    description = "Patroni 3.0 + PostgreSQL 15 with a 3-member etcd (Debian): SQL register, set"
+    default_policy: ClassVar[Any] = "strict"
+    proxy_mode: ClassVar[Any] = "destination"
+    peer_ports: ClassVar[tuple[str, ...]] = PEER_PORTS
+    workloads = ("none", "register", "set")
+
+    def __init__(self) -> None:
+        self.settings = Settings()
+        self.etcd_timing = Timing()
+        #: Each node's real ports by kind, learned at launch (status and clients use them).
+        self._ports: dict[str, dict[str, int]] = {}
+
+    @property
+    def election_timeout(self) -> float:
+        """A lost primary is replaced once its leader key expires (the TTL)."""
+        return float(self.settings.ttl)
+
+    @property
+    def election_deadline(self) -> float:
+        """The TTL, Patroni's loop, a promotion, and room for a slow machine."""
+        return 2.0 * self.settings.ttl + 10 * self.settings.loop_wait
+
+    def configure(self, options: Mapping[str, str]) -> None:
+        """Check the options and that Patroni, PostgreSQL and etcd are installed."""
+        changes: dict[str, Any] = {}
+        for key, text in options.items():
+            if key in _INTS:
+                changes[_INTS[key]] = positive_int(key, text)
+            elif key == "synchronous":
+                changes["synchronous"] = switch(key, text)
+            elif key == "pg-bin":
+                changes["pg_bin"] = Path(text)
+            else:
+                raise ConfigError(unknown_message("patroni option", key, list(OPTIONS)))
+        settings = dataclasses.replace(self.settings, **changes)
+        if settings.ttl < settings.loop_wait + 2 * settings.retry_timeout:
+            raise ConfigError("patroni needs ttl >= loop-wait + 2 * retry-timeout")
+        check_installation(settings)
+        self.settings = settings
+
+    def launch(self, node: NodeInfo, peers: Mapping[str, Any]) -> Launch:
+        """Write the node's files; its command is the wrapper under Debian's Python."""
+        data_dir = node.data_dir.resolve()
+        reachable_by_postgres(data_dir)
+        own = peers[node.id]
+        given = sorted(own) if isinstance(own, Mapping) else ["one peer port"]
+        if any(k not in given or f"self.{k}" not in given for k in PEER_PORTS):
+            raise ConfigError(
+                f"patroni needs destination-mode peer ports {', '.join(PEER_PORTS)}; "
+                f"the controller gave {', '.join(given)}"
+            )
+        self._ports[node.id] = {k: own[k][1] for k in PEER_PORTS}
+        advertised = {
+            nid: addrs["self.etcd"] if nid == node.id else addrs["etcd"]
+            for nid, addrs in peers.items()
+        }
+        etcd = member_argv(
+            find_binary("etcd"),
+            node.id,
+            data_dir / "etcd",
+            (node.host, node.port),
+            own["etcd"],
+            advertised,
+            token=f"chaoskit-{data_dir.parent.parent.name}",
+            timing=self.etcd_timing,
+        )
+        node_file = write_node_files(
+            node.id, data_dir, etcd, (node.host, node.port), own, self.settings
+        )
+        return Launch(argv=node_argv(node_file), cwd=data_dir)
+
+    def client(self) -> PgClient:
+        """A fresh client plug-in object (one per logical client process)."""
+        return PgClient({nid: ports["postgres"] for nid, ports in self._ports.items()})
+
+    async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
+        """``GET /patroni`` on the node's real REST port: primary or not, and the timeline."""
+        ports = self._ports.get(node.id)
+        if ports is None:
+            raise ConnectionError(f"{node.id} was not launched by this target")
+        resp = await http.get(f"http://{node.host}:{ports['rest']}/patroni", timeout=timeout)
+        body = resp.json()  # 503 answers carry the same JSON (a replica, a stopped node)
+        return parse_patroni(body)
+
+
+def parse_patroni(body: Mapping[str, Any]) -> Status:
+    """Leader when PostgreSQL runs as the primary; a node whose PostgreSQL is not
+    running (starting, stopped, bootstrapping) is a candidate."""
+    role, state = body.get("role"), body.get("state")
+    if not isinstance(role, str) or not isinstance(state, str):
+        raise ValueError(f"/patroni answer without role and state: {dict(body)!r}")
+    timeline = body.get("timeline")
+    term = timeline if isinstance(timeline, int) and timeline > 0 else None
+    if state != "running":
+        return Status("candidate", term, None)
+    return Status("leader" if role in PRIMARY_ROLES else "follower", term, None)
