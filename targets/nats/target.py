@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import httpx
 
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo, Status
+from chaoskit.core.target import Launch, NodeInfo, Status, TargetBase
 from chaoskit.errors import ConfigError
 from chaoskit.runtimes.ports import PortLease, lease_ports
 from chaoskit.targets._options import positive_int
@@ -45,7 +45,7 @@ ENSURE_EVERY_S = 1.0
 ENSURE_TIMEOUT_S = 5.0
 
 
-class NatsTarget:
+class NatsTarget(TargetBase):
     """nats-server JetStream cluster on loopback; register and set through nats-py."""
 
     name = "nats"
