@@ -51,7 +51,7 @@ class NatsTarget(TargetBase):
     name = "nats"
     description = "NATS JetStream cluster (Debian nats-server): KV compare-and-set, stream set"
     default_policy: ClassVar[Any] = "strict"
-    proxy_mode: ClassVar[Any] = "destination"
+    proxy_mode = "destination"
     separate_peer_port = True
     workloads = ("none", "register", "set")
     #: NATS Raft: elections after 4-9 s of silence from the leader (2.9 defaults).
