@@ -9,6 +9,9 @@ control: it never loses what the kernel holds.
 
     python benchmarks/disk_targets.py --target etcd --seeds 10 \\
         --nemeses power-loss-majority,power-loss-all,kill:count=majority
+    python benchmarks/disk_targets.py --target nats --nodes 3 --workload set \\
+        --nemeses power-loss-all,kill:count=all --time-limit 300 \\
+        --extra '-o group=stream --fault-seconds 12 --heal-seconds 150'
 
 Each run is one process in its own store (kept with ``--store``); a run that does not
 end in time is killed and cleaned up by run id.
@@ -64,6 +67,7 @@ def run_one(args: argparse.Namespace, nemesis: str, seed: int, store: Path) -> R
     argv = [chaoskit(), "run", "--target", args.target, "--nemesis", nemesis, "--no-progress"]
     argv += ["--workload", args.workload, "--time-limit", f"{args.time_limit:g}"]
     argv += ["--seed", str(seed), "--store", str(store), "--nodes", str(args.nodes)]
+    argv += args.extra.split()
     env = dict(os.environ, PYTHONPATH=str(ROOT), COLUMNS="200")
     t0 = time.monotonic()
     proc = subprocess.Popen(
@@ -148,6 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--nodes", type=int, default=5)
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--jobs", type=int, default=1, help="runs at once")
+    ap.add_argument(
+        "--extra",
+        default="",
+        help="more `chaoskit run` arguments, e.g. '-o group=stream --heal-seconds 150'",
+    )
     ap.add_argument("--store", type=Path, default=None, help="keep the runs here")
     ap.add_argument("--json", type=Path, default=None, help="write every run's record")
     args = ap.parse_args(argv)
