@@ -49,6 +49,8 @@ class Run:
     valid: Any = None
     kinds: list[str] = field(default_factory=list)
     acked_writes: int = 0
+    #: Acknowledged adds missing from the final read (the ``set`` workload only).
+    lost_writes: int | None = None
     faults: int = 0
     dropped: dict[str, int] = field(default_factory=lambda: {"files": 0, "bytes": 0, "ops": 0})
     wall_s: float = 0.0
@@ -96,6 +98,8 @@ def run_one(args: argparse.Namespace, nemesis: str, seed: int, store: Path) -> R
 def score(run: Run, run_dir: Path) -> None:
     results = json.loads((run_dir / "results.json").read_text())
     run.valid = results.get("valid")
+    lost = results.get("checkers", {}).get("lost-writes", {}).get("metrics", {})
+    run.lost_writes = lost.get("lost")
     run.kinds = sorted(
         {
             str(a.get("kind", name))
@@ -122,8 +126,8 @@ def table(runs: Sequence[Run], args: argparse.Namespace) -> str:
         f"{args.target}, {args.nodes} nodes, {args.workload} workload, {args.time_limit:g} s runs",
         "",
         "| nemesis | runs | valid | invalid (anomalies) | faults | acknowledged writes "
-        "| dropped at power loss: files / bytes / metadata ops |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| lost (set) | dropped at power loss: files / bytes / metadata ops |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for nemesis in dict.fromkeys(r.nemesis for r in runs):
         mine = [r for r in runs if r.nemesis == nemesis]
@@ -137,9 +141,14 @@ def table(runs: Sequence[Run], args: argparse.Namespace) -> str:
             f"| `{nemesis}` | {len(done)}{f' (+{errors} failed)' if errors else ''} | {valid} | "
             f"{len(bad)}{' (' + ', '.join(kinds) + ')' if kinds else ''} | "
             f"{sum(r.faults for r in done)} | {sum(r.acked_writes for r in done)} | "
-            f"{drop['files']} / {drop['bytes']} / {drop['ops']} |"
+            f"{_lost(done)} | {drop['files']} / {drop['bytes']} / {drop['ops']} |"
         )
     return "\n".join(lines)
+
+
+def _lost(runs: Sequence[Run]) -> str:
+    known = [r.lost_writes for r in runs if r.lost_writes is not None]
+    return str(sum(known)) if known else "-"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -172,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = run_one(args, nemesis, seed, sub)
         print(
             f"{nemesis} seed {seed}: exit {run.exit} valid {run.valid} {run.kinds} "
-            f"acked {run.acked_writes} faults {run.faults} dropped {run.dropped} "
+            f"acked {run.acked_writes} lost {run.lost_writes} faults {run.faults} "
+            f"dropped {run.dropped} "
             f"({run.wall_s:.0f} s){' ' + run.error if run.error else ''}",
             flush=True,
         )
