@@ -91,6 +91,7 @@ def run_one(args: argparse.Namespace, nemesis: str, seed: int, store: Path) -> R
     if not found:
         run.error = run.error or (output.strip().splitlines() or ["no output"])[-1]
         return run
+    run.error = None  # checked and stored: only its reports were still being written
     score(run, max(found))
     return run
 
