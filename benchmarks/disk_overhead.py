@@ -7,8 +7,9 @@ a fault file system (as in any run with a disk nemesis; no fault is applied). Ea
 fsyncs its log before it answers, so every write pays the file system's fsync path.
 
 Printed per variant: ok operations per second over the load window, and the latency of
-ok operations (p50, p99, ms), best of ``--rounds`` rounds (the variants alternate, so
-both see the same background load), and the ratio fault file system / plain.
+ok operations (p50, p99, ms), the best and the median of ``--rounds`` rounds (the
+variants alternate, so both see the same background load), and the ratio fault file
+system / plain.
 
 Needs FUSE (root, /dev/fuse, fusermount3), like the disk nemeses. About
 ``rounds x 2 x (seconds + 15)`` seconds.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +35,7 @@ from chaoskit.run.cluster import ChaosCluster
 from chaoskit.run.config import NemesisSpec, RunConfig
 
 VARIANTS = {"plain": [], "faultfs": [NemesisSpec("power-loss")]}
+ROWS = (("ok ops/s", "ops"), ("p50 latency, ms", "p50"), ("p99 latency, ms", "p99"))
 
 
 def load(store: Path, variant: str, seconds: float, concurrency: int, seed: int) -> Path:
@@ -123,16 +126,28 @@ def best(values: list[dict[str, float]]) -> dict[str, Any]:
     }
 
 
+def middle(values: list[dict[str, float]]) -> dict[str, Any]:
+    return {key: statistics.median(v[key] for v in values) for key in ("ops", "p50", "p99")}
+
+
 def report(rounds: dict[str, list[dict[str, float]]], args: argparse.Namespace) -> None:
-    plain, ours = best(rounds["plain"]), best(rounds["faultfs"])
+    """Best and median round of each variant, side by side, with the ratio: on a busy
+    machine the spread between rounds says how much of a difference is noise."""
     print(
         f"\nreference Raft, 5 nodes, register workload, {args.concurrency} clients, "
-        f"{args.seconds:g} s per cluster, best of {args.rounds} rounds"
+        f"{args.seconds:g} s per cluster, {args.rounds} rounds"
     )
-    print(f"{'':22} {'plain':>10} {'faultfs':>10} {'faultfs/plain':>14}")
-    for label, key in (("ok ops/s", "ops"), ("p50 latency, ms", "p50"), ("p99 latency, ms", "p99")):
-        ratio = ours[key] / plain[key] if plain[key] else float("nan")
-        print(f"{label:22} {plain[key]:10.2f} {ours[key]:10.2f} {ratio:14.2f}")
+    print(f"{'':30} {'plain':>10} {'faultfs':>10} {'faultfs/plain':>14}")
+    for how, pick in (("best", best), ("median", middle)):
+        plain, ours = pick(rounds["plain"]), pick(rounds["faultfs"])
+        for label, key in (
+            ("ok ops/s", "ops"),
+            ("p50 latency, ms", "p50"),
+            ("p99 latency, ms", "p99"),
+        ):
+            ratio = ours[key] / plain[key] if plain[key] else float("nan")
+            name = f"{label} ({how})"
+            print(f"{name:30} {plain[key]:10.2f} {ours[key]:10.2f} {ratio:14.2f}")
 
 
 if __name__ == "__main__":
