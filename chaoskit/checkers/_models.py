@@ -132,6 +132,14 @@ class ValueModel:
         return bool(op[0] in (WRITE, CAS, CAS_MAYBE))
 
     @staticmethod
+    def written(op: Step) -> Any:
+        """The state a write or compare-and-set leaves when it applies (BAD for others)."""
+        code = op[0]
+        if code == WRITE:
+            return op[1]
+        return op[2] if code in (CAS, CAS_MAYBE) else BAD
+
+    @staticmethod
     def appends(op: Step) -> bool:
         """Whether ``op`` extends the state (an append)."""
         return bool(op[0] == APPEND)

@@ -24,9 +24,13 @@ def run_cell(cell: dict[str, Any]) -> Path:
     """Run one matrix cell and return its run directory.
 
     A cell that cannot be carried out raises its ``ChaoskitError``; the nightly
-    runner records it as a failed cell and goes on.
+    runner records it as a failed cell and goes on. A run cut short by Ctrl-C or
+    SIGTERM (stored, torn down) raises ``KeyboardInterrupt``: the signal was meant for
+    the night, which stops there (a shard then says it was interrupted).
     """
     result = run(cell_config(cell))
+    if result.interrupted:
+        raise KeyboardInterrupt(f"run interrupted; partial run stored in {result.run_dir}")
     if result.error and not result.run_dir.exists():
         raise ChaoskitError(result.error)
     return result.run_dir

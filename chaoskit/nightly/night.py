@@ -5,44 +5,23 @@ every seed's run is valid. The report shows pass/fail per cell, the anomalies fo
 failover p50/p99 per cell (pooled over its seeds), charts of each metric over the
 previous nights in the same store, and what changed since the last night: new
 failures, fixed cells and failover regressions. Exit status 1 if any cell failed
-(an anomaly, or a run that could not be carried out), else 0.
-
-Matrix file (TOML)::
-
-    [matrix]
-    targets   = ["raft", "bully"]            # required
-    nemeses   = ["partition", "kill", "partition:mode=hang"]   # required, --nemesis syntax
-    workloads = ["register"]                 # default ["none"]
-    seeds     = [1, 2, 3]                    # required
-    time_limit = 30                          # seconds per run, required
-    nodes = 5                                # any other run setting (docs/cli.md), the
-    bound_clients = 2                        # same for every cell, by its settings key
-
-    [options]                                # optional: -o key=value for every run
-    tick-ms = "5"
-
-    [[exclude]]                              # optional: skip the cells that match all keys
-    target = "bully"
-    workload = "register"
-
-    [trends]                                 # optional
-    nights = 14                              # previous nights drawn
-    regression_ratio = 1.25                  # failover p50/p99 worse by this factor ...
-    regression_min_ms = 100                  # ... and by at least this much is a regression
+(an anomaly, a run that could not be carried out, a run no shard reported), else 0.
+The matrix file is read by ``chaoskit.nightly.matrix``.
 
 Each run gets ``run_one(cell)`` with ``cell`` = ``{"target", "nemesis", "workload",
-"seed", "time_limit", "nodes", "options"}``; it returns the run's directory. Written:
-``<store>/nightly/<UTC time>/summary.json`` and ``report.html``.
+"seed", "time_limit", "nodes", "options", "store"}``; it returns the run's directory.
+Written: ``<store>/nightly/<UTC time>/summary.json`` and ``report.html``. The pieces
+here (running a list of runs, grouping runs into cells, writing a night) are shared
+with a shard (``shard_run``) and a merge of shards (``merge``), so that a sharded
+night is the same night as a single-machine one.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -52,106 +31,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from chaoskit.checkers.figures import percentile
-from chaoskit.errors import ChaoskitError, ConfigError
+from chaoskit.errors import ChaoskitError
+from chaoskit.nightly.identity import matrix_digest
+from chaoskit.nightly.matrix import Matrix, RunItem, load_matrix
 from chaoskit.report._junit import JUNIT, write_junit
 from chaoskit.report._model import failover_values, flat_anomalies, read_results
 from chaoskit.report._nightly_page import render_nightly
 from chaoskit.report._run_report import REPORT, write_run_report
-from chaoskit.run.settings import MAPPING_KEYS
 from chaoskit.store.rundir import write_json
 
+__all__ = ["Matrix", "load_matrix", "previous_summaries", "run_nightly", "summary_table"]
+
 RunOne = Callable[[dict[str, Any]], Path]
-FAILED = ("fail", "error")
-#: The axes of a matrix, and the run settings its cells share (keys of the settings
-#: table, except those the axes set and the target options of [options]).
-AXES = ("targets", "nemeses", "workloads", "seeds")
-SHARED_SETTINGS = tuple(
-    k for k in MAPPING_KEYS if k not in ("target", "nemesis", "workload", "seed", "options")
-)
-MATRIX_KEYS = (*AXES, *SHARED_SETTINGS)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Matrix:
-    """A parsed matrix file."""
-
-    targets: list[str]
-    nemeses: list[str]
-    workloads: list[str]
-    seeds: list[int]
-    time_limit: float
-    #: Run settings (``chaoskit.run.settings`` keys) shared by every cell.
-    settings: dict[str, Any] = field(default_factory=dict)
-    options: dict[str, str] = field(default_factory=dict)
-    exclude: list[dict[str, str]] = field(default_factory=list)
-    nights: int = 14
-    regression_ratio: float = 1.25
-    regression_min_ms: float = 100.0
-
-    def cells(self) -> list[tuple[str, str, str]]:
-        """Every (target, nemesis, workload) not excluded, in matrix order."""
-        out = []
-        for target, nemesis, workload in itertools.product(
-            self.targets, self.nemeses, self.workloads
-        ):
-            cell = {"target": target, "nemesis": nemesis, "workload": workload}
-            if not any(all(cell.get(k) == v for k, v in ex.items()) for ex in self.exclude):
-                out.append((target, nemesis, workload))
-        return out
-
-
-def load_matrix(path: Path) -> Matrix:
-    """Parse and validate a matrix file; a ``ConfigError`` naming what is wrong."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read the matrix {path}: {exc.strerror or exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
-    m = data.get("matrix")
-    if not isinstance(m, dict):
-        raise ConfigError(f"{path}: no [matrix] table")
-    unknown = sorted(set(m) - set(MATRIX_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{path}: [matrix] has unknown key(s) {', '.join(unknown)}; "
-            f"known: {', '.join(MATRIX_KEYS)}"
-        )
-    trends = data.get("trends", {})
-    try:
-        matrix = Matrix(
-            targets=_names(m, "targets"),
-            nemeses=_names(m, "nemeses"),
-            workloads=_names(m, "workloads", ["none"]),
-            seeds=[int(s) for s in _list(m, "seeds")],
-            time_limit=float(m["time_limit"]),
-            settings={k: v for k, v in m.items() if k in SHARED_SETTINGS},
-            options={str(k): str(v) for k, v in data.get("options", {}).items()},
-            exclude=[{str(k): str(v) for k, v in ex.items()} for ex in data.get("exclude", [])],
-            nights=int(trends.get("nights", 14)),
-            regression_ratio=float(trends.get("regression_ratio", 1.25)),
-            regression_min_ms=float(trends.get("regression_min_ms", 100)),
-        )
-    except KeyError as exc:
-        raise ConfigError(f"{path}: [matrix] needs {exc.args[0]}") from exc
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"{path}: bad value in the matrix: {exc}") from exc
-    if matrix.time_limit <= 0 or not matrix.seeds or not matrix.cells():
-        raise ConfigError(f"{path}: the matrix has no runs (seeds, time_limit or excludes)")
-    return matrix
-
-
-def _list(table: dict[str, Any], key: str, default: list[Any] | None = None) -> list[Any]:
-    value = table.get(key, default)
-    if value is None:
-        raise KeyError(key)
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"{key} must be a non-empty list")
-    return value
-
-
-def _names(table: dict[str, Any], key: str, default: list[str] | None = None) -> list[str]:
-    return [str(v) for v in _list(table, key, default)]
+#: Cell statuses that fail a night: an anomaly, a run not carried out, a run not reported.
+FAILED = ("fail", "error", "missing")
+#: The folder of a night: its start, UTC, to the microsecond (sorts by time).
+NIGHT_DIR = "%Y%m%dT%H%M%S.%fZ"
+Entries = dict[RunItem, dict[str, Any]]
 
 
 def run_nightly(
@@ -161,13 +57,37 @@ def run_nightly(
     *,
     console: Console | None = None,
     now: datetime | None = None,
+    night: str | None = None,
 ) -> int:
     """Run every cell of the matrix, write the nightly report, return the exit status."""
     matrix = load_matrix(matrix_path)
     console = console or Console()
     started = now or datetime.now(UTC)
-    out_dir = Path(store) / "nightly" / started.strftime("%Y%m%dT%H%M%S.%fZ")
-    cells = _run_all(matrix, Path(store), run_one, console)
+    entries = run_items(matrix, matrix.items(), Path(store), run_one, console)
+    summary = night_summary(
+        matrix,
+        str(matrix_path),
+        cells_of(matrix, entries),
+        started=started,
+        finished=datetime.now(UTC),
+        night=night or started.strftime("%Y-%m-%d"),
+    )
+    text = Path(matrix_path).read_text(encoding="utf-8")
+    write_night(Path(store), summary, matrix, text, console)
+    return int(summary["exit_status"])
+
+
+def night_summary(
+    matrix: Matrix,
+    matrix_file: str,
+    cells: list[dict[str, Any]],
+    *,
+    started: datetime,
+    finished: datetime,
+    night: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A night's ``summary.json``: its identity, its cells, its status."""
     status = (
         "fail"
         if any(c["status"] in FAILED for c in cells)
@@ -175,63 +95,70 @@ def run_nightly(
         if any(c["status"] == "unknown" for c in cells)
         else "pass"
     )
-    summary: dict[str, Any] = {
+    return {
         "started_at": started.isoformat(),
-        "finished_at": datetime.now(UTC).isoformat(),
-        "matrix_file": str(matrix_path),
+        "finished_at": finished.isoformat(),
+        "matrix_file": matrix_file,
+        "night": night,
+        "matrix_digest": matrix_digest(matrix),
         "status": status,
         "cells": cells,
         "exit_status": 1 if status == "fail" else 0,
+        **extra,
     }
-    previous = previous_summaries(Path(store), limit=matrix.nights)
+
+
+def write_night(
+    store: Path, summary: dict[str, Any], matrix: Matrix, matrix_text: str, console: Console
+) -> Path:
+    """Write ``summary.json`` and ``report.html`` of a night; print its table."""
+    started = datetime.fromisoformat(summary["started_at"]).astimezone(UTC)
+    out_dir = store / "nightly" / started.strftime(NIGHT_DIR)
+    previous = previous_summaries(store, limit=matrix.nights, exclude=out_dir.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "summary.json", summary)
     page = render_nightly(
         summary,
         previous,
         out_dir,
-        Path(matrix_path).read_text(encoding="utf-8"),
+        matrix_text,
         ratio=matrix.regression_ratio,
         min_ms=matrix.regression_min_ms,
     )
     tmp = out_dir / (REPORT + ".tmp")
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out_dir / REPORT)
-    console.print(summary_table(cells))
+    console.print(summary_table(summary["cells"]))
     console.print(f"nightly report: {out_dir / REPORT}")
-    return int(summary["exit_status"])
+    return out_dir
 
 
-def _run_all(
-    matrix: Matrix, store: Path, run_one: RunOne, console: Console
-) -> list[dict[str, Any]]:
-    cells = matrix.cells()
+def run_items(
+    matrix: Matrix,
+    items: Iterable[RunItem],
+    store: Path,
+    run_one: RunOne,
+    console: Console,
+    *,
+    after: Callable[[RunItem, dict[str, Any]], None] | None = None,
+) -> Entries:
+    """Run ``items`` one after the other with a progress bar; ``after`` sees each entry."""
+    todo = list(items)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    out = []
+    out: Entries = {}
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("nightly", total=len(cells) * len(matrix.seeds))
-        for target, nemesis, workload in cells:
-            runs = []
-            for seed in matrix.seeds:
-                progress.update(task, description=f"{target} {nemesis} {workload} seed {seed}")
-                cell = {
-                    **matrix.settings,
-                    "target": target,
-                    "nemesis": nemesis,
-                    "workload": workload,
-                    "seed": seed,
-                    "time_limit": matrix.time_limit,
-                    "options": dict(matrix.options),
-                    "store": str(store),
-                }
-                runs.append(_one(cell, store, run_one))
-                progress.advance(task)
-            out.append(_cell(target, nemesis, workload, runs))
+        task = progress.add_task("nightly", total=len(todo))
+        for item in todo:
+            progress.update(task, description=f"{item.key} seed {item.seed}")
+            out[item] = _one(matrix.run_settings(item, store), store, run_one)
+            if after is not None:
+                after(item, out[item])
+            progress.advance(task)
     return out
 
 
@@ -245,16 +172,17 @@ def _one(cell: dict[str, Any], store: Path, run_one: RunOne) -> dict[str, Any]:
         "anomaly_kinds": {},
         "failover_ms": [],
         "error": None,
+        "duration_s": None,
     }
+    began = time.monotonic()
     try:
         run_dir = Path(run_one(cell))
         results = read_results(run_dir)
         _ensure_reports(run_dir)
-    except ChaoskitError as exc:
-        entry["error"] = str(exc)
-        return entry
     except Exception as exc:  # noqa: BLE001 (a nightly records a broken run, goes on)
-        entry["error"] = f"{type(exc).__name__}: {exc}"
+        known = isinstance(exc, ChaoskitError)
+        entry["error"] = str(exc) if known else f"{type(exc).__name__}: {exc}"
+        entry["duration_s"] = round(time.monotonic() - began, 3)
         return entry
     anomalies = flat_anomalies(results)
     kinds: dict[str, int] = {}
@@ -268,6 +196,7 @@ def _one(cell: dict[str, Any], store: Path, run_one: RunOne) -> dict[str, Any]:
         anomalies=len(anomalies),
         anomaly_kinds=kinds,
         failover_ms=failover_values(metrics),
+        duration_s=round(time.monotonic() - began, 3),
     )
     return entry
 
@@ -287,6 +216,41 @@ def _rel(path: Path, store: Path) -> str:
         return str(path.resolve())
 
 
+def missing_entry(seed: int, note: str) -> dict[str, Any]:
+    """The entry of a run that no shard reported: not a pass, and says why."""
+    return {
+        "seed": seed,
+        "run_dir": None,
+        "verdict": "missing",
+        "anomalies": 0,
+        "anomaly_kinds": {},
+        "failover_ms": [],
+        "error": note,
+        "duration_s": None,
+    }
+
+
+def cells_of(
+    matrix: Matrix,
+    entries: Mapping[RunItem, dict[str, Any]],
+    missing: Mapping[RunItem, str] | None = None,
+) -> list[dict[str, Any]]:
+    """Group run entries into cells in matrix order. An item without an entry is left
+    out, or, when ``missing`` is given, a ``missing`` run with its note."""
+    out = []
+    for target, nemesis, workload in matrix.cells():
+        runs = []
+        for seed in matrix.seeds:
+            item = RunItem(target, nemesis, workload, seed)
+            if item in entries:
+                runs.append(entries[item])
+            elif missing is not None:
+                runs.append(missing_entry(seed, missing.get(item, "no shard reported this run")))
+        if runs:
+            out.append(_cell(target, nemesis, workload, runs))
+    return out
+
+
 def _cell(target: str, nemesis: str, workload: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     verdicts = [r["verdict"] for r in runs]
     status = (
@@ -294,6 +258,8 @@ def _cell(target: str, nemesis: str, workload: str, runs: list[dict[str, Any]]) 
         if "error" in verdicts
         else "fail"
         if False in verdicts
+        else "missing"
+        if "missing" in verdicts
         else "unknown"
         if any(v not in (True, False) for v in verdicts)
         else "pass"
@@ -304,7 +270,7 @@ def _cell(target: str, nemesis: str, workload: str, runs: list[dict[str, Any]]) 
         for k, n in r["anomaly_kinds"].items():
             kinds[k] = kinds.get(k, 0) + n
     return {
-        "key": f"{target} / {nemesis} / {workload}",
+        "key": RunItem(target, nemesis, workload, 0).key,
         "target": target,
         "nemesis": nemesis,
         "workload": workload,
@@ -321,10 +287,15 @@ def _cell(target: str, nemesis: str, workload: str, runs: list[dict[str, Any]]) 
     }
 
 
-def previous_summaries(store: Path, limit: int) -> list[tuple[str, dict[str, Any]]]:
-    """The last ``limit`` nightly summaries already in the store, oldest first."""
+def previous_summaries(
+    store: Path, limit: int, exclude: str | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The last ``limit`` nightly summaries already in the store, oldest first
+    (``exclude``: tonight's folder, when a merge writes a night again)."""
     found = []
     for path in sorted((store / "nightly").glob("*/summary.json")):
+        if path.parent.name == exclude:
+            continue
         try:
             found.append((path.parent.name, json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError):
@@ -332,17 +303,17 @@ def previous_summaries(store: Path, limit: int) -> list[tuple[str, dict[str, Any
     return found[-limit:] if limit > 0 else []
 
 
-def summary_table(cells: list[dict[str, Any]]) -> Table:
+def summary_table(cells: list[dict[str, Any]], title: str = "nightly matrix") -> Table:
     """The terminal summary: one row per cell."""
-    table = Table(title="nightly matrix")
+    table = Table(title=title)
     for column in ("cell", "status", "seeds", "anomalies", "failover p50", "failover p99"):
         table.add_column(column)
-    colour = {"pass": "green", "fail": "red", "error": "red", "unknown": "yellow"}
+    colour = {"pass": "green", "fail": "red", "error": "red", "missing": "red"}
     for c in cells:
         f = c["failover_ms"]
         table.add_row(
             c["key"],
-            f"[{colour[c['status']]}]{c['status']}[/]",
+            f"[{colour.get(c['status'], 'yellow')}]{c['status']}[/]",
             str(len(c["runs"])),
             str(c["anomalies"]),
             _ms(f["p50"]),

@@ -1,10 +1,14 @@
 """One proxied TCP connection: two sockets, two directions, each with its toxics.
 
-Forwarding uses asyncio Protocols directly (no StreamReader): with no toxic on a
-direction, ``data_received`` writes straight into the other socket's transport. With
-toxics, a chunk runs through the pure stages of ``_toxics`` at once, and the events
-they schedule are carried out by event-loop timers. Nothing here awaits except the
-upstream connect, so the proxy can share the controller's loop.
+Forwarding uses asyncio buffered Protocols directly (no StreamReader): each socket
+is read into a buffer of its own, and with no toxic on a direction what was read is
+written straight into the other socket's transport, without a copy. (A plain
+Protocol would get a fresh 256 KiB bytes object for every read, however small: that
+allocation, and the page faults of memory the allocator hands back and forth, were
+the largest part of the proxy's cost per message and of its latency tail.) With
+toxics, a chunk is copied and runs through the pure stages of ``_toxics`` at once, and
+the events they schedule are carried out by event-loop timers. Nothing here awaits
+except the upstream connect, so the proxy can share the controller's loop.
 
 Flow control: a direction stops reading its source while the destination's write
 buffer is above its high-water mark, or while more than ``BACKLOG_HIGH`` bytes wait
@@ -14,24 +18,17 @@ in its schedule (for example behind a bandwidth toxic), and resumes below the ma
 from __future__ import annotations
 
 import asyncio
-import bisect
 import contextlib
 import logging
-import random
 import socket
 import struct
-from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
+from chaoskit.proxy._direction import Direction
 from chaoskit.proxy._toxics import (
-    Event,
-    Stage,
     Stream,
     ToxicSpec,
-    make_stage,
-    run_chain,
-    start_chain,
 )
 
 log = logging.getLogger("chaoskit.proxy")
@@ -41,11 +38,10 @@ class RefusedUpstream(Exception):
     """The upstream's name resolved to addresses the policy refuses (metadata)."""
 
 
-BACKLOG_HIGH = 1 << 20
-BACKLOG_LOW = 1 << 18
 WRITE_HIGH = 1 << 20
 WRITE_LOW = 1 << 18
 CONNECT_RETRY = 1.0  # seconds to keep retrying a refused upstream connect
+READ_SIZE = 1 << 18  # bytes read from a socket at once (asyncio's own default)
 
 
 def tune(transport: asyncio.BaseTransport) -> None:
@@ -70,14 +66,19 @@ def reset(transport: asyncio.BaseTransport) -> None:
         transport.close()
 
 
-class Side(asyncio.Protocol):
-    """One socket of a link; hands what it reads to the direction leaving it."""
+class Side(asyncio.BufferedProtocol, asyncio.Protocol):
+    """One socket of a link; hands what it reads to the direction leaving it.
+
+    A buffered protocol (transports see ``BufferedProtocol`` and read into
+    ``get_buffer``); it is a ``Protocol`` too only for the proxy's type hints.
+    """
 
     def __init__(self, link: Link, role: Literal["client", "server"]) -> None:
         self.link = link
         self.role = role
         self.transport: asyncio.Transport | None = None
         self.write_paused = False
+        self.view = memoryview(bytearray(READ_SIZE))
         #: Bytes (and EOF) read before the link could forward them: ``pause_reading``
         #: in ``connection_made`` does not hold on every 3.11 patch release.
         self.early: list[bytes] = []
@@ -89,12 +90,18 @@ class Side(asyncio.Protocol):
         tune(transport)
         self.link.side_made(self)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        data = self.view[:nbytes]
         direction = self.link.outbound_if_ready(self)
         if direction is None:
-            self.early.append(data)
-        else:
-            direction.feed(data)
+            self.early.append(bytes(data))
+        elif direction.feed(data):
+            # The destination kept a reference to the buffer (a transport that queues
+            # memoryviews instead of copying): read into a fresh one from now on.
+            self.view = memoryview(bytearray(READ_SIZE))
 
     def eof_received(self) -> bool:
         direction = self.link.outbound_if_ready(self)
@@ -123,143 +130,6 @@ class Side(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.link.side_lost(self, exc)
-
-
-class Direction:
-    """Bytes from ``src`` to ``dst`` through this direction's toxic stages."""
-
-    def __init__(self, link: Link, stream: Stream, src: Side, dst: Side) -> None:
-        self.link = link
-        self.stream = stream
-        self.src = src
-        self.dst = dst
-        self.loop = asyncio.get_running_loop()
-        self.stages: list[Stage] = []
-        self.state: dict[str, dict[str, int]] = {}
-        self.queue: deque[Event] = deque()
-        self.backlog = 0
-        self.timer: asyncio.TimerHandle | None = None
-        self.reading_paused = False
-        self.eof_seen = False
-        self.done = False
-
-    # -- input -------------------------------------------------------------------
-    def feed(self, data: bytes) -> None:
-        if self.done:
-            return
-        if not self.stages and not self.queue:
-            if self.dst.transport is not None:
-                self.dst.transport.write(data)  # the fast path: no toxic, nothing queued
-            return
-        self.enqueue(run_chain(self.stages, [Event(self.loop.time(), "data", data)]))
-
-    def feed_eof(self) -> None:
-        self.eof_seen = True
-        if self.done:
-            return
-        self.enqueue(run_chain(self.stages, [Event(self.loop.time(), "eof")]))
-
-    # -- toxics ------------------------------------------------------------------
-    def set_toxics(self, specs: list[ToxicSpec]) -> None:
-        """Install the proxy's current toxics for this stream on this open connection.
-
-        What is already scheduled goes out now (a toxic interrupted in Toxiproxy also
-        lets its held data go) and pending closes are dropped; then every toxic starts
-        afresh from now. Only limit_data's byte count carries over, and the draws stay
-        reproducible because they are seeded per connection, toxic and revision.
-        """
-        self.flush()
-        if self.done:
-            return
-        self.state = {spec.name: self.state.get(spec.name, {}) for spec in specs}
-        stages = (self.new_stage(spec) for spec in specs)
-        self.stages = [stage for stage in stages if stage is not None]
-        self.enqueue(start_chain(self.stages, self.loop.time()))
-
-    def new_stage(self, spec: ToxicSpec) -> Stage | None:
-        """A stage for ``spec``, or None when its toxicity draw says "not here"."""
-        base = f"{self.link.seed_key}/{self.stream}/{spec.name}/{spec.revision}"
-        if spec.toxicity < 1.0 and random.Random(base + "/toxicity").random() >= spec.toxicity:
-            return None
-        return make_stage(spec, random.Random(base + "/draws"), self.state[spec.name])
-
-    # -- output ------------------------------------------------------------------
-    def enqueue(self, events: list[Event]) -> None:
-        """Add events in time order (a toxic's timer may fire before queued data)."""
-        for event in events:
-            if not self.queue or self.queue[-1].time <= event.time:
-                self.queue.append(event)
-            else:
-                index = bisect.bisect_right(self.queue, event.time, key=lambda e: e.time)
-                self.queue.insert(index, event)
-            self.backlog += len(event.data)
-        self.run_due()
-
-    def run_due(self) -> None:
-        """Carry out every event whose time has come; arm a timer for the next one."""
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        now = self.loop.time()
-        while self.queue and not self.done:
-            head = self.queue[0]
-            if head.time > now:
-                self.timer = self.loop.call_at(head.time, self.run_due)
-                break
-            self.queue.popleft()
-            self.carry_out(head)
-        self.update_reading()
-
-    def flush(self) -> None:
-        """Carry out all scheduled data and end-of-stream now; drop scheduled closes."""
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        while self.queue and not self.done:
-            event = self.queue.popleft()
-            if event.kind in ("data", "eof"):
-                self.carry_out(event)
-        self.queue.clear()
-        self.backlog = 0
-        self.update_reading()
-
-    def carry_out(self, event: Event) -> None:
-        self.backlog -= len(event.data)
-        transport = self.dst.transport
-        if event.kind == "data":
-            if transport is not None and not transport.is_closing():
-                transport.write(event.data)
-        elif event.kind == "eof":
-            self.done = True
-            if transport is not None and not transport.is_closing() and transport.can_write_eof():
-                transport.write_eof()
-            self.link.direction_done()
-        elif event.kind == "close":
-            self.link.close()
-        else:
-            self.link.reset()
-
-    def update_reading(self) -> None:
-        """Pause or resume reading the source to bound memory (see module docstring)."""
-        transport = self.src.transport
-        if transport is None or transport.is_closing() or self.eof_seen:
-            return
-        full = self.backlog > BACKLOG_HIGH or (self.reading_paused and self.backlog > BACKLOG_LOW)
-        should_pause = full or self.dst.write_paused
-        if should_pause and not self.reading_paused:
-            transport.pause_reading()
-            self.reading_paused = True
-        elif not should_pause and self.reading_paused:
-            transport.resume_reading()
-            self.reading_paused = False
-
-    def stop(self) -> None:
-        self.done = True
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        self.queue.clear()
-        self.backlog = 0
 
 
 ToxicsFor = Callable[[Stream], list[ToxicSpec]]

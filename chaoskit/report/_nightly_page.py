@@ -1,4 +1,5 @@
-"""The nightly resilience report page: changes since last night, the matrix, trends."""
+"""The nightly resilience report page: changes since last night, the matrix, trends;
+and, for a night merged from shards, which shards came back."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ def render_nightly(
 ) -> str:
     """The whole nightly page; ``previous`` are earlier nights, oldest first."""
     tonight = out_dir.name
+    night = f"night {summary['night']} · " if summary.get("night") else ""
+    digest = str(summary.get("matrix_digest") or "")[:12]
     diff = changes(summary, previous[-1] if previous else None, ratio=ratio, min_ms=min_ms)
     status_badge = badge(summary["status"], element_id="verdict")
     return render(
@@ -35,9 +38,11 @@ def render_nightly(
         page_title=f"chaoskit nightly: {esc(tonight)}",
         heading=f"Resilience report {esc(tonight)} {status_badge}",
         subtitle=esc(
-            f"started {summary['started_at']} · matrix {summary['matrix_file']} · "
-            f"{len(summary['cells'])} cells · exit status {summary['exit_status']}"
+            f"{night}started {summary['started_at']} · matrix {summary['matrix_file']}"
+            + (f" ({digest})" if digest else "")
+            + f" · {len(summary['cells'])} cells · exit status {summary['exit_status']}"
         ),
+        shards=_shards(summary),
         changes=_changes(diff, ratio, min_ms),
         cells=_cells(summary["cells"]),
         trends=_trends([*previous, (tonight, summary)]),
@@ -83,7 +88,8 @@ def _changes(diff: Changes, ratio: float, min_ms: float) -> str:
 def _run_link(run: dict[str, Any]) -> str:
     label = f"seed {run['seed']}"
     if not run.get("run_dir"):
-        return badge("error", label) + f' <span class="note">{esc(run.get("error", ""))}</span>'
+        verdict = run.get("verdict", "error")
+        return badge(verdict, label) + f' <span class="note">{esc(run.get("error", ""))}</span>'
     path = str(run["run_dir"])
     href = f"file://{path}/report.html" if path.startswith("/") else f"../../{path}/report.html"
     return f'<a href="{esc(href)}">{badge(run["verdict"], label)}</a>'
@@ -126,3 +132,42 @@ def _trends(nights: list[tuple[str, dict[str, Any]]]) -> str:
         salt = "trend-" + metric.replace(" ", "-")
         out.append(charts.trend_svg(salt, title, names, data, unit))
     return "".join(out)
+
+
+def _shards(summary: dict[str, Any]) -> str:
+    """A merged night's shards: each one's status, runs and times; empty otherwise."""
+    rows = summary.get("shards")
+    if not rows:
+        return ""
+    bad = [r for r in rows if r["status"] != "done"]
+    lead = (
+        '<p id="shards-missing">Not a pass: '
+        + esc(", ".join(f"shard {r['index']}/{r['count']} {r['status']}" for r in bad))
+        + ". Runs they did not report are <em>missing</em> in their cells.</p>"
+        if bad
+        else f"<p>All {len(rows)} shards finished.</p>"
+    )
+    table_rows = [
+        [
+            esc(f"{r['index']}/{r['count']}"),
+            badge("pass" if r["status"] == "done" else "missing", r["status"]),
+            esc(f"{r['runs']} of {r['assigned']}" if r.get("assigned") is not None else r["runs"]),
+            esc(f"{r['expected_s']:.0f} s" if r.get("expected_s") is not None else ""),
+            esc(r.get("host") or ""),
+            esc(r.get("started_at") or ""),
+            esc(r.get("finished_at") or ""),
+        ]
+        for r in rows
+    ]
+    warnings = "".join(f"<li>{esc(w)}</li>" for w in summary.get("warnings") or [])
+    return (
+        '<section id="shards"><h2>Shards</h2>'
+        + lead
+        + table(
+            ["shard", "status", "runs", "expected", "host", "started", "finished"],
+            table_rows,
+            attrs='id="shard-table"',
+        )
+        + (f'<ul id="shard-warnings">{warnings}</ul>' if warnings else "")
+        + "</section>"
+    )

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FAILED = ("fail", "error")
+#: Statuses that fail a cell; ``missing``: a run no shard of a merged night reported.
+FAILED = ("fail", "error", "missing")
 
 
 @dataclass

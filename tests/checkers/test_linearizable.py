@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chaoskit.checkers._models import BAD, get_model
-from chaoskit.checkers.linearizable import LinearizableChecker, Operation, search
+from chaoskit.checkers._search import Operation, search
+from chaoskit.checkers.linearizable import LinearizableChecker
 from chaoskit.core.checker import RunData
 
 Op = tuple[int, str, Any, int, str, Any, int]  # process, f, arg, call, outcome, result, ret
@@ -206,7 +207,7 @@ def small_histories(draw: Any) -> list[Operation]:
             step = model.encode("cas", [value, 0], None, "fail", cas_fail_is_miss=True)
             outcome = "ok"
         assert step is not None
-        ops.append(Operation(call, ret if outcome == "ok" else None, step, {}, None))
+        ops.append(Operation(call, ret if outcome == "ok" else None, step))
     return ops
 
 

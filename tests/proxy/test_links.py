@@ -29,6 +29,41 @@ def test_plain_forwarding_both_ways_and_half_close(kit) -> None:  # type: ignore
     kit.run(scenario())
 
 
+def test_buffered_reads_keep_every_byte_behind_a_slow_reader(kit) -> None:  # type: ignore[no-untyped-def]
+    """The proxy reads each socket into one reused buffer and forwards views of it.
+
+    Here the upstream reads nothing for a while, so the proxy's writes back up and
+    the source is paused and resumed; thousands of distinct chunks must still arrive
+    whole and in order (a view queued by the transport and then overwritten by the
+    next read would scramble them).
+    """
+    chunks = [i.to_bytes(4, "big") * 997 for i in range(3000)]  # about 12 MB, all distinct
+    received: list[bytes] = []
+
+    async def slow_sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(1.0)  # let the proxy's write buffer fill and pause the source
+        while data := await reader.read(1 << 16):
+            received.append(data)
+        writer.write(str(sum(map(len, received))).encode())
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> None:
+        async with kit.upstream(slow_sink) as sink, kit.proxy() as (_, client):
+            info = await client.create_proxy("p", "127.0.0.1:0", f"127.0.0.1:{sink}")
+            reader, writer = await kit.connect(info.listen_port)
+            for chunk in chunks:
+                writer.write(chunk)
+            await writer.drain()
+            writer.write_eof()
+            answer = await asyncio.wait_for(reader.read(), 30)
+            assert int(answer) == sum(map(len, chunks))
+            assert b"".join(received) == b"".join(chunks)
+            await kit.close(writer)
+
+    kit.run(scenario())
+
+
 def test_latency_on_an_open_connection_and_its_removal(kit) -> None:  # type: ignore[no-untyped-def]
     async def scenario() -> None:
         async with kit.upstream() as echo, kit.proxy() as (_, client):
