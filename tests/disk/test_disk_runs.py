@@ -17,8 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ import pytest
 from chaoskit.disk import fault_mounts
 from chaoskit.disk.mounts import cleanup_mounts, faultfs_pids
 from chaoskit.runtimes.local import find_leftovers, kill_leftovers
+from tests.support.eventually import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
@@ -96,14 +96,6 @@ class Runs:
         return self.tmp / "chaoskit-disk"
 
 
-def wait_for(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def nothing_left(runs: Runs, run_id: str) -> None:
     """No mount, file system process, node process or backing directory of ``run_id``."""
     mounts = [m for m in fault_mounts() if m.run_id == run_id]
@@ -138,7 +130,7 @@ def _open_fault(runs: Runs, proc: subprocess.Popen[str]) -> dict[str, Any]:
         assert proc.poll() is None, proc.communicate()
         return any(r["type"] == "start" for r in runs.records())
 
-    wait_for(started, "a fault to start")
+    eventually(started, "a fault to start", timeout=WAIT_S)
     return next(r for r in runs.records() if r["type"] == "start")
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import random
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,11 +22,11 @@ from chaoskit.disk import DiskFaults
 from chaoskit.disk.nodes import NodeDisks
 from chaoskit.errors import SetupError
 from chaoskit.runtimes.local import LocalRuntime
+from tests.support.eventually import eventually
 
 pytestmark = pytest.mark.integration
 
 WRITER = Path(__file__).with_name("writer.py")
-WAIT_S = 30.0
 
 
 def _record(i: int) -> bytes:
@@ -40,12 +39,7 @@ def _node(i: int, root: Path) -> NodeInfo:
 
 def _wait_for(path: Path, text: str) -> None:
     """Until the node's log says ``text`` (the writer prints ``ready``)."""
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        if path.exists() and text in path.read_text():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"{path} never said {text!r}")
+    eventually(lambda: path.exists() and text in path.read_text(), f"{path} to say {text!r}")
 
 
 @pytest.fixture

@@ -25,8 +25,7 @@ from chaoskit.errors import SetupError
 from chaoskit.runtimes import registry
 from chaoskit.runtimes.containers import leftovers
 from chaoskit.runtimes.docker import DockerRuntime
-
-from .conftest import wait_for
+from tests.support.eventually import async_eventually
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
@@ -66,7 +65,7 @@ async def test_power_loss_of_a_container_on_its_fault_file_system(
         async def ready() -> bool:
             return log.exists() and "ready" in log.read_text()
 
-        await wait_for(ready, 60, "the writer in the container")
+        await async_eventually(ready, "the writer in the container")
         data = placed.outside.data_dir / "log"
         assert data.read_bytes() == b"synced\nunsynced\n"  # the node's view, on the host
         attrs = runtime._nodes["n1"].container.attrs  # what the container was given
@@ -83,7 +82,7 @@ async def test_power_loss_of_a_container_on_its_fault_file_system(
         async def again() -> bool:
             return data.read_bytes() == b"synced\nsynced\nunsynced\n"
 
-        await wait_for(again, 60, "the restarted container's records")
+        await async_eventually(again, "the restarted container's records")
     finally:
         await runtime.close()
         await disks.aclose()
