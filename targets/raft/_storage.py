@@ -64,13 +64,15 @@ class Storage:
         log: list[Entry] = []
         if not path.exists():
             return log
-        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        # Bytes, decoded line by line: a flipped bit may leave a line that is not UTF-8,
+        # which is corruption of that line like any other (chaoskit's corrupt faults).
+        lines = path.read_bytes().splitlines(keepends=True)
         for n, line in enumerate(lines):
             try:
-                rec = json.loads(line)
+                rec = json.loads(line.decode("utf-8"))
                 index, entry = int(rec["i"]), Entry(int(rec["t"]), dict(rec["op"]))
             except (ValueError, KeyError, TypeError) as exc:
-                if n == len(lines) - 1 and not line.endswith("\n"):
+                if n == len(lines) - 1 and not line.endswith(b"\n"):
                     break  # torn by a crash before fsync: never acknowledged
                 raise StorageError(f"{path}: line {n + 1} is corrupt: {exc}") from exc
             if not 1 <= index <= len(log) + 1:
