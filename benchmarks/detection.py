@@ -65,7 +65,9 @@ class Pairing:
     #: Extra ``chaoskit run`` arguments (target options, client count).
     extra: tuple[str, ...] = ()
 
-    def nemesis_for(self, variant: str) -> str:
+    def nemesis_for(self, variant: str, override: str | None = None) -> str:
+        if override is not None:
+            return override
         if variant == "random" and self.random_nemesis is not None:
             return self.random_nemesis
         return self.nemesis
@@ -137,6 +139,19 @@ PAIRINGS: dict[str, Pairing] = {
             "the leader's clock jumps back while it is cut off, so its lease looks valid "
             "after the majority has elected and written; bound clients read from it",
             ("--bound-clients", "10"),
+        ),
+        Pairing(
+            "ack-before-fsync",
+            "power-loss-all",
+            "set",
+            "lost-writes",
+            ("lost-write",),
+            None,
+            "every node loses power at one instant, and with it the adds of the last "
+            "second that it acknowledged but had not synced yet (a kill never shows it: "
+            "the kernel keeps what was written). Under power-loss-majority the surviving "
+            "minority holds them and, with its higher term, usually wins the election "
+            "after the restart: see docs/disk-faults.md",
         ),
     )
 }
@@ -287,9 +302,14 @@ def cleanup_run(store: Path) -> None:
 
 
 def plan(
-    bugs: Sequence[str], seeds: Iterable[int], correct_seeds: Iterable[int], variants: Sequence[str]
+    bugs: Sequence[str],
+    seeds: Iterable[int],
+    correct_seeds: Iterable[int],
+    variants: Sequence[str],
+    nemesis: str | None = None,
 ) -> list[Cell]:
-    """Every cell to run: bug cells, then the correct target under each distinct pairing."""
+    """Every cell to run: bug cells, then the correct target under each distinct pairing
+    (``nemesis`` replaces every pairing's own)."""
     cells: list[Cell] = []
     seeds, correct_seeds = list(seeds), list(correct_seeds)
     for variant in variants:
@@ -297,13 +317,16 @@ def plan(
             p = PAIRINGS[bug]
             if variant == "random" and p.random_nemesis is None:
                 continue
-            cells += [Cell(bug, bug, variant, p.nemesis_for(variant), p.workload, s) for s in seeds]
+            cells += [
+                Cell(bug, bug, variant, p.nemesis_for(variant, nemesis), p.workload, s)
+                for s in seeds
+            ]
         seen: set[tuple[str, ...]] = set()
         for bug in bugs:
             p = PAIRINGS[bug]
             if variant == "random" and p.random_nemesis is None:
                 continue
-            key = (p.nemesis_for(variant), p.workload, *p.extra)
+            key = (p.nemesis_for(variant, nemesis), p.workload, *p.extra)
             if key in seen:
                 continue
             seen.add(key)
@@ -316,37 +339,36 @@ def median(values: Sequence[float]) -> float | None:
 
 
 def bug_rows(cells: Sequence[Cell], variant: str) -> list[dict[str, Any]]:
-    """Per bug: runs, detections, rate, median time to the first anomaly of its kind."""
+    """Per bug and nemesis: runs, detections, rate, median time to the first anomaly of
+    the bug's kind."""
     rows = []
     for bug, p in PAIRINGS.items():
-        mine = [
-            c
-            for c in cells
-            if c.bug == bug
-            and c.variant == variant
-            and (c.nemesis, c.workload) == (p.nemesis_for(variant), p.workload)
-        ]
-        if not mine:
-            continue
-        hits = [c for c in mine if c.detected]
-        times = [c.first_s for c in hits if c.first_s is not None]
-        rows.append(
-            {
-                "bug": bug,
-                "nemesis": mine[0].nemesis,
-                "workload": p.workload,
-                "checker": p.checker,
-                "kinds": "/".join(p.kinds),
-                "runs": len(mine),
-                "detected": len(hits),
-                "rate": round(len(hits) / len(mine), 2),
-                "median_first_s": median(times),
-                "median_acked_s": median([c.acked_s for c in hits if c.acked_s is not None]),
-                "max_first_s": max(times, default=None),
-                "missed_seeds": [c.seed for c in mine if not c.detected],
-            }
-        )
+        by_nemesis: dict[str, list[Cell]] = {}
+        for c in cells:
+            if c.bug == bug and c.variant == variant and c.workload == p.workload:
+                by_nemesis.setdefault(c.nemesis, []).append(c)
+        rows += [_bug_row(bug, p, mine) for mine in by_nemesis.values()]
     return rows
+
+
+def _bug_row(bug: str, p: Pairing, mine: list[Cell]) -> dict[str, Any]:
+    """One row of the bug table: the runs of ``bug`` under one nemesis."""
+    hits = [c for c in mine if c.detected]
+    times = [c.first_s for c in hits if c.first_s is not None]
+    return {
+        "bug": bug,
+        "nemesis": mine[0].nemesis,
+        "workload": p.workload,
+        "checker": p.checker,
+        "kinds": "/".join(p.kinds),
+        "runs": len(mine),
+        "detected": len(hits),
+        "rate": round(len(hits) / len(mine), 2),
+        "median_first_s": median(times),
+        "median_acked_s": median([c.acked_s for c in hits if c.acked_s is not None]),
+        "max_first_s": max(times, default=None),
+        "missed_seeds": [c.seed for c in mine if not c.detected],
+    }
 
 
 def correct_rows(cells: Sequence[Cell], variant: str) -> list[dict[str, Any]]:
@@ -444,6 +466,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--time-limit", type=float, default=30.0)
     ap.add_argument("--jobs", type=int, default=2, help="runs at once (2 cores: keep 2)")
     ap.add_argument("--variant", choices=("leader", "random", "both"), default="leader")
+    ap.add_argument(
+        "--nemesis",
+        default=None,
+        help="run every bug (and the correct Raft) under this nemesis instead of its pairing's",
+    )
     ap.add_argument("--store", type=Path, default=None, help="keep the runs here")
     ap.add_argument("--json", type=Path, default=None, help="write every cell's record")
     ap.add_argument("--markdown", type=Path, default=None, help="write the tables")
@@ -491,7 +518,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     variants = ["leader", "random"] if args.variant == "both" else [args.variant]
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     correct = range(args.first_seed, args.first_seed + args.correct_seeds)
-    cells = plan(bugs, seeds, correct, variants)
+    cells = plan(bugs, seeds, correct, variants, args.nemesis)
     store = args.store or Path(tempfile.mkdtemp(prefix="chaoskit-detection-"))
     print(f"{len(cells)} runs of {args.time_limit:g} s, {args.jobs} at a time; store {store}")
     done: list[Cell] = []

@@ -14,6 +14,9 @@
 ``none``                    nothing (a baseline)
 =========================== =====================================================
 
+Clock faults live in ``chaoskit.nemeses.clock``, disk faults (power loss, torn writes,
+corrupted files) in ``chaoskit.nemeses.disk``.
+
 Faults are data drawn by pure functions (``chaoskit.nemeses._grudges``) from the run's
 seed; the engine draws the schedule of when they start and stop (``chaoskit.run.schedule``).
 """

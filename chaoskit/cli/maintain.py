@@ -46,13 +46,15 @@ def image_build(base_image: str, wheels: Path | None) -> None:
     "qdiscs, host clocks and files of runs whose controller is gone (or of --run-id).",
 )
 def cleanup(run_id: str | None, inventory: Path | None) -> None:
-    """Remove what killed runs left behind: processes, containers, networks, and what
-    registered ssh runs left on their hosts (or every run on the hosts of --inventory)."""
+    """Remove what killed runs left behind: processes, containers, networks, fault file
+    system mounts, and what registered ssh runs left on their hosts (or every run on the
+    hosts of --inventory)."""
+    from chaoskit.disk.mounts import cleanup_disks
     from chaoskit.remote.cleanup import cleanup_inventory, cleanup_registered, failed
     from chaoskit.runtimes.cleanup import cleanup_leftovers
 
     if inventory is None:
-        lines = cleanup_leftovers(run_id, remote=cleanup_registered)
+        lines = cleanup_leftovers(run_id, remote=cleanup_registered, also=[cleanup_disks])
     else:
         lines = cleanup_inventory(inventory, run_id)
         if not any(failed(line) for line in lines):

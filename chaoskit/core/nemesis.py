@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from chaoskit.core.clock import Clock
+from chaoskit.core.disk import Disk
 from chaoskit.core.network import Network
 from chaoskit.core.runtime import Runtime
 from chaoskit.core.target import NodeInfo
@@ -48,6 +49,8 @@ class NemesisContext:
     network: Network
     leader: LeaderView
     clock: Clock | None = None
+    #: Disk faults of the nodes, when a nemesis of the run declared ``needs_disk``.
+    disk: Disk | None = None
 
     @property
     def ids(self) -> list[str]:

@@ -35,6 +35,13 @@ class Runtime(Protocol):
     async def kill(self, node: str) -> None:
         """SIGKILL (or ``docker kill``): the node dies without any chance to clean up."""
 
+    async def signal(self, node: str, sig: int) -> None:
+        """Deliver ``sig`` to the node and return at once, without waiting for any effect.
+
+        A power loss kills a node while its fault file system holds the node's I/O: the
+        node cannot exit before that I/O is answered, so waiting for its exit there
+        would deadlock (``kill`` waits; this does not). Nothing when the node is down."""
+
     async def stop(self, node: str) -> None:
         """Stop gracefully (SIGTERM, then SIGKILL after a grace period)."""
 

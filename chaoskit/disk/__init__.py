@@ -9,11 +9,15 @@ away at the instant the node is killed, as LazyFS does.
 Pieces:
 
 - ``faultfs``: the file system process, ``python -m chaoskit.disk.faultfs BACKING
-  MOUNTPOINT --control SOCKET`` (pyfuse3 on libfuse 3, trio), with a JSON-lines control
-  socket: ``power-loss``, ``torn-write``, ``status``, ``sync-all``, ``freeze``/``thaw``.
-- ``volume`` and ``pages``: the model (below), pure Python over the backing directory.
+  MOUNTPOINT --control SOCKET`` (pyfuse3 on libfuse 3, trio): its FUSE requests
+  (``operations``) and its JSON-lines control socket (``server``): ``power-loss``,
+  ``torn-write``, ``status``, ``sync-all``, ``freeze``/``thaw``.
+- ``volume``, ``tree`` and ``pages``: the model (below), pure Python over the backing
+  directory: the operations, the tree and its metadata log, the page cache of a file.
 - ``faults.DiskFaults``: the controller's API (mount per node, power loss atomic with
-  the node's death, torn write, corruption, unmount); ``mounts``: the FUSE check
+  the node's death, of one node or of several at one instant, torn write, corruption,
+  unmount); ``nodes.NodeDisks``: the run's ``Disk`` (chaoskit/core/disk.py) over it,
+  with the runtime's signal-only kill and the reaping of the victims; ``mounts``: the FUSE check
   (``check_fuse_available``), discovery and ``cleanup_mounts`` for ``chaoskit cleanup``;
   ``corrupt.corrupt_file``: bit flips and truncation of a stopped node's files.
 
@@ -57,10 +61,12 @@ from __future__ import annotations
 from chaoskit.disk.corrupt import corrupt_file
 from chaoskit.disk.faults import DiskFaults, Mount
 from chaoskit.disk.mounts import check_fuse_available, cleanup_mounts, fault_mounts
+from chaoskit.disk.nodes import NodeDisks
 
 __all__ = [
     "DiskFaults",
     "Mount",
+    "NodeDisks",
     "check_fuse_available",
     "cleanup_mounts",
     "corrupt_file",

@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -184,7 +184,22 @@ class DiskFaults:
 
     def power_loss(self, node_id: str, kill: Callable[[], object] | None = None) -> dict[str, Any]:
         """Kill the node (``kill``) and drop every unsynced change at the same instant."""
-        return {"node": node_id, **self._power_loss(node_id, kill, None)}
+        return {
+            "node": node_id,
+            **self._power_loss([(node_id, None)], lambda _: kill and kill())[0],
+        }
+
+    def power_loss_together(
+        self, node_ids: Sequence[str], kill: Callable[[str], object] | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """A power loss of several nodes at one instant (a whole rack, a data centre).
+
+        Every file system is frozen before any node is killed (``kill(node)`` for each)
+        and none drops anything before every node was killed, so no node sees another
+        one's power loss before its own. Returns what each dropped, by node.
+        """
+        results = self._power_loss([(n, None) for n in node_ids], kill or (lambda _: None))
+        return dict(zip(node_ids, results, strict=True))
 
     def torn_write(
         self,
@@ -201,7 +216,8 @@ class DiskFaults:
         unsynced write of at least two bytes.
         """
         torn = {"path": path, "fraction": rng.random()}
-        return {"node": node_id, **self._power_loss(node_id, kill, torn)}
+        result = self._power_loss([(node_id, torn)], _for_any(kill))[0]
+        return {"node": node_id, **result}
 
     async def apower_loss(
         self, node_id: str, kill: Callable[[], object] | None = None
@@ -251,22 +267,35 @@ class DiskFaults:
     # ------------------------------------------------------------ internals
 
     def _power_loss(
-        self, node_id: str, kill: Callable[[], object] | None, torn: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        mount = self._mount(node_id)
-        with Control(mount.control, name=node_id) as control:
-            frozen = control.request("freeze", torn=torn)
+        self, victims: list[tuple[str, dict[str, Any] | None]], kill: Callable[[str], object]
+    ) -> list[dict[str, Any]]:
+        """freeze every victim, kill every one, drop, thaw (the module docstring).
+
+        If a freeze or a kill fails, every file system frozen so far thaws and nothing is
+        dropped; a closed connection thaws its file system too (the controller died).
+        """
+        with contextlib.ExitStack() as stack:
+            frozen: list[tuple[Control, dict[str, Any]]] = []
             try:
-                if kill is not None:
-                    kill()
+                for node_id, torn in victims:
+                    control = stack.enter_context(
+                        Control(self._mount(node_id).control, name=node_id)
+                    )
+                    frozen.append((control, control.request("freeze", torn=torn)))
+                for node_id, _ in victims:
+                    kill(node_id)
             except BaseException:
-                control.request("thaw")
+                for control, _ in frozen:
+                    with contextlib.suppress(SetupError):
+                        control.request("thaw")
                 raise
-            result = control.request("power-loss")
-            control.request("thaw")
-        if torn is not None and "torn" not in result:
-            result["torn"] = frozen.get("torn")
-        return result
+            results = [control.request("power-loss") for control, _ in frozen]
+            for control, _ in frozen:
+                control.request("thaw")
+        for (_, torn), (_, answer), result in zip(victims, frozen, results, strict=True):
+            if torn is not None and "torn" not in result:
+                result["torn"] = answer.get("torn")
+        return results
 
     def _mount(self, node_id: str) -> Mount:
         mount = self._mounts.get(node_id)
@@ -317,6 +346,11 @@ class DiskFaults:
                 waited = f"{self.start_timeout:.0f} s"
                 raise SetupError(f"fault file system of {mount.node_id} not ready after {waited}")
             time.sleep(0.02)
+
+
+def _for_any(kill: Callable[[], object] | None) -> Callable[[str], object]:
+    """A one-node ``kill()`` as the per-node kill of ``_power_loss``."""
+    return lambda _node: kill() if kill is not None else None
 
 
 def _last_line(path: Path) -> str:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chaoskit.errors import SetupError
-from chaoskit.runtimes.registry import token_alive
+from chaoskit.runtimes.registry import read_all, token_alive
 
 SUBTYPE = "chaoskit"
 FSTYPE = f"fuse.{SUBTYPE}"
@@ -208,6 +208,19 @@ def cleanup_mounts(
             stop_process(pid)
         lines.append(f"unmounted fault file system {mount.source} at {mount.mountpoint}")
     lines += _remove_run_dirs(root, run_id)
+    return lines
+
+
+def cleanup_disks(run_id: str | None = None) -> list[str]:
+    """``chaoskit cleanup``: ``cleanup_mounts`` under the default root and under every
+    root the registry of runs names (a run started with another ``$TMPDIR``)."""
+    roots = [default_root()]
+    roots += [
+        Path(r.disk_root) for r in read_all() if r.disk_root and Path(r.disk_root) not in roots
+    ]
+    lines: list[str] = []
+    for root in roots:
+        lines += cleanup_mounts(run_id, root=root)
     return lines
 
 

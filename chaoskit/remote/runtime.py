@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import signal
 import socket
 import sys
 import threading
@@ -225,6 +226,10 @@ class SshRuntime:
 
     async def kill(self, node: str) -> None:
         await self._nodes[node].process.kill()
+
+    async def signal(self, node: str, sig: int) -> None:
+        """``kill -s SIG`` on the node's process group on its host; no waiting."""
+        await self._nodes[node].process.signal(signal.Signals(sig))
 
     async def stop(self, node: str) -> None:
         await self._nodes[node].process.stop()

@@ -63,6 +63,7 @@ class FaultBook:
             network=c.network,
             leader=c.observer,
             clock=c.clock,
+            disk=c.disk,
         )
 
     async def start(self, key: str) -> ActiveFault | None:

@@ -9,6 +9,11 @@ Four ways, one result, a ``Cluster``:
 - processes on the hosts of an SSH inventory (``--runtime ssh``), faulted by iptables
   rules on the hosts (chaoskit/remote).
 
+When a disk nemesis is planned (``needs_disk``, chaoskit/core/disk.py), every node's data
+directory is a fault file system (chaoskit/disk), mounted before the node first starts
+and unmounted after the nodes stopped; a machine that cannot mount one fails the run
+before anything starts, with one line saying what is missing.
+
 The ``Cluster`` is filled in as its parts come up, so a failure half-way (a node that
 never starts, a busy port) still closes whatever exists: ``Cluster.close`` is the one
 teardown of every part, on every exit path.
@@ -21,10 +26,11 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chaoskit.clock.faketime import FaketimeClock
 from chaoskit.core.clock import Clock
+from chaoskit.core.disk import needs_disk
 from chaoskit.core.network import Network
 from chaoskit.core.runtime import Runtime
 from chaoskit.core.target import NodeInfo
@@ -38,6 +44,10 @@ from chaoskit.runtimes.local import LocalRuntime
 from chaoskit.runtimes.ports import PortLease, lease_ports
 from chaoskit.store.rundir import LOGS
 from chaoskit.store.streams import JsonlWriter, RunClock
+
+if TYPE_CHECKING:
+    from chaoskit.disk.faults import DiskFaults
+    from chaoskit.disk.nodes import NodeDisks
 
 STARTUP_TIMEOUT_S = 30.0
 
@@ -57,13 +67,15 @@ class Cluster:
     ports: PortLease | None = None
     #: A compose file's proxies: adopted for the run, reset afterwards, never deleted.
     adopted_proxies: list[str] = field(default_factory=list)
+    #: The nodes' fault file systems, when a disk nemesis is planned.
+    disk: NodeDisks | None = None
 
     async def close(self, step_s: float) -> bool:
         """Stop observing, stop every node, remove the network and the proxy, free the
         ports and the clock files; each step bounded by ``step_s`` (twice that for the
-        nodes and the network). False when the network or the runtime could not be
-        closed: some of their faults, proxies or nodes (on SSH hosts) may remain (the
-        run then stays in the registry)."""
+        nodes and the network). False when the network, the runtime or a fault file
+        system could not be closed: some of their faults, proxies, nodes (on SSH hosts)
+        or mounts may remain (the run then stays in the registry)."""
         closed = True
         if self.observer is not None:
             with contextlib.suppress(Exception):
@@ -72,6 +84,11 @@ class Cluster:
             try:
                 await asyncio.wait_for(self.runtime.close(), 2 * step_s)
             except Exception:  # noqa: BLE001 - reported to the caller
+                closed = False
+        if self.disk is not None:  # once the nodes are gone: nothing holds the mounts
+            try:
+                await asyncio.wait_for(self.disk.aclose(), 2 * step_s)
+            except Exception:  # noqa: BLE001 - reported to the caller: a mount may remain
                 closed = False
         if self.network is not None:
             try:
@@ -114,20 +131,62 @@ async def launch(cluster: Cluster, ctx: LaunchContext) -> None:
     returns once every node answers its status API and the observer runs."""
     config = ctx.plan.config
     ids = [f"n{i + 1}" for i in range(config.nodes)]
+    disk = _disk_faults(ctx)  # before anything starts: FUSE missing fails the run now
     if config.runtime == "compose":
         await _attach_compose(cluster, ctx)
     elif config.runtime == "docker":
-        await _start_containers(cluster, ctx, ids)
+        await _start_containers(cluster, ctx, ids, disk)
     elif config.runtime == "ssh":
+        if disk is not None:
+            raise ConfigError("disk faults need --runtime local or docker, not ssh")
         await _start_on_hosts(cluster, ctx, ids)
     else:
-        await _start_processes(cluster, ctx, ids)
+        await _start_processes(cluster, ctx, ids, disk)
     cluster.observer = Observer(ctx.plan.target, cluster.nodes, ctx.observations, ctx.run_clock)
     await wait_ready(cluster, ctx.run_dir)
     cluster.observer.start()
 
 
-async def _start_processes(cluster: Cluster, ctx: LaunchContext, ids: list[str]) -> None:
+def _disk_faults(ctx: LaunchContext) -> DiskFaults | None:
+    """The run's fault file systems when a disk nemesis is planned, checked to be
+    possible here (a one-line ``SetupError`` or ``ConfigError`` otherwise)."""
+    if not needs_disk(ctx.plan.nemeses.values()):
+        return None
+    if ctx.plan.config.runtime not in ("local", "docker"):
+        raise ConfigError(
+            "disk nemeses need --runtime local or docker (they mount a fault file system "
+            "under each node's data directory before the node starts)"
+        )
+    from chaoskit.disk.faults import DiskFaults
+
+    faults = DiskFaults(ctx.run_id, log_dir=ctx.run_dir / LOGS)
+    faults.check()
+    return faults
+
+
+async def _mount_disks(
+    cluster: Cluster, disk: DiskFaults | None, runtime: Runtime, nodes: list[NodeInfo]
+) -> None:
+    """Put a fault file system under every node's (empty) data directory on this machine."""
+    if disk is None:
+        return
+    from chaoskit.disk.nodes import NodeDisks
+
+    cluster.disk = NodeDisks(disk, runtime)
+    await cluster.disk.mount({n.id: n.data_dir for n in nodes})
+
+
+async def _settle_disks(cluster: Cluster) -> None:
+    """What the target wrote into the data directories before the nodes first start (a
+    config file) is durable, as on a machine provisioned long before the test: a power
+    loss must not take a node's configuration with it."""
+    if cluster.disk is not None:
+        await cluster.disk.sync_all()
+
+
+async def _start_processes(
+    cluster: Cluster, ctx: LaunchContext, ids: list[str], disk: DiskFaults | None
+) -> None:
     """Local processes, each peer link through its own proxy (or one per destination)."""
     target = ctx.plan.target
     # Several peer ports (ZooKeeper: quorum, election) get a port per node and a proxy
@@ -163,9 +222,12 @@ async def _start_processes(cluster: Cluster, ctx: LaunchContext, ids: list[str])
     env = cluster.clock.env_for if cluster.clock is not None else None
     runtime = LocalRuntime(ctx.run_id, ctx.run_dir / LOGS, extra_env=env)
     cluster.runtime = runtime
+    await _mount_disks(cluster, disk, runtime, cluster.nodes)
     ctx.nodes_known()
-    for node in cluster.nodes:
-        await runtime.launch(node, target.launch(node, peers[node.id]))
+    launches = [target.launch(node, peers[node.id]) for node in cluster.nodes]
+    await _settle_disks(cluster)
+    for node, command in zip(cluster.nodes, launches, strict=True):
+        await runtime.launch(node, command)
 
 
 async def _embedded_or_given_proxy(cluster: Cluster, ctx: LaunchContext) -> ProxyNetwork:
@@ -218,7 +280,9 @@ def _clock_planned(ctx: LaunchContext) -> bool:
     return any(n.startswith("clock") for s in ctx.plan.config.nemeses for n in s.names)
 
 
-async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]) -> None:
+async def _start_containers(
+    cluster: Cluster, ctx: LaunchContext, ids: list[str], disk: DiskFaults | None
+) -> None:
     """Containers on a network of the run; faults through the proxy container (or
     iptables inside the containers); the controller reaches every node through a port
     published on 127.0.0.1, which faults never cut."""
@@ -236,10 +300,12 @@ async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]
         node_port=target.docker_port or NODE_PORT,
         clock=clock,
         net_admin=config.network == "iptables",
+        host_data=disk is not None,
     )
     cluster.runtime = runtime
     placed = runtime.place_nodes(ids)
     cluster.nodes = [p.outside for p in placed]
+    await _mount_disks(cluster, disk, runtime, cluster.nodes)
     if config.network == "iptables":
         from chaoskit.network.iptables import IptablesNetwork
 
@@ -255,7 +321,9 @@ async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]
         cluster.network = network
         peers = runtime.via_proxy(await network.setup([p.inside for p in placed]))
     ctx.nodes_known()
-    await runtime.launch_all([(p.outside, target.launch(p.inside, peers[p.id])) for p in placed])
+    launches = [(p.outside, target.launch(p.inside, peers[p.id])) for p in placed]
+    await _settle_disks(cluster)
+    await runtime.launch_all(launches)
 
 
 async def _start_on_hosts(cluster: Cluster, ctx: LaunchContext, ids: list[str]) -> None:

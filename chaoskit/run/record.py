@@ -83,6 +83,7 @@ class RunRecord:
             # A compose project's proxies are its own: cleanup resets them, never deletes.
             proxy_reset=sorted(cluster.adopted_proxies),
             clock_dir=str((self.run_dir / "clock").resolve()),
+            disk_root=str(cluster.disk.faults.run_dir.parent) if cluster.disk else None,
             pids=cluster.runtime.pids() if cluster.runtime is not None else [],
             started=self.started_wall,
             **_inventory_entry(config),

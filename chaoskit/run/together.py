@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from chaoskit.core.disk import needs_disk
 from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
 from chaoskit.errors import ConfigError
 
@@ -24,6 +25,11 @@ class Together:
         self.parts = list(parts)
         self.name = "&".join(key for key, _ in self.parts)
         self.description = "together: " + ", ".join(n.description for _, n in self.parts)
+
+    @property
+    def needs_disk(self) -> bool:
+        """A disk fault among the parts needs the disk of the whole (chaoskit/core/disk.py)."""
+        return needs_disk(n for _, n in self.parts)
 
     def configure(self, options: Mapping[str, str]) -> None:
         """Options belong to the parts (``a:k=v&b``), never to the whole."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from chaoskit.errors import ProxyError
@@ -38,15 +38,27 @@ PROXY_TIMEOUT_S = 5.0
 RemoteCleanup = Callable[[ActiveRun], tuple[list[str], bool]]
 
 
-def cleanup_leftovers(run_id: str | None = None, remote: RemoteCleanup | None = None) -> list[str]:
+def cleanup_leftovers(
+    run_id: str | None = None,
+    *,
+    remote: RemoteCleanup | None = None,
+    also: Sequence[Callable[[str | None], list[str]]] = (),
+) -> list[str]:
     """Remove what ``run_id`` (or every run whose controller is gone) left; one line each.
-    ``remote`` cleans the hosts of registered ssh runs (without it they stay registered)."""
+
+    ``remote`` cleans the hosts of registered ssh runs (without it they stay
+    registered); ``also``: cleaners of higher layers (the fault file systems of
+    chaoskit.disk), run last, once the nodes and containers that used their mounts
+    are gone.
+    """
     killed = kill_leftovers(run_id, orphans_only=run_id is None)
     lines = [f"killed process {pid} of run {rid}" for pid, rid in sorted(killed.items())]
     runs = _registered(run_id)
     for run in runs:
         lines += _clean_registered(run, forget=run_id is not None, remote=remote)
     docker = _clean_docker(run_id, alive={r.run_id for r in _live_runs(run_id)})
+    for clean in also:
+        lines += clean(run_id)
     removed = lines + [line for line in docker if line.startswith("removed")]
     lines += docker
     if not removed:

@@ -188,6 +188,11 @@ class ComposeRuntime:
                 self._quiet, lambda: container.wait(condition="not-running", timeout=30)
             )
 
+    async def signal(self, node: str, sig: int) -> None:
+        from chaoskit.runtimes.containers import signal
+
+        await asyncio.to_thread(signal, self._containers[node], sig)
+
     async def stop(self, node: str) -> None:
         container = self._containers[node]
         status = await asyncio.to_thread(self._status, node)

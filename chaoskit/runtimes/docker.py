@@ -104,6 +104,7 @@ class DockerRuntime:
         client: Any = None,
         clock: FaketimeClock | None = None,
         net_admin: bool = False,
+        host_data: bool = False,
     ) -> None:
         if not _RUN_ID.match(run_id):
             raise ConfigError(f"run id '{run_id}' is not usable in container names")
@@ -126,6 +127,7 @@ class DockerRuntime:
         #: ``NET_ADMIN`` only for the iptables network, which writes rules inside the
         #: nodes: the proxy network and the user's own image never get it.
         self.net_admin = net_admin
+        self.host_data = host_data  # bind <run dir>/data/<node> at /data (disk faults)
 
     # -- placement -----------------------------------------------------------------
 
@@ -270,6 +272,8 @@ class DockerRuntime:
                 env = clock_env(env, self.clock.env_for(node.id, node_dir=CLOCK_DIR_IN_NODE))
                 host_dir = str(self.clock.state_dir.resolve())
                 volumes[host_dir] = {"bind": CLOCK_DIR_IN_NODE, "mode": "ro"}
+            if self.host_data:
+                volumes[str(entry.placement.outside.data_dir.resolve())] = {"bind": str(DATA_DIR)}
             entry.container = await asyncio.to_thread(
                 self._create,
                 self.net_admin,
@@ -309,6 +313,9 @@ class DockerRuntime:
 
     async def kill(self, node: str) -> None:
         await asyncio.to_thread(containers.kill, self._nodes[node].container)
+
+    async def signal(self, node: str, sig: int) -> None:
+        await asyncio.to_thread(containers.signal, self._nodes[node].container, sig)
 
     async def stop(self, node: str) -> None:
         await asyncio.to_thread(containers.stop, self._nodes[node].container)

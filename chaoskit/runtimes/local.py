@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from signal import Signals
 
 from chaoskit.core.target import Launch, NodeInfo
 from chaoskit.errors import SetupError
@@ -93,6 +94,10 @@ class LocalRuntime:
         if self._signal(entry, signal.SIGKILL):
             await self._reap(entry)
 
+    async def signal(self, node: str, sig: int) -> None:
+        """Signal the node's process group; never waits (``kill`` reaps)."""
+        self._signal(self._nodes[node], Signals(sig))
+
     async def stop(self, node: str) -> None:
         entry = self._nodes[node]
         if entry.paused:
@@ -140,7 +145,7 @@ class LocalRuntime:
         """Process ids of the nodes running now (for the registry of active runs)."""
         return [pid for pid in (self.pid(n) for n in self._nodes) if pid is not None]
 
-    def _signal(self, entry: _Node, sig: signal.Signals) -> bool:
+    def _signal(self, entry: _Node, sig: Signals) -> bool:
         """Signal the node's process group; False when there is nothing to signal."""
         proc = entry.proc
         if proc is None or proc.returncode is not None:

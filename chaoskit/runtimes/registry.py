@@ -49,6 +49,8 @@ class ActiveRun:
     proxy_prefix: str = ""
     proxy_reset: list[str] = field(default_factory=list)
     clock_dir: str | None = None
+    #: Where the run's fault file systems keep their backing directories (disk faults).
+    disk_root: str | None = None
     pids: list[int] = field(default_factory=list)
     started: float = 0.0
     #: ``--runtime ssh``: the file naming the hosts (an inventory, or a target spec whose

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import httpx
 
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo, Status
+from chaoskit.core.target import Launch, NodeInfo, Status, TargetBase
 from chaoskit.errors import ConfigError
 from chaoskit.runtimes.ports import PortLease, lease_ports
 from chaoskit.targets._options import positive_int
@@ -45,13 +45,13 @@ ENSURE_EVERY_S = 1.0
 ENSURE_TIMEOUT_S = 5.0
 
 
-class NatsTarget:
+class NatsTarget(TargetBase):
     """nats-server JetStream cluster on loopback; register and set through nats-py."""
 
     name = "nats"
     description = "NATS JetStream cluster (Debian nats-server): KV compare-and-set, stream set"
     default_policy: ClassVar[Any] = "strict"
-    proxy_mode: ClassVar[Any] = "destination"
+    proxy_mode = "destination"
     separate_peer_port = True
     workloads = ("none", "register", "set")
     #: NATS Raft: elections after 4-9 s of silence from the leader (2.9 defaults).

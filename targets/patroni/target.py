@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import httpx
 
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo, Status
+from chaoskit.core.target import Launch, NodeInfo, Status, TargetBase
 from chaoskit.errors import ConfigError
 from chaoskit.targets._options import positive_int, switch
 from chaoskit.targets.etcd._command import Timing, find_binary, member_argv
@@ -44,14 +44,14 @@ _INTS = {"ttl": "ttl", "loop-wait": "loop_wait", "retry-timeout": "retry_timeout
 PRIMARY_ROLES = ("master", "primary")
 
 
-class PatroniTarget:
+class PatroniTarget(TargetBase):
     """Patroni + PostgreSQL + etcd per node on loopback; SQL through psycopg."""
 
     name = "patroni"
     description = "Patroni 3.0 + PostgreSQL 15 with a 3-member etcd (Debian): SQL register, set"
     default_policy: ClassVar[Any] = "strict"
-    proxy_mode: ClassVar[Any] = "destination"
-    peer_ports: ClassVar[tuple[str, ...]] = PEER_PORTS
+    proxy_mode = "destination"
+    peer_ports = PEER_PORTS
     workloads = ("none", "register", "set")
 
     def __init__(self) -> None:

@@ -2,7 +2,8 @@
 
 Every input (a tick, a peer message, a client request) goes to the core, then
 ``_flush`` persists what the core asks (fsync), and only then sends its messages and
-answers its clients: the order that keeps Raft safe across SIGKILL.
+answers its clients: the order that keeps Raft safe across SIGKILL and power loss.
+(The planted bug ``ack-before-fsync`` fsyncs the log only once a second, on a tick.)
 
 HTTP API (``docs`` in the brief; all bodies JSON)::
 
@@ -41,6 +42,8 @@ from chaoskit.targets.raft._core import Message, RaftConfig, RaftCore, Reply
 from chaoskit.targets.raft._storage import Storage
 
 log = logging.getLogger("chaoskit.targets.raft")
+#: ``ack-before-fsync``: how often the log is fsynced (a tick checks).
+LAZY_SYNC_S = 1.0
 
 
 class RaftNode:
@@ -48,7 +51,8 @@ class RaftNode:
 
     def __init__(self, args: NodeArgs) -> None:
         self.args = args
-        self.storage = Storage(args.data_dir)
+        self.storage = Storage(args.data_dir, sync_log=args.bug != "ack-before-fsync")
+        self._synced_at = time.monotonic()
         hard, entries = self.storage.load()
         config = RaftConfig(
             election_ticks=args.election_ticks,
@@ -92,6 +96,9 @@ class RaftNode:
     def _tick(self) -> None:
         self.core.tick(time.time())
         self._flush()
+        if not self.storage.sync_log and time.monotonic() - self._synced_at >= LAZY_SYNC_S:
+            self.storage.sync()
+            self._synced_at = time.monotonic()
 
     def _flush(self) -> None:
         ready = self.core.ready()

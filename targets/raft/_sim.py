@@ -16,6 +16,11 @@ run as it goes and at the end; each reports a ``Violation`` naming the property:
   majority follows it within ``profile.settle_ticks`` ticks.
 
 One seed gives one run, exactly: every random choice comes from ``random.Random(seed)``.
+
+A crash is a power loss: a node restarts from what it persisted. Correct Raft persists
+before it sends, so a crash loses nothing it acknowledged; with the planted bug
+``ack-before-fsync`` a node's log reaches the disk only every ``profile.sync_ticks``
+ticks, and a crash loses what it appended (and acknowledged) since.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ class Profile:
     final_isolated: int = 0
     bug: str | None = None
     pre_vote: bool = False
+    #: ``ack-before-fsync``: ticks between two syncs of a node's log.
+    sync_ticks: int = 20
 
 
 @dataclass
@@ -90,6 +97,8 @@ class RaftSim:
         self.disk: dict[str, tuple[HardState | None, list[Entry]]] = {
             n: (None, []) for n in self.ids
         }
+        #: ``ack-before-fsync``: a live node's log as written, ahead of its synced one.
+        self.unsynced: dict[str, list[Entry]] = {}
         self.cores: dict[str, RaftCore | None] = {n: None for n in self.ids}
         self.rates = {n: self.rng.uniform(0.5, 1.5) for n in self.ids}
         self.clocks = {n: self.rng.uniform(0.0, 100.0) for n in self.ids}
@@ -131,6 +140,8 @@ class RaftSim:
             self.clocks[n] += self.cfg.tick_s * self.rates[n]
             core.tick(self.clocks[n])
             self._drain(n)
+            if n in self.unsynced and self.now % self.p.sync_ticks == 0:
+                self.disk[n] = (self.disk[n][0], self.unsynced.pop(n))
         for msg in self.net.due(self.now):
             core = self.cores[msg.dst]
             if core is not None:
@@ -149,11 +160,14 @@ class RaftSim:
         core = self.cores[n]
         assert core is not None
         ready = core.ready()
-        hard, log = self.disk[n]
+        hard, durable = self.disk[n]
         if ready.log_from is not None:
+            log = durable
+            if self.p.bug == "ack-before-fsync":  # written now, synced later (``advance``)
+                log = self.unsynced.setdefault(n, list(durable))
             del log[ready.log_from - 1 :]
             log.extend(ready.entries)
-        self.disk[n] = (ready.hard_state or hard, log)
+        self.disk[n] = (ready.hard_state or hard, durable)
         for msg in ready.messages:
             self.net.send(msg, self.now)
         for reply in ready.replies:
@@ -181,7 +195,9 @@ class RaftSim:
         elif fault == "crash":
             live = [n for n in self.ids if self.cores[n] is not None]
             if live:
-                self.cores[self.rng.choice(live)] = None
+                victim = self.rng.choice(live)
+                self.cores[victim] = None
+                self.unsynced.pop(victim, None)  # the power went with it
         elif fault == "clock":
             n = self.rng.choice(self.ids)
             self.rates[n] = self.rng.choice((0.05, 0.3, 1.0, 2.0))

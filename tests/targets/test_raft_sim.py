@@ -80,6 +80,11 @@ BUG_CASES: dict[str, tuple[str, dict[str, object]]] = {
         "linearizable-read",
         {"fault_weights": (3, 4, 2, 3, 0, 0, 4), "fault_rate": 0.08, "op_rate": 0.8},
     ),
+    # A crash of the simulation is a power loss: crashes of a majority, close together.
+    "ack-before-fsync": (
+        "lost-ack",
+        {"fault_weights": (1, 1, 1, 2, 6, 6, 0), "fault_rate": 0.1},
+    ),
 }
 BUG_SEEDS = 300
 

@@ -44,3 +44,13 @@ def test_corruption_in_the_middle_refuses_to_start(tmp_path: Path) -> None:
     (tmp_path / LOG).write_text('{"i": 5, "t": 1, "op": {}}\n')
     with pytest.raises(StorageError, match="skips to index 5"):
         Storage(tmp_path).load()
+
+
+def test_a_line_that_is_not_utf8_is_corruption_too(tmp_path: Path) -> None:
+    """A flipped bit (the ``corrupt-minority`` nemesis) can leave bytes that are not UTF-8."""
+    good = b'{"i": 1, "t": 1, "op": {}}\n'
+    (tmp_path / LOG).write_bytes(good + b'{"i": 2, "t": 1, "op": {"\xe4"}}\n' + good)
+    with pytest.raises(StorageError, match="line 2 is corrupt"):
+        Storage(tmp_path).load()
+    (tmp_path / LOG).write_bytes(good + b'{"i": 2, "t": 1, "op": {"\xe4')  # a torn tail
+    assert len(Storage(tmp_path).load()[1]) == 1
