@@ -101,6 +101,7 @@ class DockerRuntime:
         *,
         proxy_image: str = PROXY_IMAGE,
         node_port: int = NODE_PORT,
+        port_name: str = "api",
         client: Any = None,
         clock: FaketimeClock | None = None,
         net_admin: bool = False,
@@ -113,6 +114,8 @@ class DockerRuntime:
         self.proxy_image = proxy_image
         self.network_name = network_name or f"ck-{run_id}"
         self.node_port = node_port
+        #: The target's one port (containers run single-port targets): its name.
+        self.port_name = port_name
         self.client = client if client is not None else docker_client()
         self.labels = {LABEL_RUN: run_id, LABEL_CONTROLLER: process_token()}
         self._nodes: dict[str, _Node] = {}
@@ -143,8 +146,7 @@ class DockerRuntime:
             id=node_id,
             index=index,
             host=name,
-            port=self.node_port,
-            peer_port=self.node_port,
+            ports={self.port_name: self.node_port},
             data_dir=DATA_DIR,
         )
         port = host_port or reserve_port()
@@ -152,8 +154,7 @@ class DockerRuntime:
             id=node_id,
             index=index,
             host="127.0.0.1",
-            port=port,
-            peer_port=self.node_port,
+            ports={self.port_name: port},
             data_dir=self.run_dir / "data" / node_id,
         )
         placement = Placement(id=node_id, container=name, inside=inside, outside=outside)
@@ -175,11 +176,15 @@ class DockerRuntime:
         }
 
     def via_proxy(
-        self, peers: Mapping[str, Mapping[str, tuple[str, int]]]
-    ) -> dict[str, dict[str, tuple[str, int]]]:
-        """Turn the proxy network's listen addresses into what nodes dial: the proxy's name."""
+        self, peers: Mapping[str, Mapping[str, Mapping[str, tuple[str, int]]]]
+    ) -> dict[str, dict[str, dict[str, tuple[str, int]]]]:
+        """Turn the proxy network's listen addresses (per node, per peer, per port) into
+        what nodes dial: the proxy container's name."""
         return {
-            src: {dst: (self.proxy_name, port) for dst, (_host, port) in targets.items()}
+            src: {
+                dst: {kind: (self.proxy_name, port) for kind, (_host, port) in addrs.items()}
+                for dst, addrs in targets.items()
+            }
             for src, targets in peers.items()
         }
 
@@ -225,8 +230,8 @@ class DockerRuntime:
         placement = Placement(
             id="proxy",
             container=self.proxy_name,
-            inside=NodeInfo("proxy", -1, self.proxy_name, PROXY_API_PORT, PROXY_API_PORT, DATA_DIR),
-            outside=NodeInfo("proxy", -1, "127.0.0.1", port, PROXY_API_PORT, self.run_dir),
+            inside=NodeInfo("proxy", -1, self.proxy_name, {"api": PROXY_API_PORT}, DATA_DIR),
+            outside=NodeInfo("proxy", -1, "127.0.0.1", {"api": port}, self.run_dir),
         )
         self._proxy = _Node(placement)
         command = ["--host", "0.0.0.0", "--port", str(PROXY_API_PORT), "--seed", str(seed)]

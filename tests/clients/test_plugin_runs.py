@@ -45,14 +45,14 @@ def cluster(tmp_path: Path) -> Iterator[list[NodeInfo]]:
     """Three tcpkv nodes whose peers dial each other directly (no faults needed here)."""
     ports = _free_ports(6)
     nodes = [
-        NodeInfo(nid, i, "127.0.0.1", ports[i], ports[3 + i], tmp_path / nid)
+        NodeInfo(nid, i, "127.0.0.1", {"client": ports[i], "peer": ports[3 + i]}, tmp_path / nid)
         for i, nid in enumerate(IDS)
     ]
     procs = []
     for node in nodes:
-        peers = ",".join(f"{n.id}=127.0.0.1:{n.peer_port}" for n in nodes if n.id != node.id)
+        peers = ",".join(f"{n.id}=127.0.0.1:{n.ports['peer']}" for n in nodes if n.id != node.id)
         argv = [sys.executable, str(EXAMPLE / "tcpkv_server.py"), "--id", node.id,
-                "--client", f"127.0.0.1:{node.port}", "--peer", f"127.0.0.1:{node.peer_port}",
+                "--client", f"127.0.0.1:{node.port}", "--peer", f"127.0.0.1:{node.ports['peer']}",
                 "--peers", peers]  # fmt: skip
         procs.append(subprocess.Popen(argv))
     try:
