@@ -52,7 +52,7 @@ def _guard(call: Callable[[], Any]) -> None:
     try:
         call()
     except ChaoskitError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
     except click.exceptions.Abort:
         err.print("aborted")
