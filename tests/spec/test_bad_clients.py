@@ -70,7 +70,8 @@ def _run(tmp_path: Path, cls: str, module: str = CLASSES) -> subprocess.Complete
     spec.write_text(SPEC.replace("{cls}", cls))
     env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200", CHAOSKIT_STATE_DIR=str(tmp_path))
     argv = [sys.executable, "-m", "chaoskit", "run", "--target", str(spec), "--nodes", "3",
-            "--workload", "register", "--nemesis", "none", "--time-limit", "3", "--no-progress"]  # fmt: skip
+            "--workload", "register", "--nemesis", "none", "--time-limit", "3",
+            "--no-progress"]  # fmt: skip
     return subprocess.run(argv, capture_output=True, text=True, timeout=200, cwd=tmp_path, env=env)
 
 

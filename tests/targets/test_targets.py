@@ -13,7 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit.core.target import NodeInfo, Outcome, Target
+from chaoskit.core import plugins
+from chaoskit.core.target import READY, NodeInfo, Outcome, Target, check_ports
 from chaoskit.errors import ConfigError
 from chaoskit.runtimes.ports import reserve_port
 from chaoskit.targets.bully.target import BullyTarget
@@ -204,3 +205,14 @@ async def _exercise(target: RaftTarget, nodes: list[NodeInfo]) -> None:
         assert added.type == "ok"
         got = await target.invoke(http, leader, {"f": "read-set", "key": "s"}, 2.0)
         assert got.value == ["e"]
+
+
+@pytest.mark.parametrize("name", plugins.names("targets"))
+def test_every_registered_target_meets_the_whole_contract(name: str) -> None:
+    """Loaded as a run loads it (the contract check of core/plugins.py), each target
+    declares ports chaoskit can allocate, and a readiness rule and settle time."""
+    target = plugins.load("targets", name)  # raises ConfigError naming a missing member
+    check_ports(target)
+    assert target.ports[0].name and target.ready in READY and target.settle_s >= 0
+    for length in (target.fault_s, target.heal_s):
+        assert length is None or length > 0
