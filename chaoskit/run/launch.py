@@ -230,10 +230,7 @@ async def _start_containers(cluster: Cluster, ctx: LaunchContext, ids: list[str]
 
         await runtime.setup()
         cluster.network = IptablesNetwork(runtime)
-        peers = {
-            p.id: {pid: {port: addr} for pid, addr in runtime.direct_peers(p.id).items()}
-            for p in placed
-        }
+        peers = {p.id: runtime.direct_peers(p.id) for p in placed}
     else:
         url = config.toxiproxy_url
         if url is None:  # the proxy container requires the run's token

@@ -167,10 +167,11 @@ class DockerRuntime:
     def placement(self, node: str) -> Placement:
         return self._nodes[node].placement
 
-    def direct_peers(self, node: str) -> dict[str, tuple[str, int]]:
-        """Peers dialled straight by name (the iptables network mode has no proxy)."""
+    def direct_peers(self, node: str) -> dict[str, dict[str, tuple[str, int]]]:
+        """Peers dialled straight by name (the iptables network mode has no proxy), by
+        the target's one port name, as ``Target.launch`` takes them."""
         return {
-            other.placement.id: (other.placement.container, self.node_port)
+            other.placement.id: {self.port_name: (other.placement.container, self.node_port)}
             for other in self._nodes.values()
             if other.placement.id != node
         }
