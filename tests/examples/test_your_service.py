@@ -53,6 +53,7 @@ def test_the_page_shows_the_example_files_as_they_are() -> None:
     assert len(client.splitlines()) <= 35, "the client class is meant to stay about 30 lines"
 
 
+@pytest.mark.integration
 def test_the_error_line_is_what_chaoskit_prints(tmp_path: Path) -> None:
     page = PAGE.read_text(encoding="utf-8")
     shown = re.search(r"^error: <repo>/examples/tcpkv/tcpkv.toml .+$", page, flags=re.MULTILINE)
