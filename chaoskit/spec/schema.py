@@ -117,6 +117,9 @@ class SpecFile(_Table):
     #: Checked per operation by the loader: an HTTP table or a command table.
     ops: dict[OpName, dict[str, Any]] = {}
     docker: DockerTable | None = None
+    #: The hosts of ``--runtime ssh``: an inventory, read and checked by the ssh runtime
+    #: itself (chaoskit/remote/inventory.py); here only that it is a table.
+    ssh: dict[str, Any] | None = None
 
 
 def parse_spec(data: dict[str, Any], source: str) -> SpecFile:

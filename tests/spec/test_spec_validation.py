@@ -273,3 +273,10 @@ def test_docker_table_errors_name_the_field(tmp_path: Path, table: str, message:
     with pytest.raises(SpecError) as info:
         load_spec_target(_write(tmp_path, GOOD + "\n[docker]\n" + table))
     assert f"svc.toml [docker]: {message}" in str(info.value), str(info.value)
+
+
+def test_an_ssh_table_is_left_to_the_ssh_runtime(tmp_path: Path) -> None:
+    target = load_spec_target(_write(tmp_path, GOOD + '\n[ssh]\nuser = "chaos"\n'))
+    assert target.name == "svc"
+    with pytest.raises(SpecError, match="field 'ssh': Input should be a valid dictionary"):
+        load_spec_target(_write(tmp_path, GOOD.replace("workloads", 'ssh = "hosts"\nworkloads')))
