@@ -18,7 +18,7 @@ from chaoskit.core.clock import Clock
 from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
 from chaoskit.core.network import Network
 from chaoskit.core.runtime import Runtime
-from chaoskit.core.target import Launch, NodeInfo, Outcome, Status, Target, TargetBase
+from chaoskit.core.target import Launch, NodeInfo, Outcome, Port, Status, Target, TargetBase
 from chaoskit.core.workload import Workload
 from chaoskit.errors import (
     ChaoskitError,
@@ -49,6 +49,7 @@ __all__ = [
     "NodeInfo",
     "OpFailed",
     "Outcome",
+    "Port",
     "ProxyError",
     "RunConfig",
     "RunData",

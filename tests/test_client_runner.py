@@ -22,7 +22,7 @@ from chaoskit.store.streams import RunClock
 
 IDS = ["n1", "n2", "n3"]
 NODES = [
-    NodeInfo(i, k, "127.0.0.1", 9100 + k, 9100 + k, Path(f"/tmp/ck-fake/{i}"))
+    NodeInfo(i, k, "127.0.0.1", {"api": 9100 + k}, Path(f"/tmp/ck-fake/{i}"))
     for k, i in enumerate(IDS, 1)
 ]
 

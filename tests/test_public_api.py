@@ -24,6 +24,7 @@ EXPECTED = {
     "NodeInfo",
     "OpFailed",
     "Outcome",
+    "Port",
     "ProxyError",
     "RunConfig",
     "RunData",

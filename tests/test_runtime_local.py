@@ -28,7 +28,7 @@ while True:
 
 
 def _node(tmp_path: Path, nid: str = "n1") -> NodeInfo:
-    return NodeInfo(id=nid, index=0, host="127.0.0.1", port=1, peer_port=1, data_dir=tmp_path)
+    return NodeInfo(id=nid, index=0, host="127.0.0.1", ports={"api": 1}, data_dir=tmp_path)
 
 
 def _state(pid: int) -> str:

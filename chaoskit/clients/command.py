@@ -15,10 +15,12 @@ or a time-out is ``info``, because the command may have done its work before it
 failed. A command that cannot be started at all (not found) is ``fail``: nothing ran.
 On time-out the whole process group is killed, so a CLI's children do not live on.
 
-Placeholders: the node's ``{id}``, ``{index}``, ``{host}``, ``{port}``, ``{peer_port}``,
-``{data_dir}`` and the op's ``{key}``, ``{value}``, ``{from}``, ``{to}`` (the two parts
-of a compare-and-set). Values are rendered as text: a string as it is, anything
-else as JSON (``3``, ``null``, ``[1, 2]``).
+Placeholders (chaoskit/clients/templates.py): the node's ``{id}``, ``{index}``,
+``{host}``, ``{port}`` (its first port), ``{ports.NAME}`` (each named port),
+``{data_dir}``, fixed values the caller adds (a spec's ``{spec_dir}``) and the op's
+``{key}``, ``{value}``, ``{from}``, ``{to}`` (the two parts of a compare-and-set).
+Values are rendered as text: a string as it is, anything else as JSON (``3``,
+``null``, ``[1, 2]``).
 """
 
 from __future__ import annotations
@@ -28,17 +30,14 @@ import contextlib
 import json
 import os
 import signal
-import string
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from chaoskit.clients.templates import OP_FIELDS, check_template, node_fields, node_values
 from chaoskit.core.target import NodeInfo, Outcome
 from chaoskit.errors import ConfigError
 
-NODE_FIELDS = ("id", "index", "host", "port", "peer_port", "data_dir")
-OP_FIELDS = ("key", "value", "from", "to")
-FIELDS = frozenset(NODE_FIELDS + OP_FIELDS)
 TABLE_KEYS = frozenset({"command", "fail_codes", "timeout", "value", "leader_field"})
 #: How much of stderr an error line keeps.
 MAX_ERROR = 200
@@ -55,11 +54,21 @@ class CommandOp:
     timeout: float | None = None
     value_path: str | None = None
     leader_field: str | None = None
+    #: Fixed placeholders (a spec's ``{spec_dir}``), the same for every node and op.
+    constants: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @classmethod
-    def from_table(cls, table: Mapping[str, Any], where: str) -> CommandOp:
+    def from_table(
+        cls,
+        table: Mapping[str, Any],
+        where: str,
+        *,
+        ports: Iterable[str] = (),
+        constants: Mapping[str, str] | None = None,
+    ) -> CommandOp:
         """Validate an ``[ops.NAME]`` table with ``command``; ``ConfigError`` naming
-        ``where`` (the spec file and table) and the field that is wrong."""
+        ``where`` (the spec file and table) and the field that is wrong. ``ports``:
+        the node's port names (``{ports.NAME}``); ``constants``: fixed placeholders."""
         unknown = sorted(set(table) - TABLE_KEYS)
         if unknown:
             raise ConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
@@ -70,8 +79,9 @@ class CommandOp:
             or not all(isinstance(a, str) and a for a in argv)
         ):
             raise ConfigError(f"{where}: 'command' must be a non-empty list of strings")
+        allowed = node_fields(ports, [*OP_FIELDS, *(constants or {})])
         for item in argv:
-            check_template(item, f"{where}: 'command'")
+            check_template(item, allowed, f"{where}: 'command'")
         codes = table.get("fail_codes", [])
         if not isinstance(codes, list) or not all(
             isinstance(c, int) and not isinstance(c, bool) and 0 < c < 256 for c in codes
@@ -91,6 +101,7 @@ class CommandOp:
             timeout=float(timeout) if timeout is not None else None,
             value_path=table.get("value"),
             leader_field=table.get("leader_field"),
+            constants=dict(constants or {}),
         )
 
     def render(self, node: NodeInfo, op: Mapping[str, Any]) -> list[str]:
@@ -100,18 +111,15 @@ class CommandOp:
         second: Any = None
         if isinstance(value, list | tuple) and len(value) == 2:
             first, second = value  # a compare-and-set: [from, to]
-        fields = {
-            "id": node.id,
-            "index": node.index,
-            "host": node.host,
-            "port": node.port,
-            "peer_port": node.peer_port,
-            "data_dir": str(node.data_dir),
-            "key": as_text(op.get("key")),
-            "value": as_text(value),
-            "from": as_text(first),
-            "to": as_text(second),
-        }
+        fields = node_values(node, self.constants)
+        fields.update(
+            {
+                "key": as_text(op.get("key")),
+                "value": as_text(value),
+                "from": as_text(first),
+                "to": as_text(second),
+            }
+        )
         return [item.format(**fields) for item in self.argv]
 
     async def run(self, node: NodeInfo, op: Mapping[str, Any], timeout: float) -> Outcome:
@@ -157,20 +165,6 @@ class CommandOp:
             )
         how = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
         return Outcome("info", error=how + (f": {error}" if error else ""))
-
-
-def check_template(text: str, where: str) -> None:
-    """``ConfigError`` for a malformed template or an unknown ``{placeholder}``."""
-    try:
-        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
-    except ValueError as exc:
-        raise ConfigError(f"{where}: malformed template {text!r}: {exc}") from exc
-    for name in names:
-        if name not in FIELDS:
-            raise ConfigError(
-                f"{where}: unknown placeholder {{{name}}} in {text!r} "
-                f"(known: {', '.join(sorted(FIELDS))})"
-            )
 
 
 def as_text(value: Any) -> str:

@@ -68,23 +68,31 @@ def load_client_class(ref: str, *, folder: Path | None, where: str) -> type[Any]
 
     ``where`` names the spec file and table for the one-line ``ConfigError`` that any
     problem gives (import error, not a class, a missing method, a wrong signature).
-    The folder stays on the path: a client module may import its siblings later.
     """
-    module_name, sep, attr = ref.partition(":")
     head = f"{where}: client class '{ref}'"
+    cls = import_object(ref, folder=folder, head=head)
+    check_client_class(cls, head)
+    return cls  # type: ignore[no-any-return]
+
+
+def import_object(ref: str, *, folder: Path | None, head: str) -> Any:
+    """The object ``module:attr`` names, imported with ``folder`` first on ``sys.path``;
+    a one-line ``ConfigError`` starting with ``head`` for any problem (user code may
+    raise anything while it is imported). The folder stays on the path: the module may
+    import its siblings later."""
+    module_name, sep, attr = ref.partition(":")
     if not sep or not module_name or not attr.isidentifier():
-        raise ConfigError(f"{head}: must look like 'module:Class'")
+        raise ConfigError(f"{head}: must look like 'module:name'")
     if folder is not None and str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any error while importing user code
         raise ConfigError(f"{head}: cannot import {module_name}: {_one_line(exc)}") from exc
-    cls = getattr(module, attr, None)
-    if cls is None:
+    found = getattr(module, attr, None)
+    if found is None:
         raise ConfigError(f"{head}: {module_name} has no attribute {attr}")
-    check_client_class(cls, head)
-    return cls  # type: ignore[no-any-return]
+    return found
 
 
 def check_client_class(cls: Any, head: str) -> None:

@@ -12,18 +12,16 @@ link can be cut, hung or slowed on its own:
 The same code drives the embedded proxy and a real Toxiproxy given by URL.
 
 A target whose nodes talk on several peer ports (ZooKeeper: quorum and election)
-gets one proxy per ordered pair per named port from ``setup_named``; a link's
-faults then apply to every proxy of that pair.
+gets one proxy per ordered pair per peer port; a link's faults then apply to every
+proxy of that pair.
 
 A target that identifies peers by the address they dial (etcd: every member dials
 the one advertised peer URL of a member) says ``proxy_mode = "destination"``: then
-there is one proxy in front of each node, every node gets the same address map
-(its own entry included, for the URL it advertises), and cutting a->b tells the
-proxy in front of b to reset (``cut``) or silently hold (``hang``) the connections
-that a opened. Telling sources apart is an embedded-proxy extension
+there is one proxy in front of each node per peer port, every node gets the same
+address map (its own entry included, for the address it advertises), and cutting
+a->b tells the proxies in front of b to reset (``cut``) or silently hold (``hang``)
+the connections that a opened. Telling sources apart is an embedded-proxy extension
 (chaoskit/network/sources.py); with a real Toxiproxy such cuts raise ``ConfigError``.
-Destination mode with several peer ports (Patroni: etcd peers, REST, PostgreSQL)
-puts one proxy in front of each node per port, and a cut applies to all of them.
 """
 
 from __future__ import annotations
@@ -33,13 +31,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from chaoskit.core.network import LinkMode
-from chaoskit.core.target import NodeInfo, ProxyMode
+from chaoskit.core.target import Address, NodeInfo, ProxyMode
 from chaoskit.errors import ConfigError
 from chaoskit.proxy import ProxyClient
 
 Link = tuple[str, str]
-#: Per node, per peer-port name, the address to dial (``setup_named``).
-NamedPeers = dict[str, dict[str, dict[str, tuple[str, int]]]]
+#: Per node, per peer, per peer-port name, the address to dial (``setup``).
+NamedPeers = dict[str, dict[str, dict[str, Address]]]
 _HANG = ("hang_upstream", "hang_downstream")
 _DELAY = "delay_upstream"
 
@@ -75,44 +73,33 @@ class ProxyNetwork:
         self._hung: set[Link] = set()
         self._delayed: set[Link] = set()
 
-    async def setup(self, nodes: Sequence[NodeInfo]) -> dict[str, dict[str, tuple[str, int]]]:
-        """Create a proxy for every ordered pair; return, per node, where to dial each peer."""
-        if self.mode == "destination":
-            return await self._setup_fronts(nodes)
-        peers: dict[str, dict[str, tuple[str, int]]] = {n.id: {} for n in nodes}
-        for src in nodes:
-            for dst in nodes:
-                if src.id == dst.id:
-                    continue
-                name = f"ck-{self.run_id}-{src.id}-{dst.id}"
-                port = await self._create((src.id, dst.id), name, f"{dst.host}:{dst.peer_port}")
-                peers[src.id][dst.id] = (self.listen_host, port)
-        return peers
-
-    async def setup_named(
-        self, nodes: Sequence[NodeInfo], ports: Mapping[str, Mapping[str, int]]
+    async def setup(
+        self, nodes: Sequence[NodeInfo], peer_ports: Sequence[str] | None = None
     ) -> NamedPeers:
-        """A proxy per ordered pair per named port (``ports``: node -> name -> real port).
+        """Create the proxies of every ordered pair (or of every node, in destination
+        mode) for each of ``peer_ports`` (default: each node's first port).
 
-        Returns, per node, per peer, per port name, where to dial; a node's own entry
-        holds its real ports (where it must listen), so a target can write one config.
-        In destination mode every peer entry is the proxy in front of that peer, and a
-        node's own entry also holds ``self.<name>``: its own proxies, the addresses it
-        must advertise.
+        Returns, per node, per peer, per port name, where to dial. In destination mode
+        a node's own entry is there too: the proxies in front of it, which it must
+        advertise. Proxy names end in the port's name when there are several.
         """
+        names = list(peer_ports) if peer_ports else [next(iter(nodes[0].ports))]
+        self._ids = [n.id for n in nodes]
         if self.mode == "destination":
-            return await self._setup_named_fronts(nodes, ports)
+            return await self._setup_fronts(nodes, names)
         peers: NamedPeers = {n.id: {} for n in nodes}
         for src in nodes:
-            peers[src.id][src.id] = {k: (src.host, p) for k, p in ports[src.id].items()}
             for dst in nodes:
                 if src.id == dst.id:
                     continue
-                dialed: dict[str, tuple[str, int]] = {}
-                for kind, real in ports[dst.id].items():
-                    name = f"ck-{self.run_id}-{src.id}-{dst.id}-{kind}"
-                    port = await self._create((src.id, dst.id), name, f"{dst.host}:{real}")
-                    dialed[kind] = (self.listen_host, port)
+                dialed: dict[str, Address] = {}
+                for kind in names:
+                    name = f"ck-{self.run_id}-{src.id}-{dst.id}" + _suffix(kind, names)
+                    upstream = f"{dst.host}:{dst.ports[kind]}"
+                    dialed[kind] = (
+                        self.listen_host,
+                        await self._create((src.id, dst.id), name, upstream),
+                    )
                 peers[src.id][dst.id] = dialed
         return peers
 
@@ -215,43 +202,20 @@ class ProxyNetwork:
 
     # -- destination mode --------------------------------------------------------------
 
-    async def _setup_fronts(
-        self, nodes: Sequence[NodeInfo]
-    ) -> dict[str, dict[str, tuple[str, int]]]:
-        """One proxy in front of each node; every node dials every node (itself too) there."""
-        fronts: dict[str, tuple[str, int]] = {}
-        for dst in nodes:
-            name = f"ck-{self.run_id}-to-{dst.id}"
-            info = await self.client.create_proxy(
-                name, listen=f"{self.listen_host}:0", upstream=f"{dst.host}:{dst.peer_port}"
-            )
-            self._fronts[dst.id] = [name]
-            fronts[dst.id] = (self.listen_host, info.listen_port)
-        self._ids = [n.id for n in nodes]
-        return {n.id: dict(fronts) for n in nodes}
-
-    async def _setup_named_fronts(
-        self, nodes: Sequence[NodeInfo], ports: Mapping[str, Mapping[str, int]]
-    ) -> NamedPeers:
-        """One proxy in front of each node per named port (see ``setup_named``)."""
-        fronts: dict[str, dict[str, tuple[str, int]]] = {}
+    async def _setup_fronts(self, nodes: Sequence[NodeInfo], names: list[str]) -> NamedPeers:
+        """One proxy in front of each node per peer port; every node dials every node
+        (itself too, for the address it advertises) there."""
+        fronts: dict[str, dict[str, Address]] = {}
         for dst in nodes:
             fronts[dst.id] = {}
-            for kind, real in ports[dst.id].items():
-                name = f"ck-{self.run_id}-to-{dst.id}-{kind}"
+            for kind in names:
+                name = f"ck-{self.run_id}-to-{dst.id}" + _suffix(kind, names)
                 info = await self.client.create_proxy(
-                    name, listen=f"{self.listen_host}:0", upstream=f"{dst.host}:{real}"
+                    name, listen=f"{self.listen_host}:0", upstream=f"{dst.host}:{dst.ports[kind]}"
                 )
                 self._fronts.setdefault(dst.id, []).append(name)
                 fronts[dst.id][kind] = (self.listen_host, info.listen_port)
-        self._ids = [n.id for n in nodes]
-        peers: NamedPeers = {}
-        for src in nodes:
-            own = {k: (src.host, p) for k, p in ports[src.id].items()}
-            own.update({f"self.{k}": addr for k, addr in fronts[src.id].items()})
-            peers[src.id] = {nid: dict(f) for nid, f in fronts.items() if nid != src.id}
-            peers[src.id][src.id] = own
-        return peers
+        return {n.id: {nid: dict(f) for nid, f in fronts.items()} for n in nodes}
 
     async def _cut_sources(self, links: Sequence[Link], mode: LinkMode) -> None:
         if self.sources is None:
@@ -281,3 +245,8 @@ class ProxyNetwork:
         if links is None:
             return sorted(present)
         return [link for link in links if link in present]
+
+
+def _suffix(kind: str, names: list[str]) -> str:
+    """A proxy's name tells its port apart only when a node has several peer ports."""
+    return f"-{kind}" if len(names) > 1 else ""

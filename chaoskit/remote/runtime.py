@@ -86,8 +86,11 @@ class SshRuntime:
         *,
         pool: SshPool | None = None,
         controller: str | None = None,
+        port_name: str = "api",
     ) -> None:
         self.run_id = processes.check_run_id(run_id)
+        #: The target's one port (hosts run single-port targets): its name.
+        self.port_name = port_name
         self.run_dir = run_dir
         self.inventory = inventory
         self.pool = (pool or SshPool(inventory.hosts)).acquire()
@@ -133,8 +136,7 @@ class SshRuntime:
             id=node_id,
             index=index,
             host=host.peer_address,
-            port=host.node_port,
-            peer_port=host.node_port,
+            ports={self.port_name: host.node_port},
             data_dir=Path(paths.node_dir(node_id)),
         )
         if host.tunnel:
@@ -146,8 +148,7 @@ class SshRuntime:
             id=node_id,
             index=index,
             host=reach,
-            port=port,
-            peer_port=host.node_port,
+            ports={self.port_name: port},
             data_dir=self.run_dir / "data" / node_id,
         )
         placement = Placement(id=node_id, host=host.name, inside=inside, outside=outside)
@@ -165,10 +166,13 @@ class SshRuntime:
     def nodes(self) -> list[str]:
         return list(self._nodes)
 
-    def peers(self, node: str) -> dict[str, tuple[str, int]]:
-        """Every other node's address as ``node`` dials it: directly, no proxy."""
+    def peers(self, node: str) -> dict[str, dict[str, tuple[str, int]]]:
+        """Every other node's address as ``node`` dials it (by the target's one port
+        name, as ``Target.launch`` takes it): directly, no proxy."""
         return {
-            other.placement.id: (other.placement.inside.host, other.placement.inside.port)
+            other.placement.id: {
+                self.port_name: (other.placement.inside.host, other.placement.inside.port)
+            }
             for other in self._nodes.values()
             if other.placement.id != node
         }

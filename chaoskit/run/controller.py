@@ -137,6 +137,7 @@ class Controller:
             run_clock=self.clock,
             watch=self.watch,
             nodes_known=self._nodes_known,
+            warn=self.progress.warn,
         )
         try:
             await launch(self.cluster, context)
@@ -247,6 +248,7 @@ class Controller:
             fault_s=self.config.fault_s,
             heal_s=self.config.heal_s,
             rng=schedule_rng(self.seed),
+            settle_s=self.plan.target.settle_s,
         )
 
     async def _run_schedule(self, steps: list[Step]) -> None:

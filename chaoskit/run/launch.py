@@ -26,20 +26,21 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from chaoskit.clock.faketime import FaketimeClock
 from chaoskit.core.clock import Clock
 from chaoskit.core.disk import needs_disk
 from chaoskit.core.network import Network
 from chaoskit.core.runtime import Runtime
-from chaoskit.core.target import NodeInfo
+from chaoskit.core.target import NodeInfo, peer_ports
 from chaoskit.errors import ChaoskitError, ConfigError, SetupError
 from chaoskit.network.toxiproxy import ProxyNetwork
 from chaoskit.observe.observer import Observer
 from chaoskit.proxy import ProxyClient, ProxyServer
 from chaoskit.proxy._watch import FaultApiWatch
 from chaoskit.run.plan import RunPlan
+from chaoskit.run.ready import wait_until_ready
 from chaoskit.runtimes.local import LocalRuntime
 from chaoskit.runtimes.ports import PortLease, lease_ports
 from chaoskit.store.rundir import LOGS
@@ -69,6 +70,9 @@ class Cluster:
     adopted_proxies: list[str] = field(default_factory=list)
     #: The nodes' fault file systems, when a disk nemesis is planned.
     disk: NodeDisks | None = None
+    #: Seconds from the first answer of every node to the target's ``ready`` rule
+    #: (run/ready.py); None when it never held.
+    ready_s: float | None = None
 
     async def close(self, step_s: float) -> bool:
         """Stop observing, stop every node, remove the network and the proxy, free the
@@ -124,11 +128,14 @@ class LaunchContext:
     #: Called once the nodes' addresses are known, before any node starts (the
     #: controller records config.json and the registry entry then).
     nodes_known: Callable[[], None]
+    #: Where a warning goes (a cluster that never got ready).
+    warn: Callable[[str], None]
 
 
 async def launch(cluster: Cluster, ctx: LaunchContext) -> None:
     """Bring up the cluster the plan asks for, filling ``cluster`` as parts come up;
-    returns once every node answers its status API and the observer runs."""
+    returns once every node answers its status API, the observer runs and the
+    target's readiness rule holds (or was waited for in vain: run/ready.py)."""
     config = ctx.plan.config
     ids = [f"n{i + 1}" for i in range(config.nodes)]
     disk = _disk_faults(ctx)  # before anything starts: FUSE missing fails the run now
@@ -145,6 +152,8 @@ async def launch(cluster: Cluster, ctx: LaunchContext) -> None:
     cluster.observer = Observer(ctx.plan.target, cluster.nodes, ctx.observations, ctx.run_clock)
     await wait_ready(cluster, ctx.run_dir)
     cluster.observer.start()
+    ids = [n.id for n in cluster.nodes]
+    cluster.ready_s = await wait_until_ready(cluster.observer, ctx.plan.target, ids, ctx.warn)
 
 
 def _disk_faults(ctx: LaunchContext) -> DiskFaults | None:
@@ -187,25 +196,18 @@ async def _settle_disks(cluster: Cluster) -> None:
 async def _start_processes(
     cluster: Cluster, ctx: LaunchContext, ids: list[str], disk: DiskFaults | None
 ) -> None:
-    """Local processes, each peer link through its own proxy (or one per destination)."""
+    """Local processes: every named port of the target leased per node; each peer port
+    behind its own proxy per ordered pair (or one per node, in destination mode)."""
     target = ctx.plan.target
-    # Several peer ports (ZooKeeper: quorum, election) get a port per node and a proxy
-    # per pair each; a separate peer port (etcd) one more port per node.
-    kinds = target.peer_ports
-    separate = int(target.separate_peer_port and not kinds)
-    cluster.ports = lease_ports(len(ids) * (1 + len(kinds) + separate))
-    ports = cluster.ports.ports
-    named = {
-        nid: {k: ports[len(ids) * (1 + j) + i] for j, k in enumerate(kinds)}
-        for i, nid in enumerate(ids)
-    }
+    names = [p.name for p in target.ports]
+    cluster.ports = lease_ports(len(ids) * len(names))
+    leased = iter(cluster.ports.ports)
     cluster.nodes = [
         NodeInfo(
             id=nid,
             index=i,
             host="127.0.0.1",
-            port=ports[i],
-            peer_port=named[nid][kinds[0]] if kinds else ports[i + len(ids) * separate],
+            ports={name: next(leased) for name in names},
             data_dir=ctx.run_dir / "data" / nid,
         )
         for i, nid in enumerate(ids)
@@ -213,11 +215,7 @@ async def _start_processes(
     for node in cluster.nodes:
         node.data_dir.mkdir(parents=True, exist_ok=True)
     network = await _embedded_or_given_proxy(cluster, ctx)
-    peers: dict[str, Any] = (
-        await network.setup_named(cluster.nodes, named)
-        if kinds
-        else await network.setup(cluster.nodes)
-    )
+    peers = await network.setup(cluster.nodes, peer_ports(target))
     cluster.clock = _clock_if_needed(ctx, ids)
     env = cluster.clock.env_for if cluster.clock is not None else None
     runtime = LocalRuntime(ctx.run_id, ctx.run_dir / LOGS, extra_env=env)
@@ -290,14 +288,14 @@ async def _start_containers(
     from chaoskit.runtimes.images import LIBFAKETIME_IN_IMAGE, NODE_IMAGE
 
     target, config = ctx.plan.target, ctx.plan.config
-    if target.peer_ports or target.proxy_mode != "pair" or target.separate_peer_port:
-        raise ConfigError(f"target '{target.name}' does not run in the docker runtime yet")
+    port = _single_port(ctx, "docker")
     clock = cluster.clock = _clock_if_needed(ctx, ids, library=LIBFAKETIME_IN_IMAGE)
     runtime = DockerRuntime(
         ctx.run_id,
         ctx.run_dir,
         image=target.docker_image or NODE_IMAGE,
         node_port=target.docker_port or NODE_PORT,
+        port_name=port,
         clock=clock,
         net_admin=config.network == "iptables",
         host_data=disk is not None,
@@ -335,7 +333,7 @@ async def _start_on_hosts(cluster: Cluster, ctx: LaunchContext, ids: list[str]) 
 
     target, config, hosts = ctx.plan.target, ctx.plan.config, ctx.plan.hosts
     assert hosts is not None  # read and checked by plan_run, with the target
-    runtime = SshRuntime(ctx.run_id, ctx.run_dir, hosts)
+    runtime = SshRuntime(ctx.run_id, ctx.run_dir, hosts, port_name=ctx.plan.target.ports[0].name)
     cluster.runtime = runtime  # from here on the teardown cleans the hosts
     placed = await runtime.setup(ids)
     cluster.nodes = [p.outside for p in placed]
@@ -362,11 +360,26 @@ async def _attach_compose(cluster: Cluster, ctx: LaunchContext) -> None:
         ctx.run_dir,
         nodes=config.nodes,
         run_id=ctx.run_id,
+        port_name=_single_port(ctx, "compose"),
     )
     cluster.runtime, cluster.network = attached.runtime, attached.network
     cluster.proxy, cluster.nodes = attached.proxy, attached.nodes
     cluster.adopted_proxies = attached.network.proxy_names()
     ctx.nodes_known()
+
+
+def _single_port(ctx: LaunchContext, runtime: str) -> str:
+    """The name of the target's one port; ``ConfigError`` for a target with several
+    ports or one proxy per node, which containers do not run yet."""
+    target = ctx.plan.target
+    names = [p.name for p in target.ports]
+    if len(names) != 1 or target.proxy_mode != "pair":
+        what = f"ports {', '.join(names)}" if len(names) != 1 else "proxy_mode destination"
+        raise ConfigError(
+            f"target '{target.name}' ({what}) does not run in the {runtime} runtime: "
+            "containers take targets with one port in pair mode; use --runtime local"
+        )
+    return names[0]
 
 
 async def wait_ready(cluster: Cluster, run_dir: Path) -> None:

@@ -13,7 +13,7 @@ from chaoskit.checkers.checking import LEADER_CHECKERS
 from chaoskit.core import plugins
 from chaoskit.core.checker import Checker
 from chaoskit.core.nemesis import Nemesis
-from chaoskit.core.target import Policy, Target
+from chaoskit.core.target import Policy, Target, check_ports
 from chaoskit.core.workload import Workload
 from chaoskit.errors import ConfigError
 from chaoskit.remote.inventory import Inventory, run_inventory
@@ -74,6 +74,12 @@ def plan_run(config: RunConfig) -> RunPlan:
         raise ConfigError(f"unknown runtime '{config.runtime}' (known: {', '.join(RUNTIMES)})")
     target = load_target(config.target)
     target.configure(config.options)
+    check_ports(target)
+    if config.nemeses and target.settle_s >= config.time_limit:
+        raise ConfigError(
+            f"--time-limit {config.time_limit:g} leaves no time for faults: target "
+            f"'{target.name}' settles for {target.settle_s:g} s first (settle_s)"
+        )
     nemeses = {str(spec): build_nemesis(spec) for spec in config.nemeses}
     workload_name = config.workload or ("register" if "register" in target.workloads else "none")
     workload: Workload = plugins.load("workloads", workload_name)
@@ -90,10 +96,11 @@ def plan_run(config: RunConfig) -> RunPlan:
         concurrency = bound_clients = 0
     config.workload = workload_name
     # The schedule's intervals are part of the experiment: fixed here, so config.json and
-    # the repeat command hold them even when they came from the target's defaults.
+    # the repeat command hold them even when they came from the target's defaults (its
+    # own lengths, else sized to its election timeout).
     fault_s, heal_s = default_intervals(target.election_timeout)
-    config.fault_s = config.fault_s or fault_s
-    config.heal_s = config.heal_s or heal_s
+    config.fault_s = config.fault_s or target.fault_s or fault_s
+    config.heal_s = config.heal_s or target.heal_s or heal_s
     return RunPlan(
         config=config,
         target=target,
@@ -113,6 +120,6 @@ def _hosts(config: RunConfig, target: Target) -> Inventory | None:
     Peers dial one port per host directly, so targets with more peer ports cannot run."""
     if config.runtime != "ssh":
         return None
-    if target.peer_ports or target.separate_peer_port:
+    if len(target.ports) != 1 or target.proxy_mode != "pair":
         raise ConfigError(f"target '{target.name}' does not run in the ssh runtime yet")
     return run_inventory(config.inventory, config.target)

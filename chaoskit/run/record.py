@@ -49,6 +49,11 @@ class RunRecord:
                 "policy": self.plan.policy,
                 "election_deadline": self.plan.election_deadline,
                 "election_timeout": target.election_timeout,
+                # Before the first fault: the readiness rule, how long it took to hold
+                # (None: never), then the settle time (run/ready.py, run/schedule.py).
+                "ready": target.ready,
+                "ready_s": cluster.ready_s,
+                "settle_s": target.settle_s,
                 "workload": self.plan.workload.name,
                 "model": self.plan.workload.model,
                 "concurrency": self.plan.concurrency,

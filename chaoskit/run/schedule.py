@@ -1,7 +1,8 @@
 """The fault schedule, drawn whole before the run starts from the run's seed.
 
 A schedule alternates healthy and faulty intervals: it opens with a healthy one
-(so a first leader is elected before any fault), picks one of the combined
+(so a first leader is elected before any fault; at least the target's settle time,
+counted from readiness: run/ready.py), picks one of the combined
 nemeses at random for each fault, varies every interval between 0.5x and 1.5x
 of its nominal length, and ends early enough to leave a healthy tail before the
 final phase. Because it is data drawn up front, the same seed gives the same
@@ -79,19 +80,22 @@ def build_schedule(
     heal_s: float,
     rng: random.Random,
     tail_s: float | None = None,
+    settle_s: float = 0.0,
 ) -> list[Step]:
     """Every start and stop of the run, in time order; one fault at a time.
 
-    ``tail_s`` (default half a heal) is kept fault-free before ``time_limit``. When
-    not even one randomized fault fits, a single fault over the middle third of
-    the run is scheduled, so a short run still sees a fault.
+    No fault starts before ``settle_s`` (the target's healthy start). ``tail_s``
+    (default half a heal) is kept fault-free before ``time_limit``. When not even one
+    randomized fault fits, a single fault over the middle third of the run (or from
+    ``settle_s`` halfway to the end, if later) is scheduled, so a short run still sees
+    a fault.
     """
     _check_lengths(time_limit=time_limit, fault_s=fault_s, heal_s=heal_s)
     if not names:
         return []
     end = time_limit - (heal_s / 2 if tail_s is None else tail_s)
     steps: list[Step] = []
-    t = heal_s * rng.uniform(*SPREAD)
+    t = max(settle_s, heal_s * rng.uniform(*SPREAD))
     while True:
         name = rng.choice(names)
         length = fault_s * rng.uniform(*SPREAD)
@@ -101,9 +105,10 @@ def build_schedule(
         t += length + heal_s * rng.uniform(*SPREAD)
     if not steps:
         name = rng.choice(names)
+        start = max(time_limit / 3, settle_s)
         steps = [
-            Step(_ms(time_limit / 3), name, "start"),
-            Step(_ms(2 * time_limit / 3), name, "stop"),
+            Step(_ms(start), name, "start"),
+            Step(_ms(start + (time_limit - start) / 2), name, "stop"),
         ]
     return steps
 

@@ -342,12 +342,14 @@ async def attach_compose(
     *,
     nodes: int,
     run_id: str = "compose",
+    port_name: str = "api",
     client: Any = None,
 ) -> ComposeCluster:
     """Find the running compose project of ``compose_file`` and take it over for a run.
 
     ``nodes`` is the cluster size the run was planned with: the project must have
-    exactly that many node services.
+    exactly that many node services. ``port_name`` names the target's one port (the
+    published one).
     """
     if not compose_file.is_file():
         raise ConfigError(f"compose file {compose_file} not found")
@@ -381,8 +383,7 @@ async def attach_compose(
             id=s.name,
             index=i,
             host="127.0.0.1",
-            port=s.host_port,
-            peer_port=s.container_port,
+            ports={port_name: s.host_port},
             data_dir=run_dir / "data" / s.name,
         )
         for i, s in enumerate(services)

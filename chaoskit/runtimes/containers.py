@@ -94,6 +94,22 @@ def exec_beside(
     return 0, bytes(output).decode(errors="replace")
 
 
+def network(client: Any, name: str, labels: Mapping[str, str]) -> Any:
+    """The run's network ``name``: found by its run label, else created (a bridge)."""
+    errors = docker_errors()
+    found = client.networks.list(
+        names=[name], filters={"label": f"{LABEL_RUN}={labels[LABEL_RUN]}"}
+    )
+    if found:
+        return found[0]
+    try:
+        return client.networks.create(
+            name, driver="bridge", labels=dict(labels), check_duplicate=True
+        )
+    except errors.APIError as exc:
+        raise SetupError(f"cannot create network {name}: {exc.explanation or exc}") from exc
+
+
 def status(container: Any) -> str:
     """``running``, ``paused``, ``exited``, ... or ``absent`` (never created, or gone)."""
     errors = docker_errors()

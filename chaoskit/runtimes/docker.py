@@ -101,6 +101,7 @@ class DockerRuntime:
         *,
         proxy_image: str = PROXY_IMAGE,
         node_port: int = NODE_PORT,
+        port_name: str = "api",
         client: Any = None,
         clock: FaketimeClock | None = None,
         net_admin: bool = False,
@@ -114,6 +115,8 @@ class DockerRuntime:
         self.proxy_image = proxy_image
         self.network_name = network_name or f"ck-{run_id}"
         self.node_port = node_port
+        #: The target's one port (containers run single-port targets): its name.
+        self.port_name = port_name
         self.client = client if client is not None else docker_client()
         self.labels = {LABEL_RUN: run_id, LABEL_CONTROLLER: process_token()}
         self._nodes: dict[str, _Node] = {}
@@ -145,8 +148,7 @@ class DockerRuntime:
             id=node_id,
             index=index,
             host=name,
-            port=self.node_port,
-            peer_port=self.node_port,
+            ports={self.port_name: self.node_port},
             data_dir=DATA_DIR,
         )
         port = host_port or reserve_port()
@@ -154,8 +156,7 @@ class DockerRuntime:
             id=node_id,
             index=index,
             host="127.0.0.1",
-            port=port,
-            peer_port=self.node_port,
+            ports={self.port_name: port},
             data_dir=self.run_dir / "data" / node_id,
         )
         placement = Placement(id=node_id, container=name, inside=inside, outside=outside)
@@ -168,20 +169,25 @@ class DockerRuntime:
     def placement(self, node: str) -> Placement:
         return self._nodes[node].placement
 
-    def direct_peers(self, node: str) -> dict[str, tuple[str, int]]:
-        """Peers dialled straight by name (the iptables network mode has no proxy)."""
+    def direct_peers(self, node: str) -> dict[str, dict[str, tuple[str, int]]]:
+        """Peers dialled straight by name (the iptables network mode has no proxy), by
+        the target's one port name, as ``Target.launch`` takes them."""
         return {
-            other.placement.id: (other.placement.container, self.node_port)
+            other.placement.id: {self.port_name: (other.placement.container, self.node_port)}
             for other in self._nodes.values()
             if other.placement.id != node
         }
 
     def via_proxy(
-        self, peers: Mapping[str, Mapping[str, tuple[str, int]]]
-    ) -> dict[str, dict[str, tuple[str, int]]]:
-        """Turn the proxy network's listen addresses into what nodes dial: the proxy's name."""
+        self, peers: Mapping[str, Mapping[str, Mapping[str, tuple[str, int]]]]
+    ) -> dict[str, dict[str, dict[str, tuple[str, int]]]]:
+        """Turn the proxy network's listen addresses (per node, per peer, per port) into
+        what nodes dial: the proxy container's name."""
         return {
-            src: {dst: (self.proxy_name, port) for dst, (_host, port) in targets.items()}
+            src: {
+                dst: {kind: (self.proxy_name, port) for kind, (_host, port) in addrs.items()}
+                for dst, addrs in targets.items()
+            }
             for src, targets in peers.items()
         }
 
@@ -191,26 +197,9 @@ class DockerRuntime:
         """Create the run's network (idempotent, also when called concurrently)."""
         async with self._setup_lock:
             if self._network is None:
-                self._network = await asyncio.to_thread(self._create_network)
-
-    def _create_network(self) -> Any:
-        errors = docker_errors()
-        found = self.client.networks.list(
-            names=[self.network_name], filters={"label": self._label()}
-        )
-        if found:
-            return found[0]
-        try:
-            return self.client.networks.create(
-                self.network_name,
-                driver="bridge",
-                labels=dict(self.labels),
-                check_duplicate=True,
-            )
-        except errors.APIError as exc:
-            raise SetupError(
-                f"cannot create network {self.network_name}: {exc.explanation or exc}"
-            ) from exc
+                self._network = await asyncio.to_thread(
+                    containers.network, self.client, self.network_name, self.labels
+                )
 
     async def start_proxy(
         self, host_port: int | None = None, seed: int = 0, token: str | None = None
@@ -227,8 +216,8 @@ class DockerRuntime:
         placement = Placement(
             id="proxy",
             container=self.proxy_name,
-            inside=NodeInfo("proxy", -1, self.proxy_name, PROXY_API_PORT, PROXY_API_PORT, DATA_DIR),
-            outside=NodeInfo("proxy", -1, "127.0.0.1", port, PROXY_API_PORT, self.run_dir),
+            inside=NodeInfo("proxy", -1, self.proxy_name, {"api": PROXY_API_PORT}, DATA_DIR),
+            outside=NodeInfo("proxy", -1, "127.0.0.1", {"api": port}, self.run_dir),
         )
         self._proxy = _Node(placement)
         command = ["--host", "0.0.0.0", "--port", str(PROXY_API_PORT), "--seed", str(seed)]
@@ -400,9 +389,6 @@ class DockerRuntime:
         return containers.create(
             self.client, self.network_name, self.labels, net_admin, image, name, *args
         )
-
-    def _label(self) -> str:
-        return f"{LABEL_RUN}={self.run_id}"
 
     async def _start_entry(self, entry: _Node) -> None:
         errors = docker_errors()

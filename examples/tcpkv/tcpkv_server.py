@@ -1,7 +1,7 @@
 """tcpkv: a small leader-elected key-value service with its own TCP line protocol.
 
-It exists to show chaoskit on a service that does not speak HTTP (docs/spec-files.md),
-and it is deliberately naive, so that chaoskit has something to find:
+It exists to show chaoskit on a service that does not speak HTTP (docs/your-service.md
+walks through it), and it is deliberately naive, so that chaoskit has something to find:
 
 - Election: every node sends ``HB <id>`` to every peer each ``HEARTBEAT_S`` over the
   peer port; a node counts a peer alive while it heard from it within ``LEASE_S``,

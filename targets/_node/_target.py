@@ -17,7 +17,7 @@ import httpx
 
 import chaoskit
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo, Status, TargetBase
+from chaoskit.core.target import Launch, NodeInfo, Peers, Status, TargetBase
 from chaoskit.errors import ConfigError
 from chaoskit.targets._options import positive, switch
 
@@ -79,12 +79,14 @@ class NodeTarget(TargetBase):
                 raise ConfigError(unknown_message("option", key, ["bug", *_NUMERIC, *self.flags]))
         self.options = parsed
 
-    def launch(self, node: NodeInfo, peers: Mapping[str, tuple[str, int]]) -> Launch:
-        """``python -m targets.<name>`` listening on ``node.port``, dialing ``peers``."""
+    def launch(self, node: NodeInfo, peers: Peers) -> Launch:
+        """``python -m targets.<name>`` listening on ``node.port`` (its one port, ``api``,
+        which peers dial too), dialing ``peers``."""
         argv = [sys.executable, "-m", self.module, "--id", node.id]
         argv += ["--listen", f"{node.host}:{node.port}", "--data-dir", str(node.data_dir)]
-        for peer, (host, port) in sorted(peers.items()):
+        for peer, addrs in sorted(peers.items()):
             if peer != node.id:
+                host, port = addrs["api"]
                 argv += ["--peer", f"{peer}={host}:{port}"]
         for key, value in sorted(self.options.items()):
             if key in self.flags:

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import httpx
 
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo, Outcome, Status, TargetBase
+from chaoskit.core.target import Launch, NodeInfo, Outcome, Peers, Port, Status, TargetBase
 from chaoskit.errors import ConfigError
 from chaoskit.targets._options import positive_int, switch
 from chaoskit.targets.etcd import _gateway as gw
@@ -44,7 +44,7 @@ class EtcdTarget(TargetBase):
     default_policy: ClassVar[Any] = "per-term"
     proxy_mode = "destination"
     #: etcd listens on a client port (status, ops) and a peer port (behind the proxy).
-    separate_peer_port = True
+    ports = (Port("client"), Port("peer", peer=True))
     workloads = ("none", "register", "kv")
 
     def __init__(self) -> None:
@@ -80,16 +80,16 @@ class EtcdTarget(TargetBase):
             raise ConfigError("etcd needs election-ms at least 5 times heartbeat-ms")
         self.binary = find_binary(binary)
 
-    def launch(self, node: NodeInfo, peers: Mapping[str, tuple[str, int]]) -> Launch:
-        """One member: client API on ``node.port``, peers on ``node.peer_port``,
+    def launch(self, node: NodeInfo, peers: Peers) -> Launch:
+        """One member: client API on its ``client`` port, peers on its ``peer`` port,
         advertised (and dialed) at the proxy in front of it, ``peers[node.id]``."""
         argv = member_argv(
             self.binary,
             node.id,
             node.data_dir,
-            (node.host, node.port),
-            (node.host, node.peer_port),
-            peers,
+            (node.host, node.ports["client"]),
+            (node.host, node.ports["peer"]),
+            {nid: addrs["peer"] for nid, addrs in peers.items()},
             token=f"chaoskit-{node.data_dir.parent.parent.name}",
             timing=self.timing,
         )

@@ -20,9 +20,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo
+from chaoskit.core.target import Launch, NodeInfo, Peers, Port
 from chaoskit.errors import ConfigError
-from chaoskit.runtimes.ports import reserve_port
 from chaoskit.targets._node._target import python_launch
 from chaoskit.targets._options import ElectionRecipe, positive_int
 from chaoskit.targets.etcd._command import find_binary
@@ -39,7 +38,9 @@ class EtcdElectionTarget(ElectionRecipe):
     description = "example: clients campaigning via etcd's election API (lease TTL), unfenced"
     default_policy: ClassVar[Any] = "strict"
     proxy_mode = "destination"
-    separate_peer_port = True
+    #: The client's status API, its etcd member's peer port (behind the proxy) and
+    #: client port (the campaigning client's own, never cut).
+    ports = (Port("api"), Port("peer", peer=True), Port("etcd-client"))
     workloads = ("none",)
 
     def __init__(self) -> None:
@@ -72,14 +73,16 @@ class EtcdElectionTarget(ElectionRecipe):
             raise ConfigError(f"option ttl must be at least {MIN_TTL_S} s (etcd's minimum)")
         self.binary = find_binary(binary)
 
-    def launch(self, node: NodeInfo, peers: Mapping[str, tuple[str, int]]) -> Launch:
-        """The client (status on ``node.port``) with its etcd member (peers on
-        ``node.peer_port``, clients on a free port chosen now)."""
+    def launch(self, node: NodeInfo, peers: Peers) -> Launch:
+        """The client (status on its ``api`` port) with its etcd member (peers on the
+        ``peer`` port, advertised at the proxy in front of it; its client on
+        ``etcd-client``)."""
         argv = [sys.executable, "-m", "chaoskit.targets.etcd_election", "--id", node.id]
         argv += ["--listen", f"{node.host}:{node.port}", "--data-dir", str(node.data_dir)]
-        argv += ["--etcd-client", f"{node.host}:{reserve_port(node.host)}"]
-        argv += ["--etcd-peer", f"{node.host}:{node.peer_port}"]
-        for name, (host, port) in sorted(peers.items()):
+        argv += ["--etcd-client", f"{node.host}:{node.ports['etcd-client']}"]
+        argv += ["--etcd-peer", f"{node.host}:{node.ports['peer']}"]
+        for name, addrs in sorted(peers.items()):
+            host, port = addrs["peer"]
             argv += ["--member", f"{name}={host}:{port}"]
         argv += ["--token", f"chaoskit-{node.data_dir.parent.parent.name}"]
         argv += ["--etcd-binary", self.binary, "--ttl", str(self.ttl)]

@@ -1,9 +1,9 @@
 """``NatsTarget``: a real NATS JetStream cluster (Debian ``nats-server`` 2.9), by hand.
 
-Node ``i`` is one ``nats-server``: clients on ``node.port``, routes on
-``node.peer_port`` behind one proxy per node (destination mode: NATS gossips the
-route address each server advertises, so that address must be the proxy's; the proxy
-tells the dialing server by its process), monitoring on a port the target leases.
+Node ``i`` is one ``nats-server``: clients on its ``client`` port, routes on its
+``cluster`` port behind one proxy per node (destination mode: NATS gossips the route
+address each server advertises, so that address must be the proxy's; the proxy tells
+the dialing server by its process), monitoring on its ``monitor`` port.
 Leadership is what ``/jsz`` names for the observed Raft group: the JetStream meta
 leader by default, or the leader of the test KV bucket or stream. NATS 2.9 exposes no
 term, so the default policy is ``strict``: an isolated leader that has not stepped
@@ -24,9 +24,8 @@ from typing import Any, ClassVar
 import httpx
 
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo, Status, TargetBase
+from chaoskit.core.target import Launch, NodeInfo, Peers, Port, Status, TargetBase
 from chaoskit.errors import ConfigError
-from chaoskit.runtimes.ports import PortLease, lease_ports
 from chaoskit.targets._options import positive_int
 from chaoskit.targets.nats._client import (
     BUCKET,
@@ -52,18 +51,23 @@ class NatsTarget(TargetBase):
     description = "NATS JetStream cluster (Debian nats-server): KV compare-and-set, stream set"
     default_policy: ClassVar[Any] = "strict"
     proxy_mode = "destination"
-    separate_peer_port = True
+    ports = (Port("client"), Port("cluster", peer=True), Port("monitor"))
     workloads = ("none", "register", "set")
     #: NATS Raft: elections after 4-9 s of silence from the leader (2.9 defaults).
     election_timeout = 5.0
     election_deadline = 20.0
+    #: Faults start once every server names the observed group's leader (the bucket or
+    #: stream exists then); a fault of 12 s outlasts an election, a heal of 10 s lets
+    #: the cluster recover (failovers took 4.6-7.9 s: docs/targets/nats.md). The
+    #: default sizing, ten election timeouts, would give 50 s intervals.
+    ready = "roles"
+    fault_s = 12.0
+    heal_s = 10.0
 
     def __init__(self) -> None:
         self.settings = ServerSettings()
         self.group: Group = "meta"
         self.assets = Assets()
-        self._monitor: dict[str, int] = {}
-        self._leases: list[PortLease] = []
         self._ensured = False
         self._ensure_tried = 0.0
         self._ensuring: asyncio.Task[None] | None = None
@@ -93,19 +97,15 @@ class NatsTarget(TargetBase):
         self.assets = dataclasses.replace(self.assets, **assets)
         find_binary(self.settings)
 
-    def launch(self, node: NodeInfo, peers: Mapping[str, tuple[str, int]]) -> Launch:
+    def launch(self, node: NodeInfo, peers: Peers) -> Launch:
         """Write the server's config (routes to every node's proxy) and its command."""
-        if node.id not in self._monitor:
-            lease = lease_ports(1)
-            self._leases.append(lease)
-            self._monitor[node.id] = lease.ports[0]
         data_dir = node.data_dir.resolve()
         conf = server_conf(
             node.id,
-            (node.host, node.port),
-            (node.host, node.peer_port),
-            (node.host, self._monitor[node.id]),
-            peers,
+            (node.host, node.ports["client"]),
+            (node.host, node.ports["cluster"]),
+            (node.host, node.ports["monitor"]),
+            {nid: addrs["cluster"] for nid, addrs in peers.items()},
             data_dir,
             self.settings,
         )
@@ -117,10 +117,8 @@ class NatsTarget(TargetBase):
 
     async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
         """The role ``/jsz`` gives ``node`` in the observed group."""
-        port = self._monitor.get(node.id)
-        if port is None:
-            raise ConnectionError(f"{node.id} was not launched by this target")
-        resp = await http.get(f"http://{node.host}:{port}{JSZ}", timeout=timeout)
+        url = f"http://{node.host}:{node.ports['monitor']}{JSZ}"
+        resp = await http.get(url, timeout=timeout)
         resp.raise_for_status()
         body = resp.json()
         stream = f"KV_{BUCKET}" if self.group == "kv" else STREAM
@@ -151,9 +149,6 @@ class NatsTarget(TargetBase):
         self._ensured = True
 
     async def aclose(self) -> None:
-        """Stop creating assets and free the monitoring ports (at the end of a run)."""
+        """Stop creating assets (at the end of a run)."""
         if self._ensuring is not None:
             self._ensuring.cancel()
-        leases, self._leases = self._leases, []
-        for lease in leases:
-            lease.release()

@@ -51,18 +51,16 @@ def _psycopg() -> Any:
 
 
 class PgClient:
-    """An autocommit connection to one node's PostgreSQL."""
+    """An autocommit connection to one node's PostgreSQL (its real ``postgres`` port)."""
 
-    def __init__(self, pg_ports: Mapping[str, int]) -> None:
-        #: The real PostgreSQL port of each node (the target learns them at launch).
-        self.pg_ports = pg_ports
+    def __init__(self) -> None:
         self._conn: Any = None
 
     async def open(self, node: NodeInfo) -> None:
         psycopg = _psycopg()
         self._conn = await psycopg.AsyncConnection.connect(
             host=node.host,
-            port=self.pg_ports[node.id],
+            port=node.ports["postgres"],
             user=USER,
             password=PASSWORD,
             dbname="postgres",

@@ -83,10 +83,12 @@ def patroni_config(
     data_dir: Path,
     etcd_client: Address,
     own: Mapping[str, Address],
+    fronts: Mapping[str, Address],
     settings: Settings,
 ) -> dict[str, Any]:
-    """Patroni's configuration for node ``name``; ``own`` holds its real ports by kind
-    and its fronts as ``self.<kind>`` (``ProxyNetwork.setup_named``)."""
+    """Patroni's configuration for node ``name``; ``own`` holds its real addresses by
+    port name (where it listens), ``fronts`` the proxies in front of it (what it
+    publishes: ``ProxyNetwork.setup`` in destination mode)."""
     hba = [
         "local all all trust",
         "host all all 127.0.0.1/32 trust",
@@ -98,7 +100,7 @@ def patroni_config(
         "log": {"level": "INFO"},
         "restapi": {
             "listen": hostport(own["rest"]),
-            "connect_address": hostport(own["self.rest"]),
+            "connect_address": hostport(fronts["rest"]),
         },
         "etcd3": {"hosts": [hostport(etcd_client)], "use_proxies": True, "protocol": "http"},
         "bootstrap": {
@@ -125,7 +127,7 @@ def patroni_config(
         },
         "postgresql": {
             "listen": hostport(own["postgres"]),
-            "connect_address": hostport(own["self.postgres"]),
+            "connect_address": hostport(fronts["postgres"]),
             "data_dir": str(data_dir / "pgdata"),
             "bin_dir": str(settings.pg_bin),
             "pgpass": str(data_dir / "patroni" / "pgpass"),
@@ -152,6 +154,7 @@ def write_node_files(
     etcd_argv: list[str],
     etcd_client: Address,
     own: Mapping[str, Address],
+    fronts: Mapping[str, Address],
     settings: Settings,
 ) -> Path:
     """Write ``patroni.yml`` (JSON is YAML) and ``node.json`` for the wrapper; return
@@ -159,7 +162,7 @@ def write_node_files(
     patroni_dir = data_dir / "patroni"
     patroni_dir.mkdir(parents=True, exist_ok=True)
     yml = patroni_dir / "patroni.yml"
-    yml.write_text(json.dumps(patroni_config(name, data_dir, etcd_client, own, settings)))
+    yml.write_text(json.dumps(patroni_config(name, data_dir, etcd_client, own, fronts, settings)))
     node = data_dir / "node.json"
     node.write_text(
         json.dumps(

@@ -1,9 +1,9 @@
 """``PatroniTarget``: PostgreSQL 15 managed by Patroni 3.0, with etcd 3.4 as its store.
 
 Per chaoskit node, one process group (``_node.py``): an etcd member, Patroni and the
-PostgreSQL it manages. ``node.port`` is the node's etcd client port (its Patroni
-talks to that member only); the named peer ports ``etcd``, ``rest`` and ``postgres``
-each sit behind one proxy per node (destination mode: the addresses are published
+PostgreSQL it manages. Its first port, ``client``, is the node's etcd client port
+(its Patroni talks to that member only); the peer ports ``etcd``, ``rest`` and
+``postgres`` each sit behind one proxy per node (destination mode: the addresses are published
 through etcd and Patroni's keys, so every peer dials the same one). The leader is the
 node whose Patroni REST API (``GET /patroni``) says its PostgreSQL is the primary
 (``role: master``, not in recovery), and the term is PostgreSQL's timeline, which
@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import httpx
 
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo, Status, TargetBase
+from chaoskit.core.target import Launch, NodeInfo, Peers, Port, Status, TargetBase
 from chaoskit.errors import ConfigError
 from chaoskit.targets._options import positive_int, switch
 from chaoskit.targets.etcd._command import Timing, find_binary, member_argv
@@ -51,14 +51,19 @@ class PatroniTarget(TargetBase):
     description = "Patroni 3.0 + PostgreSQL 15 with a 3-member etcd (Debian): SQL register, set"
     default_policy: ClassVar[Any] = "strict"
     proxy_mode = "destination"
-    peer_ports = PEER_PORTS
+    ports = (Port("client"), *(Port(kind, peer=True) for kind in PEER_PORTS))
     workloads = ("none", "register", "set")
+    #: Faults start once the primary runs and every replica streams (they are built
+    #: 10-15 s after start: docs/targets/patroni.md, finding 4). A fault of 25 s
+    #: outlasts a failover (10-14 s with the 10 s TTL), a heal of 20 s lets a healed
+    #: node rejoin; the default sizing, ten TTLs, would give 100 s intervals.
+    ready = "roles"
+    fault_s = 25.0
+    heal_s = 20.0
 
     def __init__(self) -> None:
         self.settings = Settings()
         self.etcd_timing = Timing()
-        #: Each node's real ports by kind, learned at launch (status and clients use them).
-        self._ports: dict[str, dict[str, int]] = {}
 
     @property
     def election_timeout(self) -> float:
@@ -88,47 +93,40 @@ class PatroniTarget(TargetBase):
         check_installation(settings)
         self.settings = settings
 
-    def launch(self, node: NodeInfo, peers: Mapping[str, Any]) -> Launch:
+    def launch(self, node: NodeInfo, peers: Peers) -> Launch:
         """Write the node's files; its command is the wrapper under Debian's Python."""
         data_dir = node.data_dir.resolve()
         reachable_by_postgres(data_dir)
-        own = peers[node.id]
-        given = sorted(own) if isinstance(own, Mapping) else ["one peer port"]
-        if any(k not in given or f"self.{k}" not in given for k in PEER_PORTS):
+        fronts = peers.get(node.id, {})
+        if any(k not in fronts for k in PEER_PORTS):
             raise ConfigError(
-                f"patroni needs destination-mode peer ports {', '.join(PEER_PORTS)}; "
-                f"the controller gave {', '.join(given)}"
+                f"patroni needs destination-mode fronts for {', '.join(PEER_PORTS)}; "
+                f"the controller gave {', '.join(sorted(fronts)) or 'none'}"
             )
-        self._ports[node.id] = {k: own[k][1] for k in PEER_PORTS}
-        advertised = {
-            nid: addrs["self.etcd"] if nid == node.id else addrs["etcd"]
-            for nid, addrs in peers.items()
-        }
+        own = {kind: (node.host, node.ports[kind]) for kind in PEER_PORTS}
         etcd = member_argv(
             find_binary("etcd"),
             node.id,
             data_dir / "etcd",
             (node.host, node.port),
             own["etcd"],
-            advertised,
+            {nid: addrs["etcd"] for nid, addrs in peers.items()},
             token=f"chaoskit-{data_dir.parent.parent.name}",
             timing=self.etcd_timing,
         )
         node_file = write_node_files(
-            node.id, data_dir, etcd, (node.host, node.port), own, self.settings
+            node.id, data_dir, etcd, (node.host, node.port), own, fronts, self.settings
         )
         return Launch(argv=node_argv(node_file), cwd=data_dir)
 
     def client(self) -> PgClient:
         """A fresh client plug-in object (one per logical client process)."""
-        return PgClient({nid: ports["postgres"] for nid, ports in self._ports.items()})
+        return PgClient()
 
     async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:
         """``GET /patroni`` on the node's real REST port: primary or not, and the timeline."""
-        ports = self._ports.get(node.id)
-        if ports is None:
-            raise ConnectionError(f"{node.id} was not launched by this target")
-        resp = await http.get(f"http://{node.host}:{ports['rest']}/patroni", timeout=timeout)
+        url = f"http://{node.host}:{node.ports['rest']}/patroni"
+        resp = await http.get(url, timeout=timeout)
         body = resp.json()  # 503 answers carry the same JSON (a replica, a stopped node)
         return parse_patroni(body)
 

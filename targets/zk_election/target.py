@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo
+from chaoskit.core.target import Launch, NodeInfo, Peers, Port
 from chaoskit.errors import ConfigError
-from chaoskit.runtimes.ports import reserve_port
 from chaoskit.targets._node._target import python_launch
 from chaoskit.targets._options import ElectionRecipe, positive_int
 from chaoskit.targets.zk_election._client import HANDLINGS, Handling
@@ -38,6 +37,7 @@ from chaoskit.targets.zookeeper._server import (
     classpath,
     java_argv,
     java_binary,
+    with_own_ports,
     write_server_files,
 )
 
@@ -52,7 +52,9 @@ class ZkElectionTarget(ElectionRecipe):
     name = "zk-election"
     description = "example: candidates using kazoo's Election recipe on ZooKeeper, unfenced"
     default_policy: ClassVar[Any] = "strict"
-    peer_ports = PEER_PORTS
+    #: The candidate's status API, its server's quorum and election ports (proxied per
+    #: pair) and its server's client port (private to the candidate, never cut).
+    ports = (Port("api"), *(Port(kind, peer=True) for kind in PEER_PORTS), Port("zk-client"))
     workloads = ("none",)
 
     def __init__(self) -> None:
@@ -107,12 +109,13 @@ class ZkElectionTarget(ElectionRecipe):
         else:
             raise ConfigError(unknown_message("zk-election option", key, list(OPTIONS)))
 
-    def launch(self, node: NodeInfo, peers: Mapping[str, Any]) -> Launch:
-        """The candidate (status on ``node.port``) with its server's zoo.cfg written now
-        (client port chosen now, quorum and election ports from the controller)."""
+    def launch(self, node: NodeInfo, peers: Peers) -> Launch:
+        """The candidate (status on its ``api`` port) with its server's zoo.cfg written
+        now (client, quorum and election ports from the controller)."""
         work_dir = node.data_dir.resolve() / "zookeeper"
-        port = reserve_port(node.host)
-        cfg = write_server_files(node.id, port, work_dir, peers, self.settings)
+        port = node.ports["zk-client"]
+        servers = with_own_ports(node.id, node.host, node.ports, peers)
+        cfg = write_server_files(node.id, port, work_dir, servers, self.settings)
         argv = [sys.executable, "-m", "chaoskit.targets.zk_election", "--id", node.id]
         argv += ["--listen", f"{node.host}:{node.port}", "--zk", f"{node.host}:{port}"]
         argv += ["--work-dir", str(work_dir), "--session-timeout", str(self.session_timeout)]

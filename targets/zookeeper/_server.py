@@ -80,6 +80,14 @@ def zoo_cfg(
     return "\n".join(lines) + "\n"
 
 
+def with_own_ports(
+    node: str, host: str, ports: Mapping[str, int], peers: Addresses
+) -> dict[str, Mapping[str, tuple[str, int]]]:
+    """``peers`` (the proxies to dial, per peer) plus the node's own real quorum and
+    election ports, where it listens: its own ``server.i`` line."""
+    return {**peers, node: {kind: (host, ports[kind]) for kind in PEER_PORTS}}
+
+
 def write_server_files(
     node: str, client_port: int, data_dir: Path, peers: Addresses, settings: ServerSettings
 ) -> Path:

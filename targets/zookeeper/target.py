@@ -1,8 +1,8 @@
 """``ZooKeeperTarget``: a real ZooKeeper 3.8 ensemble, started by hand on loopback.
 
-Node ``i`` is one ``QuorumPeerMain`` JVM. ``node.port`` is its client port (kazoo
-and the ``srvr`` four-letter word); its quorum and election ports are the two named
-``peer_ports``, so the controller puts a fault proxy on each per ordered pair.
+Node ``i`` is one ``QuorumPeerMain`` JVM. Its ``client`` port (``node.port``) serves
+kazoo and the ``srvr`` four-letter word; its ``quorum`` and ``election`` ports are
+peer ports, so the controller puts a fault proxy on each per ordered pair.
 Leadership is the ``srvr`` Mode, the term is the epoch (zxid >> 32).
 
 Options (``-o key=value``): ``tick-ms`` (500), ``init-limit`` (10), ``sync-limit`` (4),
@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import httpx
 
 from chaoskit.core.plugins import unknown_message
-from chaoskit.core.target import Launch, NodeInfo, Outcome, Status, TargetBase
+from chaoskit.core.target import Launch, NodeInfo, Outcome, Peers, Port, Status, TargetBase
 from chaoskit.errors import ConfigError
 from chaoskit.targets._options import positive, positive_int
 from chaoskit.targets.zookeeper._client import READ_MODES, ReadMode, ZkClients
@@ -32,6 +32,7 @@ from chaoskit.targets.zookeeper._server import (
     classpath,
     java_argv,
     java_binary,
+    with_own_ports,
     write_server_files,
 )
 
@@ -52,7 +53,7 @@ class ZooKeeperTarget(TargetBase):
     #: A deposed ZAB leader cannot commit (it needs a quorum's acks), so overlaps
     #: across epochs are reported but allowed.
     default_policy: ClassVar[Any] = "per-term"
-    peer_ports = PEER_PORTS
+    ports = (Port("client"), *(Port(kind, peer=True) for kind in PEER_PORTS))
     workloads = ("none", "register", "kv")
 
     def __init__(self) -> None:
@@ -93,10 +94,11 @@ class ZooKeeperTarget(TargetBase):
         java_binary(self.settings)
         classpath(self.settings)
 
-    def launch(self, node: NodeInfo, peers: Mapping[str, Any]) -> Launch:
+    def launch(self, node: NodeInfo, peers: Peers) -> Launch:
         """Write the server's zoo.cfg and myid into its data dir; the java command line."""
         data_dir = node.data_dir.resolve()  # the JVM runs in it: relative paths would break
-        cfg = write_server_files(node.id, node.port, data_dir, peers, self.settings)
+        servers = with_own_ports(node.id, node.host, node.ports, peers)
+        cfg = write_server_files(node.id, node.port, data_dir, servers, self.settings)
         return Launch(argv=java_argv(cfg, self.settings), cwd=data_dir)
 
     async def status(self, http: httpx.AsyncClient, node: NodeInfo, timeout: float) -> Status:

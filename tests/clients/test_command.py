@@ -15,7 +15,7 @@ from chaoskit.clients.command import CommandOp, as_text, parse_output
 from chaoskit.core.target import NodeInfo, Outcome
 from chaoskit.errors import ConfigError
 
-NODE = NodeInfo("n2", 1, "127.0.0.1", 7002, 7102, Path("/data/n2"))
+NODE = NodeInfo("n2", 1, "127.0.0.1", {"client": 7002, "peer": 7102}, Path("/data/n2"))
 WHERE = "svc.toml [ops.cas]"
 
 

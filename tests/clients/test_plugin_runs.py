@@ -1,11 +1,11 @@
 """The client runner with plug-in clients against the real example service (tcpkv):
 one client object per logical process, fresh ones on a node switch and after ``info``,
-all closed at the end; and whole ``chaoskit`` runs that reach verdicts through them."""
+all closed at the end. Whole ``chaoskit run``s through the example's spec file are
+tests/examples/test_your_service.py (the walkthrough's commands)."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import socket
 import subprocess
@@ -21,8 +21,6 @@ import pytest
 import chaoskit.workloads
 from chaoskit.clients.runner import ClientRunner
 from chaoskit.core.target import NodeInfo
-from chaoskit.run.api import run
-from chaoskit.run.config import NemesisSpec, RunConfig
 from chaoskit.store.streams import Record, RunClock
 
 pytestmark = pytest.mark.integration
@@ -45,14 +43,14 @@ def cluster(tmp_path: Path) -> Iterator[list[NodeInfo]]:
     """Three tcpkv nodes whose peers dial each other directly (no faults needed here)."""
     ports = _free_ports(6)
     nodes = [
-        NodeInfo(nid, i, "127.0.0.1", ports[i], ports[3 + i], tmp_path / nid)
+        NodeInfo(nid, i, "127.0.0.1", {"client": ports[i], "peer": ports[3 + i]}, tmp_path / nid)
         for i, nid in enumerate(IDS)
     ]
     procs = []
     for node in nodes:
-        peers = ",".join(f"{n.id}=127.0.0.1:{n.peer_port}" for n in nodes if n.id != node.id)
+        peers = ",".join(f"{n.id}=127.0.0.1:{n.ports['peer']}" for n in nodes if n.id != node.id)
         argv = [sys.executable, str(EXAMPLE / "tcpkv_server.py"), "--id", node.id,
-                "--client", f"127.0.0.1:{node.port}", "--peer", f"127.0.0.1:{node.peer_port}",
+                "--client", f"127.0.0.1:{node.port}", "--peer", f"127.0.0.1:{node.ports['peer']}",
                 "--peers", peers]  # fmt: skip
         procs.append(subprocess.Popen(argv))
     try:
@@ -178,27 +176,3 @@ async def test_info_retires_the_client_object(cluster: list[NodeInfo], tcpkv_tar
     assert sum(1 for kind, _ in Recording.log if kind == "close") == opens
     assert final[0] is not None and final[0]["type"] == "ok"
     assert len({r["process"] for r in history}) == len(infos) + 2  # retired process numbers
-
-
-def _config(tmp_path: Path, target: Any, nemesis: str, workload: str, seed: int) -> RunConfig:
-    return RunConfig(
-        target=target, nemeses=[NemesisSpec(nemesis)], nodes=3, time_limit=12, seed=seed,
-        workload=workload, store=tmp_path / "runs", progress=False, fault_s=4, heal_s=3,
-    )  # fmt: skip
-
-
-def test_run_register_isolate_leader_finds_split_brain(tmp_path: Path, tcpkv_target: Any) -> None:
-    """tcpkv has no quorum: an isolated leader goes on leading beside a new one."""
-    result = run(_config(tmp_path, tcpkv_target, "isolate-leader", "register", 3))
-    checkers = result.results["checkers"]
-    assert checkers["split-brain"]["valid"] is False, result.describe()
-    assert "linearizable" in checkers and checkers["linearizable"]["valid"] in (True, False)
-    lines = (result.run_dir / "history.jsonl").read_text().splitlines()
-    assert sum(json.loads(line)["type"] == "ok" for line in lines) > 50
-
-
-def test_run_set_kill_completes_with_a_verdict(tmp_path: Path, tcpkv_target: Any) -> None:
-    result = run(_config(tmp_path, tcpkv_target, "kill", "set", 4))
-    lost = result.results["checkers"]["lost-writes"]
-    assert lost["valid"] in (True, False), lost  # a verdict, from a real final read
-    assert result.error is None and not result.interrupted

@@ -19,7 +19,7 @@ from chaoskit.core.client import OpFailed
 from chaoskit.core.target import NodeInfo, Outcome
 from chaoskit.errors import ConfigError
 
-NODE = NodeInfo("n1", 0, "127.0.0.1", 1, 1, Path("/tmp"))
+NODE = NodeInfo("n1", 0, "127.0.0.1", {"api": 1}, Path("/tmp"))
 WHERE = "svc.toml [client]"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -85,7 +85,7 @@ def test_shape_errors(tmp_path: Path) -> None:
             def close(self, *args): pass
     """,
     )
-    assert "must look like 'module:Class'" in _error(tmp_path, "shapes_d")
+    assert "must look like 'module:name'" in _error(tmp_path, "shapes_d")
     assert "has no attribute Missing" in _error(tmp_path, "shapes_d:Missing")
     assert "is not a class (it is a function)" in _error(tmp_path, "shapes_d:fn")
     assert "has no method close()" in _error(tmp_path, "shapes_d:NoClose")
@@ -215,7 +215,7 @@ def test_a_hung_sync_client_does_not_keep_the_process_alive(tmp_path: Path) -> N
 
         async def main():
             s = ClientSession(Hangs())
-            await s.open(NodeInfo("n1", 0, "127.0.0.1", 1, 1, Path("/tmp")), 1)
+            await s.open(NodeInfo("n1", 0, "127.0.0.1", {"api": 1}, Path("/tmp")), 1)
             print((await s.invoke({"f": "read"}, 0.2)).type)
 
         asyncio.run(main())

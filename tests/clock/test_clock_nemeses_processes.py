@@ -28,7 +28,7 @@ class Leader:
 
 
 def context(clock: FaketimeClock, leader: str | None = "n2") -> NemesisContext:
-    nodes = [NodeInfo(n, i, "127.0.0.1", 0, 0, cast(Any, None)) for i, n in enumerate(IDS)]
+    nodes = [NodeInfo(n, i, "127.0.0.1", {"api": 0}, cast(Any, None)) for i, n in enumerate(IDS)]
     return NemesisContext(
         nodes=nodes,
         rng=random.Random(5),

@@ -47,7 +47,7 @@ class Leader:
 
 
 def context(clock: Clock | None, leader: str | None = "n3", seed: int = 1) -> NemesisContext:
-    nodes = [NodeInfo(n, i, "127.0.0.1", 0, 0, cast(Any, None)) for i, n in enumerate(IDS)]
+    nodes = [NodeInfo(n, i, "127.0.0.1", {"api": 0}, cast(Any, None)) for i, n in enumerate(IDS)]
     return NemesisContext(
         nodes=nodes,
         rng=random.Random(seed),

@@ -42,7 +42,7 @@ async def test_a_bumped_node_leaves_the_timeline_alone(
 ) -> None:
     child = spawn(clock.env_for("n1"), http=True)
     target = ClockReportingTarget(child.port)
-    node = NodeInfo("n1", 0, "127.0.0.1", child.port, 0, tmp_path)
+    node = NodeInfo("n1", 0, "127.0.0.1", {"api": child.port}, tmp_path)
     writer = JsonlWriter(tmp_path / "observations.jsonl")
     run_clock = RunClock()
     observer = Observer(cast(Any, target), [node], writer, run_clock, interval=0.02, timeout=2.0)

@@ -95,7 +95,7 @@ class FakeDisk:
 
 def make_ctx(n: int = 5, *, leader: str | None = None, disk: bool = True) -> NemesisContext:
     nodes = [
-        NodeInfo(f"n{i}", i, "127.0.0.1", 9000 + i, 9000 + i, Path(f"/tmp/ck-fake/n{i}"))
+        NodeInfo(f"n{i}", i, "127.0.0.1", {"api": 9000 + i}, Path(f"/tmp/ck-fake/n{i}"))
         for i in range(1, n + 1)
     ]
     runtime = FakeRuntime()
@@ -219,7 +219,9 @@ def test_the_plan_of_a_disk_run_is_refused_for_compose_at_launch() -> None:
 
     config = RunConfig(nemeses=[NemesisSpec("power-loss")], runtime="compose")
     plan = plan_run(config)
-    ctx: Any = LaunchContext(plan, Path("/nonexistent"), "abc", 1, None, None, None, lambda: None)  # type: ignore[arg-type]
+    ctx: Any = LaunchContext(
+        plan, Path("/nonexistent"), "abc", 1, None, None, None, lambda: None, print
+    )  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="disk nemeses need --runtime local or docker"):
         _disk_faults(ctx)
 

@@ -34,7 +34,7 @@ def _record(i: int) -> bytes:
 
 
 def _node(i: int, root: Path) -> NodeInfo:
-    return NodeInfo(f"n{i}", i, "127.0.0.1", 0, 0, root / f"n{i}")
+    return NodeInfo(f"n{i}", i, "127.0.0.1", {"api": 0}, root / f"n{i}")
 
 
 def _wait_for(path: Path, text: str) -> None:

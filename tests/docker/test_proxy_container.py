@@ -40,7 +40,7 @@ def test_nodes_reach_peers_through_the_proxy_and_cuts_apply(
             peers = rt.via_proxy(await net.setup([p.inside for p in placed]))
             for p in placed:
                 await rt.launch(p.outside, HTTP_SERVER)
-            host, port = peers["n2"]["n1"]
+            host, port = peers["n2"]["n1"]["api"]
             assert host == rt.proxy_name
 
             async def fetch() -> str:

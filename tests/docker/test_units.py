@@ -39,14 +39,20 @@ def test_placed_nodes_get_distinct_host_ports(tmp_path: Path) -> None:
 
 def test_peers_dial_the_proxy_container_by_name(tmp_path: Path) -> None:
     rt = _runtime(tmp_path)
-    peers = rt.via_proxy({"n1": {"n2": ("0.0.0.0", 40001)}, "n2": {"n1": ("0.0.0.0", 40002)}})
-    assert peers == {"n1": {"n2": ("ck-abc-proxy", 40001)}, "n2": {"n1": ("ck-abc-proxy", 40002)}}
+    listen = {"n1": {"n2": {"api": ("0.0.0.0", 40001)}}, "n2": {"n1": {"api": ("0.0.0.0", 40002)}}}
+    assert rt.via_proxy(listen) == {
+        "n1": {"n2": {"api": ("ck-abc-proxy", 40001)}},
+        "n2": {"n1": {"api": ("ck-abc-proxy", 40002)}},
+    }
 
 
 def test_direct_peers_are_the_other_containers(tmp_path: Path) -> None:
     rt = _runtime(tmp_path)
     rt.place_nodes(["n1", "n2", "n3"])
-    assert rt.direct_peers("n1") == {"n2": ("ck-abc-n2", 8000), "n3": ("ck-abc-n3", 8000)}
+    assert rt.direct_peers("n1") == {
+        "n2": {"api": ("ck-abc-n2", 8000)},
+        "n3": {"api": ("ck-abc-n3", 8000)},
+    }
 
 
 @pytest.mark.parametrize("run_id", ["", "-x", "a b", "a/b"])

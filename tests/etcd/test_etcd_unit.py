@@ -15,7 +15,7 @@ from chaoskit.targets.etcd._command import Timing, find_binary, member_argv
 from chaoskit.targets.etcd.target import EtcdTarget
 from chaoskit.targets.etcd_election.target import EtcdElectionTarget
 
-NODE = NodeInfo("n2", 1, "127.0.0.1", 2379, 2380, Path("/tmp/run/data/n2"))
+NODE = NodeInfo("n2", 1, "127.0.0.1", {"client": 2379, "peer": 2380}, Path("/tmp/run/data/n2"))
 
 
 def test_member_argv_advertises_the_proxy_and_listens_on_the_real_ports() -> None:
@@ -54,7 +54,9 @@ def test_bad_options_are_config_errors(options: dict[str, str], message: str) ->
 def test_targets_satisfy_the_protocol_and_ask_for_destination_proxies() -> None:
     for target in (EtcdTarget(), EtcdElectionTarget()):
         assert isinstance(target, Target)
-        assert target.proxy_mode == "destination" and target.separate_peer_port
+        assert target.proxy_mode == "destination"
+        assert [p.name for p in target.ports if p.peer] == ["peer"]
+        assert not target.ports[0].peer  # status on a client port that faults never cut
     assert EtcdTarget().default_policy == "per-term"
     assert EtcdElectionTarget().default_policy == "strict"
 

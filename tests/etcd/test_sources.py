@@ -137,12 +137,12 @@ async def cluster() -> AsyncIterator[tuple[ProxyNetwork, Client, Client]]:
     client = ProxyClient(server.url)
     procs: list[asyncio.subprocess.Process] = []
     try:
-        nodes = [NodeInfo(n, i, "127.0.0.1", port, port, Path("/nonexistent"))
+        nodes = [NodeInfo(n, i, "127.0.0.1", {"api": port}, Path("/nonexistent"))
                  for i, n in enumerate(("a", "b", "dst"))]  # fmt: skip
         network = ProxyNetwork(client, "t", mode="destination", sources=server)
         peers = await network.setup(nodes)
-        host, front = peers["a"]["dst"]
-        assert peers["b"]["dst"] == (host, front) and "a" in peers["a"]
+        host, front = peers["a"]["dst"]["api"]
+        assert peers["b"]["dst"]["api"] == (host, front) and "a" in peers["a"]
         for _ in range(2):
             procs.append(await asyncio.create_subprocess_exec(
                 sys.executable, "-c", CLIENT, host, str(front),
@@ -198,8 +198,8 @@ async def test_destination_cuts_need_the_embedded_proxy() -> None:
     try:
         async with ProxyClient(server.url) as client:
             network = ProxyNetwork(client, "t", mode="destination")  # as with a real Toxiproxy
-            node = NodeInfo("a", 0, "127.0.0.1", 1, 1, Path("/nonexistent"))
-            await network.setup([node, NodeInfo("b", 1, "127.0.0.1", 2, 2, Path("/x"))])
+            node = NodeInfo("a", 0, "127.0.0.1", {"api": 1}, Path("/nonexistent"))
+            await network.setup([node, NodeInfo("b", 1, "127.0.0.1", {"api": 2}, Path("/x"))])
             assert network.links() == [("a", "b"), ("b", "a")]
             with pytest.raises(ConfigError, match="embedded proxy"):
                 await network.cut([("a", "b")])

@@ -26,6 +26,10 @@ class CliRun:
         data: dict[str, Any] = json.loads((self.run_dir / "results.json").read_text())
         return data
 
+    def config(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.run_dir / "config.json").read_text())
+        return data
+
     def records(self, name: str) -> list[dict[str, Any]]:
         text = (self.run_dir / name).read_text()
         return [json.loads(line) for line in text.splitlines() if line.strip()]

@@ -16,16 +16,20 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 
-BASE = ("run", "--target", "nats", "--nodes", "3", "--no-progress",
-        "--fault-seconds", "12", "--heal-seconds", "10")  # fmt: skip
+BASE = ("run", "--target", "nats", "--nodes", "3", "--no-progress")
 
 
 def _run(cli: Any, *args: str) -> Any:
+    """A run with the target's own schedule: faults of 12 s and heals of 10 s, the first
+    only once every server names the observed group's leader (``ready = "roles"``)."""
     res = cli(*BASE, *args, timeout=280)
     assert res.code in (0, 1), res.stdout + res.stderr
-    assert "Traceback" not in res.stderr
+    assert "Traceback" not in res.stderr and "not ready" not in res.stdout + res.stderr
     results = res.results()
     assert results["valid"] in (True, False) and not results.get("incomplete"), results
+    config = res.config()
+    assert (config["fault_s"], config["heal_s"], config["ready"]) == (12, 10, "roles")
+    assert config["ready_s"] is not None
     return res
 
 
@@ -51,6 +55,10 @@ def test_register_isolate_leader(cli: Any) -> None:
 def test_set_kill_reads_back_the_stream(cli: Any) -> None:
     res = _run(cli, "--workload", "set", "--nemesis", "kill", "-o", "group=stream",
                "--time-limit", "30", "--seed", "2")  # fmt: skip
+    # Ready means every server named the stream's leader before the first fault.
+    start = next(r for r in res.records("nemesis.jsonl") if r["type"] == "start")
+    before = [r for r in res.records("observations.jsonl") if r["time"] < start["time"]]
+    assert {r["node"] for r in before if r["role"] in ("leader", "follower")} == {"n1", "n2", "n3"}
     history = res.records("history.jsonl")
     final = [r for r in history if r["f"] == "read-set" and r["type"] == "ok"]
     assert final and len(final[-1]["value"]) > 50, "no final read of the stream"

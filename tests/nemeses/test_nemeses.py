@@ -104,7 +104,7 @@ class FakeLeader:
 
 def make_ctx(n: int = 5, *, seed: int = 1, leader: str | None = None) -> NemesisContext:
     nodes = [
-        NodeInfo(f"n{i}", i, "127.0.0.1", 9000 + i, 9000 + i, Path(f"/tmp/ck-fake/n{i}"))
+        NodeInfo(f"n{i}", i, "127.0.0.1", {"api": 9000 + i}, Path(f"/tmp/ck-fake/n{i}"))
         for i in range(1, n + 1)
     ]
     ids = [x.id for x in nodes]

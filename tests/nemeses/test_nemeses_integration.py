@@ -59,9 +59,9 @@ async def _passes(port: int, timeout: float) -> bool:
             writer.close()
 
 
-async def _open_links(peers: dict[str, dict[str, tuple[str, int]]]) -> set[Link]:
+async def _open_links(peers: dict[str, dict[str, dict[str, tuple[str, int]]]]) -> set[Link]:
     links = [(src, dst) for src, row in peers.items() for dst in row]
-    ok = await asyncio.gather(*(_passes(peers[s][d][1], 1.5) for s, d in links))
+    ok = await asyncio.gather(*(_passes(peers[s][d]["api"][1], 1.5) for s, d in links))
     return {link for link, passed in zip(links, ok, strict=True) if passed}
 
 
@@ -82,7 +82,7 @@ def test_partitions_cut_exactly_their_links_through_the_proxy(
     async def main() -> None:
         servers = [await asyncio.start_server(_echo, "127.0.0.1", 0) for _ in range(5)]
         nodes = [
-            NodeInfo(f"n{i}", i, "127.0.0.1", 0, s.sockets[0].getsockname()[1], tmp_path)
+            NodeInfo(f"n{i}", i, "127.0.0.1", {"api": s.sockets[0].getsockname()[1]}, tmp_path)
             for i, s in enumerate(servers, 1)
         ]
         try:
@@ -124,7 +124,7 @@ def test_kill_and_pause_act_on_real_processes(tmp_path: Path) -> None:
     async def main() -> None:
         runtime = LocalRuntime("nemtest", tmp_path / "logs")
         (tmp_path / "logs").mkdir()
-        nodes = [NodeInfo(f"n{i}", i, "127.0.0.1", 0, 0, tmp_path) for i in range(1, 4)]
+        nodes = [NodeInfo(f"n{i}", i, "127.0.0.1", {"api": 0}, tmp_path) for i in range(1, 4)]
         argv = [sys.executable, "-c", "import time; time.sleep(120)"]
         try:
             for node in nodes:

@@ -24,8 +24,9 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 REPO = Path(__file__).resolve().parents[2]
-BASE = ("run", "--target", "patroni", "--nodes", "3", "--no-progress", "--time-limit", "60",
-        "--fault-seconds", "25", "--heal-seconds", "20")  # fmt: skip
+#: The target's own schedule: faults of 25 s, heals of 20 s, the first fault once the
+#: primary runs and both replicas stream (``ready = "roles"``).
+BASE = ("run", "--target", "patroni", "--nodes", "3", "--no-progress", "--time-limit", "60")
 
 
 @pytest.fixture
@@ -51,6 +52,9 @@ def _run(store: Path, *args: str) -> tuple[Path, dict[str, Any]]:
     run_dir = (store / "runs" / "latest").resolve()
     results = json.loads((run_dir / "results.json").read_text())
     assert results["valid"] in (True, False) and not results.get("incomplete"), results
+    config = json.loads((run_dir / "config.json").read_text())
+    assert (config["fault_s"], config["heal_s"], config["ready"]) == (25, 20, "roles")
+    assert config["ready_s"] is not None, "the replicas never streamed before the faults"
     left = subprocess.run(["pgrep", "-f", str(store)], capture_output=True, text=True)
     assert left.stdout == "", f"processes left behind: {left.stdout}"
     return run_dir, results
@@ -68,6 +72,11 @@ def test_register_isolate_leader(store: Path) -> None:
     run_dir, results = _run(store, "--workload", "register", "--nemesis", "isolate-leader",
                             "--seed", "1")  # fmt: skip
     fault = _first_fault(run_dir)
+    # Ready: before the first fault every node ran PostgreSQL (a primary, two replicas).
+    before = [r for r in _records(run_dir, "observations.jsonl") if r["time"] < fault["time"]]
+    assert {r["node"] for r in before if r["role"] == "follower"} >= set(
+        {"n1", "n2", "n3"} - {fault["detail"]["leader"]}
+    )
     victim = fault["detail"]["leader"]
     assert victim is not None, "no primary was observed before the first fault"
     leading = [r for r in _records(run_dir, "observations.jsonl") if r["role"] == "leader"]

@@ -15,15 +15,13 @@ from chaoskit.errors import ConfigError, SetupError
 from chaoskit.targets.patroni._config import Settings, patroni_config, reachable_by_postgres
 from chaoskit.targets.patroni.target import PatroniTarget, parse_patroni
 
-OWN = {
-    "etcd": ("127.0.0.1", 1001), "rest": ("127.0.0.1", 1002), "postgres": ("127.0.0.1", 1003),
-    "self.etcd": ("127.0.0.1", 2001), "self.rest": ("127.0.0.1", 2002),
-    "self.postgres": ("127.0.0.1", 2003),
-}  # fmt: skip
+OWN = {"etcd": ("127.0.0.1", 1001), "rest": ("127.0.0.1", 1002), "postgres": ("127.0.0.1", 1003)}
+FRONTS = {"etcd": ("127.0.0.1", 2001), "rest": ("127.0.0.1", 2002), "postgres": ("127.0.0.1", 2003)}
+PORTS = {"client": 999, **{k: port for k, (_h, port) in OWN.items()}}
 
 
 def test_patroni_listens_on_real_ports_and_advertises_its_fronts() -> None:
-    conf = patroni_config("n2", Path("/d/n2"), ("127.0.0.1", 999), OWN, Settings())
+    conf = patroni_config("n2", Path("/d/n2"), ("127.0.0.1", 999), OWN, FRONTS, Settings())
     assert conf["name"] == "n2"
     assert conf["restapi"] == {"listen": "127.0.0.1:1002", "connect_address": "127.0.0.1:2002"}
     assert conf["postgresql"]["listen"] == "127.0.0.1:1003"
@@ -48,9 +46,9 @@ def open_dir() -> Iterator[Path]:
 
 def test_launch_writes_the_wrapper_files(open_dir: Path) -> None:
     target = PatroniTarget()
-    node = NodeInfo("n1", 0, "127.0.0.1", 999, 1001, open_dir / "runs" / "r" / "data" / "n1")
+    node = NodeInfo("n1", 0, "127.0.0.1", PORTS, open_dir / "runs" / "r" / "data" / "n1")
     front = {k: ("127.0.0.1", 3000 + i) for i, k in enumerate(("etcd", "rest", "postgres"))}
-    peers = {"n1": OWN, "n2": front}
+    peers = {"n1": FRONTS, "n2": front}
     launch = target.launch(node, peers)
     assert launch.argv[0] == "/usr/bin/python3" and launch.argv[1].endswith("_node.py")
     wrapper = json.loads(Path(launch.argv[2]).read_text())
@@ -59,13 +57,15 @@ def test_launch_writes_the_wrapper_files(open_dir: Path) -> None:
     cluster = etcd[etcd.index("--initial-cluster") + 1]
     assert cluster == "n1=http://127.0.0.1:2001,n2=http://127.0.0.1:3000"
     assert wrapper["user"] == "postgres" and wrapper["etcd_url"] == "http://127.0.0.1:999"
-    assert target.client().pg_ports == {"n1": 1003}
+    patroni = json.loads(Path(wrapper["patroni_config"]).read_text())
+    assert patroni["postgresql"]["listen"] == "127.0.0.1:1003"
+    assert patroni["postgresql"]["connect_address"] == "127.0.0.1:2003"
 
 
 def test_launch_needs_named_destination_ports(open_dir: Path) -> None:
-    node = NodeInfo("n1", 0, "127.0.0.1", 999, 1001, open_dir / "n1")
-    with pytest.raises(ConfigError, match="destination-mode peer ports etcd, rest, postgres"):
-        PatroniTarget().launch(node, {"n1": ("127.0.0.1", 1)})
+    node = NodeInfo("n1", 0, "127.0.0.1", PORTS, open_dir / "n1")
+    with pytest.raises(ConfigError, match="destination-mode fronts for etcd, rest, postgres"):
+        PatroniTarget().launch(node, {"n2": {"etcd": ("127.0.0.1", 1)}})
 
 
 def test_a_store_postgres_cannot_enter_is_a_setup_error(tmp_path: Path) -> None:

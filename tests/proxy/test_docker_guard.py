@@ -121,7 +121,7 @@ def test_only_the_controller_reaches_the_proxy_container(
             peers = rt.via_proxy(await net.setup([p.inside for p in placed]))
             for p in placed:
                 await rt.launch(p.outside, HTTP_SERVER)
-            host, port = peers["n2"]["n1"]
+            host, port = peers["n2"]["n1"]["api"]
 
             async def from_n2(target: str, *token: str) -> str:
                 code, out = await rt.exec("n2", ["python", "-c", FETCH, target, *token])

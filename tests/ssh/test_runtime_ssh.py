@@ -58,7 +58,7 @@ async def test_lifecycle_of_real_processes(
         assert [p.host for p in placed] == ["h1", "h2"]
         assert placed[0].inside.host == ssh_hosts.hosts[0].ip
         assert str(placed[0].inside.data_dir) == f"{DATA_DIR}/{run_id}/nodes/n1"
-        assert rt.peers("n1") == {"n2": (ssh_hosts.hosts[1].ip, 8000)}
+        assert rt.peers("n1") == {"n2": {"api": (ssh_hosts.hosts[1].ip, 8000)}}
         for p in placed:
             await rt.launch(p.outside, HTTP_NODE)
         for p in placed:

@@ -19,8 +19,8 @@ from chaoskit.run.settings import config_from_cli, config_from_mapping, repeat_c
 from chaoskit.runtimes import cleanup, registry
 from chaoskit.runtimes.cleanup import cleanup_leftovers
 from chaoskit.runtimes.registry import ActiveRun, process_token
-from chaoskit.spec.fields import SpecError
 from chaoskit.spec.loader import load_spec_target
+from chaoskit.spec.schema import SpecError
 
 REPO = Path(__file__).resolve().parents[2]
 HOSTS = '[[hosts]]\nname = "a"\naddress = "10.1.1.1"\n'

@@ -13,13 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from chaoskit.core.target import NodeInfo, Outcome, Target
+from chaoskit.core import plugins
+from chaoskit.core.target import READY, NodeInfo, Outcome, Target, check_ports
 from chaoskit.errors import ConfigError
 from chaoskit.runtimes.ports import reserve_port
 from chaoskit.targets.bully.target import BullyTarget
 from chaoskit.targets.raft.target import RaftTarget
 
-NODE = NodeInfo("n1", 0, "127.0.0.1", 7001, 7001, Path("/tmp/d1"))
+NODE = NodeInfo("n1", 0, "127.0.0.1", {"api": 7001}, Path("/tmp/d1"))
 
 
 def test_both_satisfy_the_target_protocol() -> None:
@@ -34,8 +35,10 @@ def test_both_satisfy_the_target_protocol() -> None:
 def test_launch_passes_peers_options_and_a_seed_per_node() -> None:
     t = RaftTarget()
     t.configure({"bug": "stale-read", "seed": "10", "tick-ms": "20"})
-    node = NodeInfo("n2", 1, "127.0.0.1", 7002, 7002, Path("/d/n2"))
-    launch = t.launch(node, {"n1": ("127.0.0.1", 9001), "n3": ("127.0.0.1", 9003)})
+    node = NodeInfo("n2", 1, "127.0.0.1", {"api": 7002}, Path("/d/n2"))
+    launch = t.launch(
+        node, {"n1": {"api": ("127.0.0.1", 9001)}, "n3": {"api": ("127.0.0.1", 9003)}}
+    )
     argv = launch.argv
     assert argv[1:3] == ["-m", "chaoskit.targets.raft"]
     assert argv[argv.index("--listen") + 1] == "127.0.0.1:7002"
@@ -49,7 +52,7 @@ def test_launch_passes_peers_options_and_a_seed_per_node() -> None:
 
 
 def test_pre_vote_is_an_on_off_option_passed_as_a_flag() -> None:
-    node = NodeInfo("n1", 0, "127.0.0.1", 7001, 7001, Path("/d/n1"))
+    node = NodeInfo("n1", 0, "127.0.0.1", {"api": 7001}, Path("/d/n1"))
     for text, on in (("true", True), ("On", True), ("1", True), ("false", False), ("no", False)):
         t = RaftTarget()
         t.configure({"pre-vote": text})
@@ -151,10 +154,10 @@ def test_launched_raft_cluster_answers_through_the_target(tmp_path: Path) -> Non
     target.configure({"seed": "5"})
     ports = [reserve_port() for _ in range(3)]
     nodes = [
-        NodeInfo(f"n{i + 1}", i, "127.0.0.1", p, p, tmp_path / f"n{i + 1}")
+        NodeInfo(f"n{i + 1}", i, "127.0.0.1", {"api": p}, tmp_path / f"n{i + 1}")
         for i, p in enumerate(ports)
     ]
-    peers = {n.id: (n.host, n.peer_port) for n in nodes}
+    peers = {n.id: {"api": (n.host, n.port)} for n in nodes}
     procs = []
     try:
         for node in nodes:
@@ -202,3 +205,14 @@ async def _exercise(target: RaftTarget, nodes: list[NodeInfo]) -> None:
         assert added.type == "ok"
         got = await target.invoke(http, leader, {"f": "read-set", "key": "s"}, 2.0)
         assert got.value == ["e"]
+
+
+@pytest.mark.parametrize("name", plugins.names("targets"))
+def test_every_registered_target_meets_the_whole_contract(name: str) -> None:
+    """Loaded as a run loads it (the contract check of core/plugins.py), each target
+    declares ports chaoskit can allocate, and a readiness rule and settle time."""
+    target = plugins.load("targets", name)  # raises ConfigError naming a missing member
+    check_ports(target)
+    assert target.ports[0].name and target.ready in READY and target.settle_s >= 0
+    for length in (target.fault_s, target.heal_s):
+        assert length is None or length > 0

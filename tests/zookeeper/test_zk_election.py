@@ -177,7 +177,8 @@ def test_parse_args_takes_the_server_command_after_the_separator() -> None:
 
 
 def _node(tmp_path: Path) -> NodeInfo:
-    return NodeInfo("n2", 1, "127.0.0.1", 7102, 7202, tmp_path / "data" / "n2")
+    ports = {"api": 7102, "quorum": 7202, "election": 7302, "zk-client": 7402}
+    return NodeInfo("n2", 1, "127.0.0.1", ports, tmp_path / "data" / "n2")
 
 
 def _peers() -> dict[str, dict[str, tuple[str, int]]]:

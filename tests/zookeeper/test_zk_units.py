@@ -112,7 +112,11 @@ def test_missing_installation_names_the_package(tmp_path: Path) -> None:
 
 def test_target_declares_two_proxied_peer_ports() -> None:
     target = ZooKeeperTarget()
-    assert target.peer_ports == ("quorum", "election")
+    assert [(p.name, p.peer) for p in target.ports] == [
+        ("client", False),
+        ("quorum", True),
+        ("election", True),
+    ]
     assert target.proxy_mode == "pair" and "register" in target.workloads
 
 
@@ -222,7 +226,7 @@ class FakeZk:
         return self._answer(lambda: path)
 
 
-NODE = NodeInfo(id="n1", index=0, host="127.0.0.1", port=1, peer_port=2, data_dir=Path("/x"))
+NODE = NodeInfo(id="n1", index=0, host="127.0.0.1", ports={"client": 1}, data_dir=Path("/x"))
 
 
 def _run(zk: FakeZk, op: dict[str, Any], reads: Any = "quorum") -> Outcome:
