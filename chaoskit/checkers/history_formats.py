@@ -29,6 +29,7 @@ from chaoskit.checkers.linearizable import DEFAULT_BUDGET, check_ops_by_key
 from chaoskit.core.checker import CheckResult
 from chaoskit.core.records import Record
 from chaoskit.errors import ConfigError, HistoryFormatError
+from chaoskit.store.files import read_text
 
 Format = Literal["chaoskit", "jepsen-log", "jepsen-edn"]
 
@@ -62,6 +63,9 @@ def check_history_file(path: Path, model: str, *, budget: float = DEFAULT_BUDGET
     if model not in MODEL_NAMES:
         raise ConfigError(f"unknown model {model!r} (known: {', '.join(MODEL_NAMES)})")
     parsed = read_history_file(path)
+    if not parsed.records:
+        # Zero operations is no evidence of anything: "linearizable (0 ops)" misleads.
+        raise HistoryFormatError(f"{path.name}: no operations to check")
     jepsen = parsed.format != "chaoskit"
     init = "" if parsed.format == "jepsen-edn" and model == "kv" else None
     result = check_ops_by_key(
@@ -80,16 +84,20 @@ def _where(path: Path, lines: list[int]) -> Callable[[int], str]:
 
 
 def read_history_file(path: Path) -> ParsedHistory:
-    """Parse ``path`` in whichever of the three formats it is written."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HistoryFormatError(f"cannot read history {path}: {exc}") from exc
+    """Parse ``path`` in whichever of the three formats it is written.
+
+    Only a regular file is read (never ``/dev/zero``, a FIFO or a directory), as UTF-8.
+    """
+    text = read_text(path, "history file", max_bytes=None, error=HistoryFormatError)
     lines = text.splitlines()
     fmt = detect_format(lines, path)
     parse = {"chaoskit": _parse_jsonl, "jepsen-log": _parse_log, "jepsen-edn": _parse_edn}[fmt]
     out = ParsedHistory(fmt)
-    parse(lines, path, out, torn_ok=not text.endswith("\n"))
+    try:
+        parse(lines, path, out, torn_ok=not text.endswith("\n"))
+    except RecursionError:
+        line = out.lines[-1] + 1 if out.lines else 1
+        raise HistoryFormatError(f"{path.name} near line {line}: nested too deeply") from None
     return out
 
 
@@ -237,4 +245,6 @@ def _read_seq(text: str, pos: int, opener: str) -> tuple[Any, int]:
 
 
 def _map_key(key: Any) -> Any:
+    if isinstance(key, list | dict):
+        raise ValueError(f"a map key that is a collection: {key!r:.40}")
     return str(key) if isinstance(key, Keyword) else key

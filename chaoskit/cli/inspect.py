@@ -10,7 +10,6 @@ import click
 from chaoskit.cli.console import out
 from chaoskit.cli.summary import print_summary
 from chaoskit.core import plugins
-from chaoskit.errors import ConfigError
 
 
 @click.command("list")
@@ -45,8 +44,6 @@ def check_history(file: Path, model: str) -> None:
     """Check a history file (chaoskit JSONL, Jepsen log or EDN) for linearizability."""
     from chaoskit.checkers.history_formats import check_history_file
 
-    if not file.is_file():
-        raise ConfigError(f"no such history file: {file}")
     result = check_history_file(file, model)
     if result.valid is True:
         out.print(f"{file}: linearizable ({result.metrics.get('ops', '?')} ops)")

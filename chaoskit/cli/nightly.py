@@ -7,8 +7,6 @@ from pathlib import Path
 
 import click
 
-from chaoskit.errors import ConfigError
-
 
 @click.command()
 @click.argument("matrix", type=click.Path(path_type=Path))
@@ -18,6 +16,4 @@ def nightly(matrix: Path, store: Path) -> None:
     from chaoskit.nightly.cells import run_cell
     from chaoskit.nightly.night import run_nightly
 
-    if not matrix.is_file():
-        raise ConfigError(f"no such matrix file: {matrix}")
     sys.exit(run_nightly(matrix, store, run_cell))

@@ -40,7 +40,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,7 +56,8 @@ from chaoskit.report._junit import JUNIT, write_junit
 from chaoskit.report._model import failover_values, flat_anomalies, read_results
 from chaoskit.report._nightly_page import render_nightly
 from chaoskit.report._run_report import REPORT, write_run_report
-from chaoskit.run.settings import MAPPING_KEYS
+from chaoskit.run.settings import MAPPING_KEYS, config_from_mapping
+from chaoskit.store.files import read_toml
 from chaoskit.store.rundir import write_json
 
 RunOne = Callable[[dict[str, Any]], Path]
@@ -102,12 +102,8 @@ class Matrix:
 
 def load_matrix(path: Path) -> Matrix:
     """Parse and validate a matrix file; a ``ConfigError`` naming what is wrong."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read the matrix {path}: {exc.strerror or exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    # A regular UTF-8 file of sane size and nesting (chaoskit/store/files.py).
+    data = read_toml(Path(path), "matrix file")
     m = data.get("matrix")
     if not isinstance(m, dict):
         raise ConfigError(f"{path}: no [matrix] table")
@@ -134,11 +130,37 @@ def load_matrix(path: Path) -> Matrix:
         )
     except KeyError as exc:
         raise ConfigError(f"{path}: [matrix] needs {exc.args[0]}") from exc
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise ConfigError(f"{path}: bad value in the matrix: {exc}") from exc
     if matrix.time_limit <= 0 or not matrix.seeds or not matrix.cells():
         raise ConfigError(f"{path}: the matrix has no runs (seeds, time_limit or excludes)")
+    _check_cells(matrix, path)
     return matrix
+
+
+def _check_cells(matrix: Matrix, path: Path) -> None:
+    """Every cell's settings, checked as a run checks them, before the night starts: a
+    ``time_limit = 1e308`` is refused now, not once per cell hours later."""
+    for target, nemesis, workload in matrix.cells():
+        for seed in matrix.seeds:
+            values = cell_values(matrix, target, nemesis, workload, seed)
+            where = f"{path}: cell {target} / {nemesis} / {workload} / seed {seed}"
+            config_from_mapping(values, where=where).validate()
+
+
+def cell_values(
+    matrix: Matrix, target: str, nemesis: str, workload: str, seed: int
+) -> dict[str, Any]:
+    """The run settings of one cell and seed (``chaoskit.run.settings`` keys)."""
+    return {
+        **matrix.settings,
+        "target": target,
+        "nemesis": nemesis,
+        "workload": workload,
+        "seed": seed,
+        "time_limit": matrix.time_limit,
+        "options": dict(matrix.options),
+    }
 
 
 def _list(table: dict[str, Any], key: str, default: list[Any] | None = None) -> list[Any]:
@@ -220,13 +242,7 @@ def _run_all(
             for seed in matrix.seeds:
                 progress.update(task, description=f"{target} {nemesis} {workload} seed {seed}")
                 cell = {
-                    **matrix.settings,
-                    "target": target,
-                    "nemesis": nemesis,
-                    "workload": workload,
-                    "seed": seed,
-                    "time_limit": matrix.time_limit,
-                    "options": dict(matrix.options),
+                    **cell_values(matrix, target, nemesis, workload, seed),
                     "store": str(store),
                 }
                 runs.append(_one(cell, store, run_one))

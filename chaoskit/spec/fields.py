@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 from chaoskit.errors import ConfigError
@@ -46,8 +48,36 @@ def str_list(table: Mapping[str, Any], key: str, where: str, default: Any = ...)
     return list(value)
 
 
+#: Values of the right types for every placeholder: a template is formatted with them
+#: once when the spec is read, so that ``{id.x}``, ``{port[0]}`` or ``{id:d}`` fail here,
+#: with the field named, and not when a node starts.
+SAMPLES: dict[str, Any] = {
+    "id": "n1",
+    "index": 0,
+    "host": "127.0.0.1",
+    "port": 7001,
+    "peer_port": 7001,
+    "data_dir": "/data/n1",
+    "peers": "n2=127.0.0.1:7002",
+    "cluster": "n2=127.0.0.1:7002",
+    "peer": SimpleNamespace(id="n2", host="127.0.0.1", port=7002),
+    "key": "k",
+    "value": "1",
+    "from": "1",
+    "to": "2",
+}
+#: A format spec wider than this is refused before it is tried (``{id:>999999999}``
+#: would build a gigabyte string).
+_WIDE = re.compile(r"\d{5,}")
+
+
 def check_template(text: str, allowed: set[str], where: str) -> None:
-    for _, name, _, _ in string.Formatter().parse(text):
+    """Every ``{placeholder}`` of ``text`` is known and formats; else a ``SpecError``."""
+    try:
+        fields = list(string.Formatter().parse(text))
+    except ValueError as exc:  # a lone "{" or "}"
+        raise SpecError(f"{where}: bad template {text!r}: {exc} (write {{{{ for a brace)") from None
+    for _, name, spec, _ in fields:
         if name is None:
             continue
         root = name.split(".")[0].split("[")[0]
@@ -55,3 +85,9 @@ def check_template(text: str, allowed: set[str], where: str) -> None:
             raise SpecError(
                 f"{where}: unknown placeholder '{{{name}}}' (known: {', '.join(sorted(allowed))})"
             )
+        if spec and _WIDE.search(spec):
+            raise SpecError(f"{where}: placeholder '{{{name}:{spec}}}' is too wide")
+    try:
+        text.format(**{k: SAMPLES[k] for k in allowed})
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as exc:
+        raise SpecError(f"{where}: template {text!r} cannot be filled in: {exc}") from None

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
@@ -58,6 +57,7 @@ from chaoskit.spec.probes import (
     parse_http,
     parse_status_output,
 )
+from chaoskit.store.files import read_toml
 
 if TYPE_CHECKING:
     import httpx
@@ -66,6 +66,8 @@ NODE_FIELDS = {"id", "index", "host", "port", "peer_port", "data_dir", "peers", 
 PEER_FIELDS = {"peer"}
 OP_NAMES = ("read", "write", "cas", "get", "put", "add", "read-set")
 OP_FIELDS = {"key", "value", "from", "to"}
+#: The longest election timeout or deadline a spec may give (TOML also reads ``inf``).
+MAX_SECONDS = 86_400.0
 _TOP = {
     "name",
     "description",
@@ -117,8 +119,8 @@ class SpecTarget(TargetBase):
             spec, "election_deadline", float, where, 5 * self.election_timeout
         )
         for key in ("election_timeout", "election_deadline"):
-            if not getattr(self, key) > 0:
-                raise SpecError(f"{where}: field '{key}' must be positive")
+            if not 0 < getattr(self, key) <= MAX_SECONDS:
+                raise SpecError(f"{where}: field '{key}' must be positive, at most a day")
         self.workloads: tuple[str, ...] = tuple(str_list(spec, "workloads", where, ["none"]))
         self._launch(get(spec, "launch", dict, where), f"{where} [launch]")
         self.status_spec = self._status(get(spec, "status", dict, where), f"{where} [status]")
@@ -206,6 +208,8 @@ class SpecTarget(TargetBase):
             for text in (path, body or ""):
                 check_template(text, OP_FIELDS, w)
             fail = get(op, "fail_status", list, w, [409, 412, 421])
+            if not all(isinstance(x, int) and not isinstance(x, bool) for x in fail):
+                raise SpecError(f"{w}: field 'fail_status' must be a list of HTTP statuses")
             ops[name] = OpSpec(
                 method,
                 path,
@@ -327,13 +331,6 @@ class SpecTarget(TargetBase):
 
 
 def load_spec_target(path: Path) -> SpecTarget:
-    """Read and validate a target spec file; a ``SpecError`` names what is wrong."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise SpecError(f"no such target spec file: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML: {exc}") from exc
-    except OSError as exc:
-        raise SpecError(f"cannot read {path}: {exc.strerror}") from exc
-    return SpecTarget(data, str(path))
+    """Read and validate a target spec file; a ``SpecError`` names what is wrong
+    (a missing or non-regular file, non-UTF-8 text, bad or absurdly nested TOML too)."""
+    return SpecTarget(read_toml(path, "target spec file", error=SpecError), str(path))

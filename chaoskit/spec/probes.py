@@ -20,7 +20,7 @@ def dotted(data: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(data, Mapping) and part in data:
             data = data[part]
-        elif isinstance(data, list) and part.isdigit() and int(part) < len(data):
+        elif isinstance(data, list) and part.isdecimal() and int(part) < len(data):
             data = data[int(part)]
         else:
             return None
@@ -81,10 +81,14 @@ def parse_http(text: str, where: str) -> tuple[str, str]:
 
 def load_python(ref: str, where: str) -> Callable[..., Any]:
     module, _, attr = ref.partition(":")
+    if not module or not attr:
+        raise SpecError(f"{where}: 'python' must be \"module:callable\", not {ref!r}")
     try:
         fn = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise SpecError(f"{where}: cannot load python callable '{ref}': {exc}") from exc
+    except Exception as exc:  # noqa: BLE001 - whatever the user's module raises on import
+        raise SpecError(
+            f"{where}: cannot load python callable '{ref}': {type(exc).__name__}: {exc}"
+        ) from None
     if not callable(fn):
         raise SpecError(f"{where}: '{ref}' is not callable")
     return fn  # type: ignore[no-any-return]
