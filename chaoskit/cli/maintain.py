@@ -32,7 +32,7 @@ def image_build(base_image: str, wheels: Path | None) -> None:
     from chaoskit.runtimes.images import build_images
 
     for tag in build_images(base_image, wheels):
-        out.print(f"built {tag}")
+        out.print(f"built {tag}", markup=False, highlight=False)
 
 
 @click.command()
@@ -42,4 +42,4 @@ def cleanup(run_id: str | None) -> None:
     from chaoskit.runtimes.cleanup import cleanup_leftovers
 
     for line in cleanup_leftovers(run_id):
-        out.print(line)
+        out.print(line, markup=False, highlight=False)

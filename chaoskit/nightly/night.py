@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -220,7 +221,7 @@ def run_nightly(
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out_dir / REPORT)
     console.print(summary_table(cells))
-    console.print(f"nightly report: {out_dir / REPORT}")
+    console.print(f"nightly report: {out_dir / REPORT}", markup=False, highlight=False)
     return int(summary["exit_status"])
 
 
@@ -240,7 +241,8 @@ def _run_all(
         for target, nemesis, workload in cells:
             runs = []
             for seed in matrix.seeds:
-                progress.update(task, description=f"{target} {nemesis} {workload} seed {seed}")
+                what = escape(f"{target} {nemesis} {workload} seed {seed}")  # names, not markup
+                progress.update(task, description=what)
                 cell = {
                     **cell_values(matrix, target, nemesis, workload, seed),
                     "store": str(store),
@@ -357,7 +359,7 @@ def summary_table(cells: list[dict[str, Any]]) -> Table:
     for c in cells:
         f = c["failover_ms"]
         table.add_row(
-            c["key"],
+            escape(c["key"]),
             f"[{colour[c['status']]}]{c['status']}[/]",
             str(len(c["runs"])),
             str(c["anomalies"]),
