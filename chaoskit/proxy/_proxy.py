@@ -51,6 +51,30 @@ Address = tuple[str, int]
 Classify = Callable[[Address, Address], str | None]
 
 
+def quiet_accept_errors(loop: asyncio.AbstractEventLoop, what: str) -> None:
+    """Make asyncio's own servers on ``loop`` (the API's) report running out of
+    descriptors at accept in one line per episode, as the proxies do, instead of a
+    traceback per failed accept; every other error goes to the handler there was."""
+    previous = loop.get_exception_handler()
+    last: list[float] = []
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        if context.get("message") != "socket.accept() out of system resource":
+            if previous is not None:
+                previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+            return
+        now = loop.time()
+        if not last or now - last[-1] > QUIET_S:
+            log.warning(
+                "%s: cannot accept connections: %s; retrying", what, context.get("exception")
+            )
+        last[:] = [now]
+
+    loop.set_exception_handler(handler)
+
+
 async def bind(listen: str) -> socket.socket:
     """A listening, non-blocking socket for ``host:port``; ProxyError if impossible."""
     host, port = split_hostport(listen, what="listen", allow_port_zero=True)

@@ -126,7 +126,10 @@ def test_out_of_descriptors_is_one_line_and_the_proxy_recovers(kit: Kit, tmp_pat
                 sock = socket.create_connection(("127.0.0.1", listen), timeout=10)
                 flood.append(sock)
             await wait_until(lambda: "cannot accept connections" in log.read_text(), "the line")
-            for sock in flood:
+            # The API's own server, out of descriptors too: one line, not a traceback.
+            knocks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+            await wait_until(lambda: "proxy API: cannot accept" in log.read_text(), "API line")
+            for sock in flood + knocks:
                 sock.close()
             # Recovered: a new connection is relayed once descriptors are free again.
             loop = asyncio.get_running_loop()
@@ -154,6 +157,6 @@ def test_out_of_descriptors_is_one_line_and_the_proxy_recovers(kit: Kit, tmp_pat
             proc.wait()
     text = log.read_text()
     assert "Traceback" not in text, text
-    assert text.count("cannot accept connections") == 1, text
-    lines = [line for line in text.splitlines() if line.strip()]
-    assert len(lines) <= 3, text  # the line, and at most a word on recovery
+    assert text.count("proxy p: cannot accept connections") == 1, text
+    assert text.count("proxy API: cannot accept connections") == 1, text
+    assert len([line for line in text.splitlines() if line.strip()]) == 2, text
