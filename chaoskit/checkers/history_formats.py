@@ -132,6 +132,7 @@ def _parse_jsonl(lines: list[str], path: Path, out: ParsedHistory, *, torn_ok: b
             raise HistoryFormatError(f"{path.name} line {i + 1}: not JSON ({exc.msg})") from exc
         if not isinstance(rec, dict):
             raise HistoryFormatError(f"{path.name} line {i + 1}: not a JSON object")
+        _check_fields(rec, f"{path.name} line {i + 1}")
         out.records.append(rec)
         out.lines.append(i + 1)
 
@@ -149,7 +150,7 @@ def _parse_log(lines: list[str], path: Path, out: ParsedHistory, *, torn_ok: boo
             raise HistoryFormatError(f"{path.name} line {i + 1}: {exc}") from exc
         if isinstance(proc, Keyword):
             continue  # the nemesis and other non-client processes
-        _add(out, i + 1, {"process": proc, "type": kind, "f": f, "key": None, "value": value})
+        _add(out, path, i + 1, {"process": proc, "type": kind, "f": f, "key": None, "value": value})
 
 
 def _parse_edn(lines: list[str], path: Path, out: ParsedHistory, *, torn_ok: bool) -> None:
@@ -167,10 +168,19 @@ def _parse_edn(lines: list[str], path: Path, out: ParsedHistory, *, torn_ok: boo
         for name in ("process", "type", "f"):
             if name not in rec:
                 raise HistoryFormatError(f"{path.name} line {i + 1}: no :{name}")
-        _add(out, i + 1, {**rec, "type": str(rec["type"]), "f": str(rec["f"])})
+        _add(out, path, i + 1, {**rec, "type": str(rec["type"]), "f": str(rec["f"])})
 
 
-def _add(out: ParsedHistory, line: int, rec: Record) -> None:
+def _check_fields(rec: Record, where: str) -> None:
+    """Operations are grouped by process and by key: both must be plain values (a list
+    or a map there is a malformed history, not a crash of the checker)."""
+    for name in ("process", "key"):
+        if isinstance(rec.get(name), list | dict):
+            raise HistoryFormatError(f"{where}: {name} must be a number or a name")
+
+
+def _add(out: ParsedHistory, path: Path, line: int, rec: Record) -> None:
+    _check_fields(rec, f"{path.name} line {line}")
     rec["index"] = len(out.records)
     rec["time"] = line
     out.records.append(rec)

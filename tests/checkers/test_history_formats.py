@@ -117,6 +117,10 @@ def test_a_history_without_operations_is_refused(tmp_path: Path, text: str) -> N
         (lambda p: p.write_text('{"a": ' * 5000 + "1" + "}" * 5000 + "\n"), "nested too deeply"),
         (lambda p: p.write_text("{:a " * 5000 + "1" + "}" * 5000 + "\n"), "nested too deeply"),
         (lambda p: p.write_text("{:process 1 [1] 2}\n"), "a map key that is a collection"),
+        # Found by tests/reliability/test_fuzz_inputs.py: a TypeError (unhashable) before.
+        (lambda p: p.write_text('{"type":"invoke","process":[]}\n'), "process must be a number"),
+        (lambda p: p.write_text('{"process":1,"key":{"a":1}}\n'), "h.jsonl line 1: key must be"),
+        (lambda p: p.write_text("{:process [1] :type :invoke :f :read}\n"), "process must be"),
     ],
 )
 def test_files_that_are_no_history_are_refused_without_reading_them(

@@ -169,28 +169,49 @@ def nemesis_specs() -> st.SearchStrategy[str]:
     )
 
 
+def mostly(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """``good`` three times in four: absurd values everywhere would stop every example
+    at the first check, and the checks after it would never be reached."""
+    return st.sampled_from((True, True, True, False)).flatmap(lambda ok: good if ok else bad)
+
+
 def setting_values(key: str) -> st.SearchStrategy[str]:
     """Values of one run setting, from the plausible to the absurd."""
-    targets = [*plugins.names("targets"), "nope", "spec.toml", "/dev/zero"]
+    targets = [*plugins.names("targets"), "raft", "raft", "nope", "spec.toml", "/dev/zero"]
     sensible: dict[str, st.SearchStrategy[str]] = {
         "target": st.sampled_from(targets),
         "nemesis": nemesis_specs(),
-        "workload": st.sampled_from([*plugins.names("workloads"), "nope"]),
-        "runtime": st.sampled_from(["local", "docker", "compose", "k8s"]),
-        "network": st.sampled_from(["proxy", "iptables", "nope"]),
-        "policy": st.sampled_from(["strict", "per-term", "loose"]),
-        "checkers": st.sampled_from([*plugins.names("checkers"), "nope"]),
-        "options": st.sampled_from(["bug=stale-read", "tick-ms=5", "bug", "=1", "a=b"]),
-        "toxiproxy_url": st.sampled_from(["http://127.0.0.1:1", "nope", ""]),
+        "workload": st.sampled_from(plugins.names("workloads")),
+        "runtime": st.sampled_from(["local", "docker", "compose"]),
+        "network": st.sampled_from(["proxy", "iptables"]),
+        "policy": st.sampled_from(["strict", "per-term"]),
+        "checkers": st.sampled_from(plugins.names("checkers")),
+        "options": st.sampled_from(["bug=stale-read", "tick-ms=5", "a=b"]),
+        "toxiproxy_url": st.sampled_from(["http://127.0.0.1:1", "nope"]),
+        "compose_file": st.sampled_from(["docker-compose.yml", "nowhere.yml"]),
+        "compose_project": st.sampled_from(["ck", "x"]),
+        "nodes": st.integers(1, 16).map(str),
+        "time_limit": st.sampled_from(["1", "5", "60", "86400"]),
+        "seed": st.integers(0, 2**40).map(str),
+        "concurrency": st.integers(0, 201).map(str),
+        "bound_clients": st.integers(0, 201).map(str),
+        "fault_seconds": st.sampled_from(["0.1", "0.5", "2", "30"]),
+        "heal_seconds": st.sampled_from(["0.1", "0.5", "2", "30"]),
+        "election_deadline": st.sampled_from(["0.5", "5", "100"]),
     }
-    return st.one_of(sensible.get(key, numbers), text)
+    return mostly(sensible.get(key, numbers), st.one_of(numbers, text))
+
+
+RARE = ("runtime", "network", "compose_file", "compose_project", "toxiproxy_url", "policy")
 
 
 @st.composite
 def run_argv(draw: st.DrawFn) -> list[str]:
     argv: list[str] = []
     for setting in SETTINGS:
-        if setting.key == "store" or not draw(st.booleans()):
+        # Each setting 1 time in 2; those that only make sense together, 1 in 8.
+        flips = 3 if setting.key in RARE else 1
+        if setting.key == "store" or not all(draw(st.booleans()) for _ in range(flips)):
             continue
         if setting.flag_value is not None:
             argv.append(setting.cli_flag)
@@ -229,17 +250,30 @@ def toml_value(value: Any) -> str:
             else repr(value)
         )
     if isinstance(value, str):
-        return json.dumps(value)
+        return toml_string(value)
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+    return "{" + ", ".join(f"{toml_string(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string: quotes, backslashes and control characters escaped."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def toml_document(tables: dict[str, dict[str, Any]], top: dict[str, Any]) -> str:
-    lines = [f"{json.dumps(k)} = {toml_value(v)}" for k, v in top.items()]
+    lines = [f"{toml_string(k)} = {toml_value(v)}" for k, v in top.items()]
     for name, table in tables.items():
-        lines.append(f"[{json.dumps(name)}]")
-        lines += [f"{json.dumps(k)} = {toml_value(v)}" for k, v in table.items()]
+        lines.append(f"[{toml_string(name)}]")
+        lines += [f"{toml_string(k)} = {toml_value(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -258,116 +292,113 @@ toml_values = st.recursive(
     ),
     max_leaves=12,
 )
-TEMPLATES = st.sampled_from(
-    [
-        "{id}",
-        "{port}",
-        "{peer.id}",
-        "{peers}",
-        "a{",
-        "}",
-        "{id.x}",
-        "{port[0]}",
-        "{id:d}",
-        "{index:>99999}",
-        "{nope}",
-        "{{}}",
-        "{index:03}",
-        "{0}",
-        "{}",
-        "{id!r}",
-        "{key}",
-    ]
+GOOD_TEMPLATES = ["{id}", "{port}", "{host}:{port}", "--data={data_dir}", "{peers}", "{index:03}"]
+BAD_TEMPLATES = ["a{", "}", "{id.x}", "{port[0]}", "{id:d}", "{index:>99999}", "{nope}", "{0}"]
+TEMPLATES = mostly(
+    st.sampled_from(GOOD_TEMPLATES), st.one_of(st.sampled_from(BAD_TEMPLATES), st.text(max_size=8))
 )
-ARGV = st.lists(st.one_of(TEMPLATES, st.text(max_size=10)), max_size=4)
+ARGV = st.lists(TEMPLATES, min_size=1, max_size=4).map(lambda xs: ["python3", *xs])
+
+
+def field(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A field's value: mostly of its type and range, else any TOML value."""
+    return mostly(values, toml_values)
+
+
+def with_bogus(table: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
+    """Now and then an unknown key in the table."""
+    bogus = st.dictionaries(st.sampled_from(["bogus", "nmae"]), toml_values, min_size=1)
+    return mostly(table, st.tuples(table, bogus).map(lambda t: {**t[0], **t[1]}))
 
 
 def spec_tables() -> st.SearchStrategy[tuple[dict[str, dict[str, Any]], dict[str, Any]]]:
-    def field(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-        return st.one_of(values, toml_values)
-
+    """A target spec: mostly well formed, with fields broken one by one."""
     top = st.fixed_dictionaries(
-        {},
+        {"name": field(st.text(min_size=1, max_size=8))},
         optional={
-            "name": field(st.text(min_size=1, max_size=8)),
             "policy": field(st.sampled_from(["strict", "per-term"])),
-            "election_timeout": field(st.floats()),
-            "election_deadline": field(st.floats()),
+            "election_timeout": field(st.floats(0.01, 10)),
+            "election_deadline": field(st.floats(0.1, 100)),
             "proxy_mode": field(st.sampled_from(["pair", "destination"])),
             "workloads": field(st.lists(st.sampled_from(["none", "register", "kv", "set"]))),
-            "bogus": toml_values,
         },
     )
     launch = st.fixed_dictionaries(
         {"argv": field(ARGV)},
         optional={
-            "peer_argv": field(ARGV),
-            "env": field(st.dictionaries(st.text(min_size=1, max_size=5), TEMPLATES)),
-            "peer_format": field(TEMPLATES),
+            "peer_argv": field(st.lists(TEMPLATES, max_size=2)),
+            "env": field(st.dictionaries(st.sampled_from(["A", "B"]), TEMPLATES)),
+            "peer_format": field(mostly(st.just("{peer.id}={peer.host}:{peer.port}"), TEMPLATES)),
         },
     )
-    status = st.fixed_dictionaries(
-        {},
+    ask = st.one_of(
+        st.fixed_dictionaries({"http": field(st.sampled_from(["GET /status", "GET x"]))}),
+        st.fixed_dictionaries({"command": field(ARGV)}),
+        st.fixed_dictionaries(
+            {"python": st.sampled_from(["json:loads", "", ":", "json:nope", "nosuchmodule:f"])}
+        ),
+    )
+    read = st.fixed_dictionaries(
+        {"role": field(st.sampled_from(["role", "raft.state"]))},
         optional={
-            "http": field(st.sampled_from(["GET /status", "PUT /", "GET x", "FETCH /"])),
-            "command": field(ARGV),
-            "python": st.sampled_from(
-                ["", ":", "json:loads", "json:nope", "nosuchmodule:f", ".x:y"]
-            ),
-            "role": field(st.text(max_size=5)),
-            "is_leader": field(st.text(max_size=5)),
+            "is_leader": field(st.just("is_leader")),
+            "leader": field(st.just("leader")),
+            "term": field(st.just("term")),
             "leader_values": field(st.lists(st.text(max_size=5))),
         },
     )
+    status = st.tuples(ask, read).map(lambda t: {**t[0], **t[1]})
     op = st.fixed_dictionaries(
         {"http": field(st.sampled_from(["GET /kv/{key}", "PUT /kv/{key}", "GET /{nope}"]))},
         optional={
-            "body": field(TEMPLATES),
-            "value": field(st.text(max_size=5)),
-            "fail_status": field(st.lists(st.integers(0, 999))),
+            "body": field(st.sampled_from(['{{"value": {value}}}', "{value", "{to}"])),
+            "value": field(st.just("value")),
+            "fail_status": field(st.lists(st.integers(100, 599), max_size=3)),
         },
     )
-    ops = st.dictionaries(st.sampled_from(["read", "write", "cas", "get", "bogus"]), op, max_size=3)
+    ops = st.dictionaries(st.sampled_from(["read", "write", "cas", "get", "put", "bogus"]), op)
     docker = st.fixed_dictionaries(
-        {}, optional={"image": field(st.text()), "port": field(st.integers())}
+        {"image": field(st.text(min_size=1, max_size=8))},
+        optional={"port": field(st.integers(1, 65535))},
     )
     tables = st.fixed_dictionaries(
-        {"launch": launch, "status": status},
-        optional={"ops": ops.map(lambda d: d), "docker": docker},
+        {"launch": with_bogus(launch), "status": with_bogus(status)},
+        optional={"ops": ops, "docker": docker},
     )
-    return st.tuples(tables, top)
+    return st.tuples(tables, with_bogus(top))
 
 
 def matrix_tables() -> st.SearchStrategy[tuple[dict[str, dict[str, Any]], dict[str, Any]]]:
-    def field(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
-        return st.one_of(values, toml_values)
-
-    names = st.lists(st.one_of(st.sampled_from(plugins.names("targets")), text), max_size=3)
+    """A nightly matrix: mostly well formed, with keys broken one by one."""
+    targets = st.sampled_from(["raft", "bully", "paxos"])
     matrix = st.fixed_dictionaries(
-        {},
+        {
+            "targets": field(st.lists(mostly(targets, text), min_size=1, max_size=2)),
+            "nemeses": field(st.lists(nemesis_specs(), min_size=1, max_size=2)),
+            "seeds": field(st.lists(st.integers(0, 100), min_size=1, max_size=2)),
+            "time_limit": field(st.floats(0.5, 100)),
+        },
         optional={
-            "targets": field(names),
-            "nemeses": field(st.lists(nemesis_specs(), max_size=3)),
             "workloads": field(st.lists(st.sampled_from(["none", "register", "nope"]), max_size=2)),
-            "seeds": field(st.lists(st.integers(), max_size=3)),
-            "time_limit": field(st.floats()),
-            "nodes": field(st.integers()),
-            "fault_seconds": field(st.floats()),
-            "bogus": toml_values,
+            "nodes": field(st.integers(1, 15)),
+            "fault_seconds": field(st.floats(0.1, 10)),
         },
     )
     return st.tuples(
         st.fixed_dictionaries(
-            {"matrix": matrix},
+            {"matrix": with_bogus(matrix)},
             optional={
-                "options": st.dictionaries(st.text(min_size=1, max_size=5), toml_values),
+                "options": st.dictionaries(st.sampled_from(["tick-ms", "bug"]), toml_values),
                 "trends": st.dictionaries(
                     st.sampled_from(["nights", "regression_ratio", "regression_min_ms"]),
-                    toml_values,
+                    field(st.integers(0, 30)),
                 ),
             },
         ),
-        st.fixed_dictionaries({}, optional={"exclude": st.lists(toml_values, max_size=2)}),
+        st.fixed_dictionaries(
+            {},
+            optional={"exclude": st.lists(field(st.fixed_dictionaries({"target": targets})))},
+        ),
     )
 
 
