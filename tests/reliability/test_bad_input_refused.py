@@ -119,6 +119,15 @@ NOT_UTF8 = b'name = "caf\xe9"\n'
         ('name = "x"\n[launch]\nargv = ["{id.x}"]\n', "cannot be filled in"),
         ('name = "x"\n[launch]\nargv = ["{id:>99999999}"]\n', "is too wide"),
         ("election_timeout = inf\n", "must be positive, at most a day"),
+        (
+            'name = "x"\n[launch]\nargv = ["x"]\n[ops.read]\nhttp = "GET /k"\n'
+            'fail_status = ["x"]\n',
+            "field 'fail_status' must be a list of HTTP statuses",
+        ),
+        (
+            'name = "x"\n[launch]\nargv = ["x"]\n[status]\npython = "nosuchmodule:f"\n',
+            "cannot load python callable 'nosuchmodule:f': ModuleNotFoundError",
+        ),
     ],
 )
 def test_bad_spec_files(
@@ -130,6 +139,8 @@ def test_bad_spec_files(
     elif content.startswith("election_timeout"):
         base = 'name = "x"\n[launch]\nargv = ["x"]\n[status]\nhttp = "GET /s"\nrole = "r"\n'
         spec.write_text(content + base)
+    elif "[status]" in content:
+        spec.write_text(content)
     else:
         spec.write_text(content + '[status]\nhttp = "GET /s"\nrole = "r"\n')
     res = chaoskit("run", "--target", str(spec), "--no-progress", cwd=tmp_path, env=state)
