@@ -307,3 +307,24 @@ def test_cleanup_after_sigkill_removes_libfaketime_shm_and_then_finds_nothing(
     second = session.cli("cleanup", "--run-id", run_id)
     assert second.returncode == 0
     assert "nothing left behind" in second.stdout, second.stdout
+
+
+@pytest.mark.integration
+def test_a_fault_applied_by_hand_is_checked_against_the_cluster_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chaoskit.errors import ConfigError
+    from chaoskit.run.cluster import ChaosCluster
+    from chaoskit.run.config import RunConfig
+
+    monkeypatch.setenv("CHAOSKIT_STATE_DIR", str(tmp_path / "state"))
+    cluster = ChaosCluster(
+        RunConfig(nodes=3, nemeses=[], workload="none", store=tmp_path / "runs", progress=False)
+    )
+    try:
+        with pytest.raises(ConfigError, match="count=4 is more than the 3 node"):
+            cluster.apply("kill:count=4")
+        assert not open_faults(cluster.run_dir)  # nothing was started
+    finally:
+        result = cluster.close()
+    assert result is not None and result.valid is not False
