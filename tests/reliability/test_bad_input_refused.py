@@ -1,7 +1,7 @@
 """Issue 26, the bad input: each case one clear line and exit status 2 (or a bound),
 through the real command line (in-process: tests/support/cli.py), before anything
-starts. The integration cases (a real proxy, a planted registry entry, a SIGKILLed
-run's /dev/shm) are at the end."""
+starts. At the end, what needs real runs: a planted registry entry, a SIGKILLed run's
+/dev/shm, a fault applied by hand to a running cluster."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ from tests.support.cli import CliResult, chaoskit
 from tests.support.synthetic import SyntheticSpec, write_synthetic_run
 
 from .conftest import Session, open_faults, wait_for
+
+#: The real command line on real files, FIFOs and /proc (and Docker, for cleanup).
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -222,7 +225,6 @@ def test_cleanup_run_id_must_be_a_run_id(state: dict[str, str], run_id: str) -> 
     refused(chaoskit("cleanup", "--run-id", run_id, env=state), "is not a run id")
 
 
-@pytest.mark.integration  # cleanup also asks the Docker engine, when there is one
 def test_a_planted_registry_entry_cannot_make_cleanup_touch_other_files(
     tmp_path: Path, state: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -261,7 +263,6 @@ def test_a_planted_registry_entry_cannot_make_cleanup_touch_other_files(
     assert registry.read("other") is None
 
 
-@pytest.mark.integration
 def test_cleanup_after_sigkill_removes_libfaketime_shm_and_then_finds_nothing(
     session: Session,
 ) -> None:
@@ -309,7 +310,6 @@ def test_cleanup_after_sigkill_removes_libfaketime_shm_and_then_finds_nothing(
     assert "nothing left behind" in second.stdout, second.stdout
 
 
-@pytest.mark.integration
 def test_a_fault_applied_by_hand_is_checked_against_the_cluster_too(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -49,7 +49,8 @@ from .conftest import Session, listeners_of, port_listening
 EXAMPLES = int(os.environ.get("CHAOSKIT_FUZZ_EXAMPLES", "40"))
 #: pytest-timeout's limit per test grows with the examples asked for (about 1 s each
 #: at worst: checking and drawing a run).
-pytestmark = pytest.mark.timeout(max(300, 3 * EXAMPLES))
+#: Real files, the real CLI, /proc and (for cleanup) the Docker engine: integration.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(max(300, 3 * EXAMPLES))]
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -544,7 +545,6 @@ def test_cleanup_run_ids(run_id: str) -> None:
 # -- a few real runs ---------------------------------------------------------------------
 
 
-@pytest.mark.integration
 @settings(FUZZ, max_examples=3)
 @given(
     target=st.sampled_from(["raft", "bully"]),
