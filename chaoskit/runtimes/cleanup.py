@@ -17,7 +17,6 @@ finished), so ``chaoskit check`` reports it as incomplete.
 from __future__ import annotations
 
 import contextlib
-import json
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -25,6 +24,7 @@ from urllib.parse import quote
 import httpx
 
 from chaoskit.clock.faketime import remove_shm_of, sweep_shm
+from chaoskit.errors import ChaoskitError
 from chaoskit.runtimes.local import find_orphans, kill_leftovers
 from chaoskit.runtimes.registry import (
     ActiveRun,
@@ -35,6 +35,7 @@ from chaoskit.runtimes.registry import (
     token_alive,
     unregister,
 )
+from chaoskit.store.files import parse_json, read_text
 from chaoskit.store.rundir import CONFIG, write_json
 
 PROXY_TIMEOUT_S = 5.0
@@ -170,13 +171,21 @@ def owns_run_dir(run: ActiveRun) -> bool:
     id, and the clock dir is the run dir's ``clock``. A planted or stale entry that
     names another directory must not make cleanup delete or rewrite anything there."""
     run_dir = Path(run.run_dir)
-    try:
-        config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return False
-    if not isinstance(config, dict) or config.get("run_id") != run.run_id:
+    config = _config_of(run_dir)
+    if config is None or config.get("run_id") != run.run_id:
         return False
     return run.clock_dir is None or Path(run.clock_dir) == run_dir / "clock"
+
+
+def _config_of(run_dir: Path) -> dict[str, Any] | None:
+    """The run's config.json as an object, or None: read as a user's file is (a FIFO
+    planted there must not hang cleanup), whatever is wrong with it."""
+    path = run_dir / CONFIG
+    try:
+        config = parse_json(read_text(path, "run config"), str(path))
+    except ChaoskitError:
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def _remove_clock_files(run: ActiveRun) -> list[str]:
@@ -204,11 +213,8 @@ def _sweep_shm(run: ActiveRun) -> list[str]:
 def mark_abandoned(run_dir: Path) -> bool:
     """Mark a run that never finished as abandoned; False if there is nothing to mark."""
     path = run_dir / CONFIG
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return False
-    if not isinstance(config, dict) or config.get("finished") or config.get("abandoned"):
+    config = _config_of(run_dir)
+    if config is None or config.get("finished") or config.get("abandoned"):
         return False
     config["abandoned"] = True
     config["finished"] = False

@@ -252,6 +252,13 @@ def test_a_planted_registry_entry_cannot_make_cleanup_touch_other_files(
         "finished": False,
     }
     assert registry.read("planted") is None  # named by the user: forgotten
+    # A config.json that is a FIFO nobody writes to: read, it would hang cleanup.
+    trap = tmp_path / "trap"
+    trap.mkdir()
+    os.mkfifo(trap / "config.json")
+    registry.register(ActiveRun(run_id="fifo", run_dir=str(trap), controller="1:1"))
+    res = chaoskit("cleanup", "--run-id", "fifo", env=state)
+    assert res.code == 0 and "its files are left alone" in res.text, res.err
     # An entry file whose name is not its run's, or that is not an entry at all, is
     # never read as one.
     active = Path(state["CHAOSKIT_STATE_DIR"]) / "active"
