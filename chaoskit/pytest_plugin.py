@@ -104,6 +104,10 @@ def build_config(
     if scale <= 0:
         raise pytest.UsageError(f"--chaos-time-scale must be positive, not {scale:g}")
     config.time_limit *= scale
+    try:
+        config.validate()  # the scaled time limit too: 20 s x 1e308 is no test
+    except ConfigError as exc:
+        raise pytest.UsageError(f"{node_id}: {exc}") from None
     return config.with_seed()
 
 

@@ -14,6 +14,8 @@ from chaoskit.nemeses._options import check_keys, parse_int
 
 DEFAULT_LATENCY_MS = 100
 DEFAULT_JITTER_MS = 50
+#: A minute: longer delays are cuts (every peer times out), so say ``partition``.
+MAX_LATENCY_MS = 60_000
 
 
 class Latency:
@@ -30,9 +32,14 @@ class Latency:
         """``latency_ms`` and ``jitter_ms``; unknown options are a ``ConfigError``."""
         check_keys(self.name, options, ("latency_ms", "jitter_ms"))
         if "latency_ms" in options:
-            self.latency_ms = parse_int(self.name, "latency_ms", options["latency_ms"])
+            value = options["latency_ms"]
+            self.latency_ms = parse_int(self.name, "latency_ms", value, maximum=MAX_LATENCY_MS)
         if "jitter_ms" in options:
-            self.jitter_ms = parse_int(self.name, "jitter_ms", options["jitter_ms"])
+            value = options["jitter_ms"]
+            self.jitter_ms = parse_int(self.name, "jitter_ms", value, maximum=MAX_LATENCY_MS)
+
+    def check_cluster(self, nodes: int) -> None:
+        """Any cluster: one of a single node has no link to slow (nothing to do)."""
 
     async def start(self, ctx: NemesisContext) -> Fault | None:
         links = sorted(ctx.network.links())
@@ -55,6 +62,9 @@ class NoFault:
 
     def configure(self, options: Mapping[str, str]) -> None:
         check_keys(self.name, options, ())
+
+    def check_cluster(self, nodes: int) -> None:
+        """Any cluster."""
 
     async def start(self, ctx: NemesisContext) -> Fault | None:
         return None

@@ -40,8 +40,10 @@ def parse_mode(nemesis: str, value: str) -> LinkMode:
     return "hang" if parse_choice(nemesis, "mode", value, LINK_MODES) == "hang" else "cut"
 
 
-def parse_int(nemesis: str, key: str, value: str, *, minimum: int = 0) -> int:
-    """A whole number not below ``minimum``."""
+def parse_int(
+    nemesis: str, key: str, value: str, *, minimum: int = 0, maximum: int | None = None
+) -> int:
+    """A whole number not below ``minimum`` (nor above ``maximum``)."""
     try:
         number = int(value)
     except ValueError:
@@ -49,6 +51,8 @@ def parse_int(nemesis: str, key: str, value: str, *, minimum: int = 0) -> int:
         raise ConfigError(message) from None
     if number < minimum:
         raise ConfigError(f"nemesis '{nemesis}': {key} must be at least {minimum}, not {number}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"nemesis '{nemesis}': {key} must be at most {maximum}, not {number}")
     return number
 
 
@@ -56,9 +60,19 @@ def parse_count(nemesis: str, value: str) -> str | int:
     """``one``, ``minority``, ``majority``, ``all`` or a positive number of nodes."""
     if value in COUNT_WORDS:
         return value
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return parse_int(nemesis, "count", value, minimum=1)
     raise ConfigError(
         f"nemesis '{nemesis}': count must be a positive number or one of "
         f"{', '.join(COUNT_WORDS)}, not '{value}'"
     )
+
+
+def check_count(nemesis: str, count: object, nodes: int) -> None:
+    """A fixed number of victims must exist in the cluster: ``count=9`` on 5 nodes is a
+    mistake (it would silently hit all 5), refused before the run."""
+    if isinstance(count, int) and count > nodes:
+        raise ConfigError(
+            f"nemesis '{nemesis}': count={count} is more than the {nodes} node(s) of the "
+            "cluster (use count=all to hit every node)"
+        )

@@ -41,6 +41,10 @@ class _Partition:
     def _configure(self, options: Mapping[str, str]) -> None:
         pass
 
+    def check_cluster(self, nodes: int) -> None:
+        """Any cluster: one of a single node has no link to cut, and its faults are
+        skipped as "nothing to do", as a cut that finds no controlled link is."""
+
     async def start(self, ctx: NemesisContext) -> Fault | None:
         planned, detail = self._plan(ctx)
         controlled = set(ctx.network.links())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from chaoskit.core.nemesis import Fault, NemesisContext
-from chaoskit.nemeses._options import check_keys, parse_count
+from chaoskit.nemeses._options import check_count, check_keys, parse_count
 from chaoskit.nemeses._victims import leader_or_fallback, pick
 
 
@@ -31,6 +31,9 @@ class _ProcessFault:
 
     def _configure(self, options: Mapping[str, str]) -> None:
         pass
+
+    def check_cluster(self, nodes: int) -> None:
+        """The leader variants hit one node: any cluster will do."""
 
     async def start(self, ctx: NemesisContext) -> Fault | None:
         victims, detail = self._victims(ctx)
@@ -66,6 +69,10 @@ class _Minority(_ProcessFault):
     def _configure(self, options: Mapping[str, str]) -> None:
         if "count" in options:
             self.count = parse_count(self.name, options["count"])
+
+    def check_cluster(self, nodes: int) -> None:
+        """A fixed count needs that many nodes."""
+        check_count(self.name, self.count, nodes)
 
     def _victims(self, ctx: NemesisContext) -> tuple[list[str], dict[str, object]]:
         return pick(sorted(ctx.ids), self.count, ctx.rng), {"count": self.count}

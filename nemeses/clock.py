@@ -31,10 +31,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from chaoskit.core.clock import Clock
+from chaoskit.core.clock import MAX_OFFSET_S, MAX_RATE, MIN_RATE, Clock
 from chaoskit.core.nemesis import Fault, NemesisContext
 from chaoskit.errors import ConfigError, SetupError
-from chaoskit.nemeses._options import COUNT_WORDS, check_keys, parse_count, parse_int
+from chaoskit.nemeses._options import COUNT_WORDS, check_count, check_keys, parse_count, parse_int
 from chaoskit.nemeses._victims import leader_or_fallback, pick
 
 DEFAULT_MAX_OFFSET_S = 30.0
@@ -43,7 +43,8 @@ DEFAULT_STROBE_PERIOD_MS = 20
 #: ``clock-rate`` without ``rate=`` draws each victim's rate from these.
 DEFAULT_RATES = (0.5, 1.5)
 DEFAULT_LEADER_RATE = 0.5
-MAX_RATE = 100.0
+#: The slowest strobe: a minute between flips (slower is a bump, say ``clock-bump``).
+MAX_STROBE_PERIOD_MS = 60_000
 
 Count = str | int
 
@@ -70,11 +71,24 @@ def parse_float(nemesis: str, key: str, value: str, *, positive: bool = False) -
     return number
 
 
+def parse_offset(nemesis: str, key: str, value: str, *, positive: bool = False) -> float:
+    """Seconds a clock is moved by: at most ``MAX_OFFSET_S`` (20 years) either way."""
+    offset = parse_float(nemesis, key, value, positive=positive)
+    if abs(offset) > MAX_OFFSET_S:
+        raise ConfigError(
+            f"nemesis '{nemesis}': {key} must be within {MAX_OFFSET_S:g} s (20 years) "
+            f"either way, not {offset:g}"
+        )
+    return offset
+
+
 def parse_rate(nemesis: str, value: str, *, allow_one: bool = False) -> float:
     """A clock speed factor: slower below 1, faster above, never stopped."""
     rate = parse_float(nemesis, "rate", value, positive=True)
-    if rate > MAX_RATE:
-        raise ConfigError(f"nemesis '{nemesis}': rate must be at most {MAX_RATE}, not {rate}")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise ConfigError(
+            f"nemesis '{nemesis}': rate must be between {MIN_RATE:g} and {MAX_RATE:g}, not {rate:g}"
+        )
     if rate == 1.0 and not allow_one:
         raise ConfigError(f"nemesis '{nemesis}': rate=1 is the true speed, not a fault")
     return rate
@@ -135,6 +149,10 @@ class _ClockNemesis:
     def _configure(self, options: Mapping[str, str]) -> None:
         pass
 
+    def check_cluster(self, nodes: int) -> None:
+        """A fixed count needs that many nodes (``random`` and ``leader`` always fit)."""
+        check_count(self.name, self.count, nodes)
+
     async def start(self, ctx: NemesisContext) -> Fault | None:
         clock = require_clock(ctx, self.name)
         victims, detail = choose_victims(ctx, self.count)
@@ -178,7 +196,7 @@ class ClockBump(_ClockNemesis):
     def _configure(self, options: Mapping[str, str]) -> None:
         if "max_offset_s" in options:
             value = options["max_offset_s"]
-            self.max_offset_s = parse_float(self.name, "max_offset_s", value, positive=True)
+            self.max_offset_s = parse_offset(self.name, "max_offset_s", value, positive=True)
 
     def _setting(self, rng: random.Random) -> tuple[float, float]:
         return round(rng.uniform(-self.max_offset_s, self.max_offset_s), 3), 1.0
@@ -219,7 +237,7 @@ class ClockSkewLeader(_ClockNemesis):
 
     def _configure(self, options: Mapping[str, str]) -> None:
         if "offset_s" in options:
-            self.offset_s = parse_float(self.name, "offset_s", options["offset_s"])
+            self.offset_s = parse_offset(self.name, "offset_s", options["offset_s"])
         if "rate" in options:
             self.rate = parse_rate(self.name, options["rate"], allow_one=True)
         if self.offset_s == 0.0 and self.rate == 1.0:
@@ -252,9 +270,12 @@ class ClockStrobe(_ClockNemesis):
     def _configure(self, options: Mapping[str, str]) -> None:
         if "offset_s" in options:
             value = options["offset_s"]
-            self.offset_s = parse_float(self.name, "offset_s", value, positive=True)
+            self.offset_s = parse_offset(self.name, "offset_s", value, positive=True)
         if "period_ms" in options:
-            self.period_ms = parse_int(self.name, "period_ms", options["period_ms"], minimum=1)
+            value = options["period_ms"]
+            self.period_ms = parse_int(
+                self.name, "period_ms", value, minimum=1, maximum=MAX_STROBE_PERIOD_MS
+            )
 
     async def start(self, ctx: NemesisContext) -> Fault | None:
         clock = require_clock(ctx, self.name)

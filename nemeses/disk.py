@@ -32,7 +32,13 @@ from typing import Any
 from chaoskit.core.disk import CORRUPT_MODES, CorruptMode, Disk
 from chaoskit.core.nemesis import Fault, NemesisContext
 from chaoskit.errors import SetupError
-from chaoskit.nemeses._options import check_keys, parse_choice, parse_count, parse_int
+from chaoskit.nemeses._options import (
+    check_count,
+    check_keys,
+    parse_choice,
+    parse_count,
+    parse_int,
+)
 from chaoskit.nemeses._victims import leader_or_fallback, pick
 
 
@@ -65,6 +71,10 @@ class _DiskFault:
 
     def _configure(self, options: Mapping[str, str]) -> None:
         pass
+
+    def check_cluster(self, nodes: int) -> None:
+        """A fixed count needs that many nodes."""
+        check_count(self.name, self.count, nodes)
 
     async def start(self, ctx: NemesisContext) -> Fault | None:
         disk = require_disk(ctx, self.name)

@@ -76,6 +76,8 @@ class CompactHistory:
     record: Callable[[int], Record]
     #: Where a source position is, for error messages ("history.jsonl line 7").
     where: Callable[[int], str]
+    #: How many records the history had (invocations and completions), searched or not.
+    records: int = 0
 
     @property
     def ops(self) -> int:
@@ -187,8 +189,13 @@ def _build(
         slot[3].append(inv)
         slot[4].append(done)
 
+    count = 0
     for i, row in enumerate(rows):
-        kind, proc, f, _, value, t = row
+        count += 1
+        kind, proc, f, key, value, t = row
+        for name, given in (("process", proc), ("key", key)):
+            if isinstance(given, list | dict):  # unhashable, and no history's shape
+                raise HistoryFormatError(f"{where(i)}: {name} must be a number or a name")
         if kind == "invoke":
             if proc in pending:
                 raise HistoryFormatError(f"{where(i)}: process {proc} invokes twice")
@@ -205,7 +212,7 @@ def _build(
     for inv, invoke in sorted(pending.values(), key=lambda w: w[0]):
         add(inv, invoke, -1, "info", None, None)
     keys = {key: _key_ops(key, slot, where) for key, slot in cols.items()}
-    return CompactHistory(keys, list(ids), record, where)
+    return CompactHistory(keys, list(ids), record, where, records=count)
 
 
 def _key_ops(
@@ -259,8 +266,8 @@ def compact_jsonl(
     with gc_paused():
         try:
             events = _DECODER.decode_lines(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return None
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            return None  # the line-by-line reader says what is wrong, and where
         return _build(map(_ROW, events), model, lines.record, lines.where, cas_fail_is_miss)
 
 

@@ -37,6 +37,7 @@ from chaoskit.checkers.linearizable import DEFAULT_BUDGET, DEFAULT_MEMORY_MB, ch
 from chaoskit.core.checker import CheckResult
 from chaoskit.core.records import Record
 from chaoskit.errors import ConfigError, HistoryFormatError
+from chaoskit.store.files import read_text, regular_file
 
 Format = Literal["chaoskit", "jepsen-log", "jepsen-edn"]
 
@@ -85,6 +86,9 @@ def check_history_file(
     if model not in MODEL_NAMES:
         raise ConfigError(f"unknown model {model!r} (known: {', '.join(MODEL_NAMES)})")
     compact, fmt = read_compact_history(path, model)
+    if compact.records == 0:
+        # Zero operations is no evidence of anything: "linearizable (0 ops)" misleads.
+        raise HistoryFormatError(f"{path.name}: no operations to check")
     init = "" if fmt == "jepsen-edn" and model == "kv" else None
     result = check_history(compact, get_model(model, init=init), budget=budget, memory_mb=memory_mb)
     result.metrics["format"] = fmt
@@ -98,6 +102,7 @@ def read_compact_history(path: Path, model: str) -> tuple[CompactHistory, Format
     formats, and JSONL the fast decoder refuses (a torn last line, a bad line: the
     slow reader names it), are parsed into records first.
     """
+    regular_file(path, "history file", error=HistoryFormatError)  # never /dev/zero, a FIFO
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -110,7 +115,9 @@ def read_compact_history(path: Path, model: str) -> tuple[CompactHistory, Format
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise HistoryFormatError(f"cannot read history {path}: {exc}") from exc
+        raise HistoryFormatError(
+            f"the history file {path} is not UTF-8 text (byte {exc.start}: {data[exc.start]:#04x})"
+        ) from None
     if _EDN_START.match(data):
         init = "" if model == "kv" else None
         compact = _FlatEdn(path, text.splitlines()).compact(get_model(model, init=init))
@@ -184,10 +191,7 @@ def _where(path: Path, lines: list[int]) -> Callable[[int], str]:
 
 def read_history_file(path: Path) -> ParsedHistory:
     """Parse ``path`` in whichever of the three formats it is written."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HistoryFormatError(f"cannot read history {path}: {exc}") from exc
+    text = read_text(path, "history file", max_bytes=None, error=HistoryFormatError)
     return parse_history_text(text, path)
 
 
@@ -197,7 +201,11 @@ def parse_history_text(text: str, path: Path) -> ParsedHistory:
     fmt = detect_format(lines, path)
     parse = {"chaoskit": _parse_jsonl, "jepsen-log": _parse_log, "jepsen-edn": _parse_edn}[fmt]
     out = ParsedHistory(fmt)
-    parse(lines, path, out, torn_ok=not text.endswith("\n"))
+    try:
+        parse(lines, path, out, torn_ok=not text.endswith("\n"))
+    except RecursionError:
+        line = out.lines[-1] + 1 if out.lines else 1
+        raise HistoryFormatError(f"{path.name} near line {line}: nested too deeply") from None
     return out
 
 
@@ -232,6 +240,7 @@ def _parse_jsonl(lines: list[str], path: Path, out: ParsedHistory, *, torn_ok: b
             raise HistoryFormatError(f"{path.name} line {i + 1}: not JSON ({exc.msg})") from exc
         if not isinstance(rec, dict):
             raise HistoryFormatError(f"{path.name} line {i + 1}: not a JSON object")
+        _check_fields(rec, f"{path.name} line {i + 1}")
         out.records.append(rec)
         out.lines.append(i + 1)
 
@@ -249,7 +258,7 @@ def _parse_log(lines: list[str], path: Path, out: ParsedHistory, *, torn_ok: boo
             raise HistoryFormatError(f"{path.name} line {i + 1}: {exc}") from exc
         if isinstance(proc, Keyword):
             continue  # the nemesis and other non-client processes
-        _add(out, i + 1, {"process": proc, "type": kind, "f": f, "key": None, "value": value})
+        _add(out, path, i + 1, {"process": proc, "type": kind, "f": f, "key": None, "value": value})
 
 
 def _parse_edn(lines: list[str], path: Path, out: ParsedHistory, *, torn_ok: bool) -> None:
@@ -257,7 +266,12 @@ def _parse_edn(lines: list[str], path: Path, out: ParsedHistory, *, torn_ok: boo
         row = _flat_row(line, i + 1)
         if row is not None:
             kind, proc, f, key, value, _ = row
-            _add(out, i + 1, {"process": proc, "type": kind, "f": f, "key": key, "value": value})
+            _add(
+                out,
+                path,
+                i + 1,
+                {"process": proc, "type": kind, "f": f, "key": key, "value": value},
+            )
             continue
         if not line.strip():
             continue
@@ -272,10 +286,19 @@ def _parse_edn(lines: list[str], path: Path, out: ParsedHistory, *, torn_ok: boo
         for name in ("process", "type", "f"):
             if name not in rec:
                 raise HistoryFormatError(f"{path.name} line {i + 1}: no :{name}")
-        _add(out, i + 1, {**rec, "type": str(rec["type"]), "f": str(rec["f"])})
+        _add(out, path, i + 1, {**rec, "type": str(rec["type"]), "f": str(rec["f"])})
 
 
-def _add(out: ParsedHistory, line: int, rec: Record) -> None:
+def _check_fields(rec: Record, where: str) -> None:
+    """Operations are grouped by process and by key: both must be plain values (a list
+    or a map there is a malformed history, not a crash of the checker)."""
+    for name in ("process", "key"):
+        if isinstance(rec.get(name), list | dict):
+            raise HistoryFormatError(f"{where}: {name} must be a number or a name")
+
+
+def _add(out: ParsedHistory, path: Path, line: int, rec: Record) -> None:
+    _check_fields(rec, f"{path.name} line {line}")
     rec["index"] = len(out.records)
     rec["time"] = line
     out.records.append(rec)
@@ -350,4 +373,6 @@ def _read_seq(text: str, pos: int, opener: str) -> tuple[Any, int]:
 
 
 def _map_key(key: Any) -> Any:
+    if isinstance(key, list | dict):
+        raise ValueError(f"a map key that is a collection: {key!r:.40}")
     return str(key) if isinstance(key, Keyword) else key

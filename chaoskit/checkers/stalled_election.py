@@ -168,7 +168,9 @@ def healthy_stretches(
         if end <= start or not seg.healthy:
             continue
         if out and out[-1][1] == start:
-            out[-1] = (out[-1][0], end, out[-1][2] | seg.members)
+            # Only nodes in a healthy majority for the whole stretch: one a fault took
+            # down part-way through was not "up and connected" (issue 26).
+            out[-1] = (out[-1][0], end, out[-1][2] & seg.members)
         else:
             out.append((start, end, set(seg.members)))
     return out
@@ -346,7 +348,7 @@ def _overruns(
         if end - start <= tl.deadline_ns:
             continue
         faults = faults_during(tl.faults, start, end, tl.end)
-        majority = ", ".join(sorted(members))
+        majority = _majority_text(members, len(tl.nodes))
         which = (
             " at start-up (counted from when a majority first answered)" if window.initial else ""
         )
@@ -368,10 +370,20 @@ def _overruns(
                 "open": window.open,
                 **fault_fields(faults),
                 "message": (
-                    f"no leader for {human(end - start)}{which} while a majority ({majority}) "
-                    f"was up and connected (deadline {tl.deadline_s:g} s) "
+                    f"no leader for {human(end - start)}{which} while a majority {majority} "
+                    f"(deadline {tl.deadline_s:g} s) "
                     f"{describe_faults(faults)}{still}"
                 ),
             }
         )
     return out
+
+
+def _majority_text(members: set[str], n: int) -> str:
+    """``(n1, n2, n3) was up and connected``; when the majority changed during the
+    stretch (a node went down, another came back), only the nodes in it throughout."""
+    names = ", ".join(sorted(members))
+    if len(members) > n // 2:
+        return f"({names}) was up and connected"
+    throughout = f"; throughout: {names}" if members else ""
+    return f"was up and connected (its members changed{throughout})"

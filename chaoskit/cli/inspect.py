@@ -10,7 +10,6 @@ import click
 from chaoskit.cli.console import out
 from chaoskit.cli.summary import print_summary
 from chaoskit.core import plugins
-from chaoskit.errors import ConfigError
 
 
 @click.command("list")
@@ -45,18 +44,24 @@ def check_history(file: Path, model: str) -> None:
     """Check a history file (chaoskit JSONL, Jepsen log or EDN) for linearizability."""
     from chaoskit.checkers.history_formats import check_history_file
 
-    if not file.is_file():
-        raise ConfigError(f"no such history file: {file}")
     result = check_history_file(file, model)
     if result.valid is True:
-        out.print(f"{file}: linearizable ({result.metrics.get('ops', '?')} ops)")
+        out.print(
+            f"{file}: linearizable ({result.metrics.get('ops', '?')} ops)",
+            markup=False,
+            highlight=False,
+        )
         sys.exit(0)
     for anomaly in result.anomalies[:5]:
-        out.print(f"{file}: {anomaly.get('message', anomaly)}")
+        out.print(f"{file}: {anomaly.get('message', anomaly)}", markup=False, highlight=False)
     if result.valid is False:
-        out.print(f"{file}: NOT linearizable")
+        out.print(f"{file}: NOT linearizable", markup=False, highlight=False)
         sys.exit(1)
-    out.print(f"{file}: unknown ({result.error or 'search budget exceeded'})")
+    out.print(
+        f"{file}: unknown ({result.error or 'search budget exceeded'})",
+        markup=False,
+        highlight=False,
+    )
     sys.exit(2)
 
 
@@ -68,8 +73,8 @@ def report(run_dir: Path) -> None:
     from chaoskit.store.rundir import resolve_run_dir
 
     run_dir = resolve_run_dir(run_dir)
-    out.print(str(write_run_report(run_dir)))
-    out.print(str(write_junit(run_dir)))
+    out.print(str(write_run_report(run_dir)), markup=False, highlight=False)
+    out.print(str(write_junit(run_dir)), markup=False, highlight=False)
 
 
 @click.command()

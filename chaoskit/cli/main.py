@@ -9,6 +9,7 @@ fault proxy's own (``chaoskit.proxy``).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,8 @@ from chaoskit.cli.console import err
 from chaoskit.cli.run import run
 from chaoskit.errors import ChaoskitError
 from chaoskit.proxy._cli import proxy_command
+
+DEBUG_ENV = "CHAOSKIT_DEBUG"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -62,4 +65,16 @@ def _guard(call: Callable[[], Any]) -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")
+        sys.exit(2)
+    except Exception as exc:  # a bug is still one line and never status 1
+        # An uncaught exception would exit 1, which means "anomaly found"; a bug must
+        # not read as a finding. CHAOSKIT_DEBUG=1 shows the traceback for a report.
+        if os.environ.get(DEBUG_ENV):
+            raise
+        err.print(
+            f"internal error (a bug in chaoskit; {DEBUG_ENV}=1 shows where): "
+            f"{type(exc).__name__}: {exc}",
+            markup=False,
+            highlight=False,
+        )
         sys.exit(2)

@@ -33,7 +33,7 @@ def image_build(base_image: str, wheels: Path | None) -> None:
     from chaoskit.runtimes.images import build_images
 
     for tag in build_images(base_image, wheels):
-        out.print(f"built {tag}")
+        out.print(f"built {tag}", markup=False, highlight=False)
 
 
 @click.command()
@@ -60,7 +60,7 @@ def cleanup(run_id: str | None, inventory: Path | None) -> None:
         if not any(failed(line) for line in lines):
             lines += _forget_cleaned(inventory, run_id)
     for line in lines:
-        out.print(line, markup=False, soft_wrap=True)
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
     if any(failed(line) for line in lines):
         sys.exit(2)
 

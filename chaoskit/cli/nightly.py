@@ -9,8 +9,6 @@ from pathlib import Path
 
 import click
 
-from chaoskit.errors import ConfigError
-
 
 class _MatrixOrCommand(click.Group):
     """``chaoskit nightly MATRIX ...`` is short for ``chaoskit nightly run MATRIX ...``:
@@ -56,8 +54,6 @@ def run_matrix(matrix: Path, store: Path, shard: str | None, night: str | None) 
     from chaoskit.nightly.shard import parse_shard
     from chaoskit.nightly.shard_run import run_shard
 
-    if not matrix.is_file():
-        raise ConfigError(f"no such matrix file: {matrix}")
     night_id = resolve_night(night, os.environ)
     if shard is None:
         sys.exit(run_nightly(matrix, store, cells.run_cell, night=night_id))

@@ -53,7 +53,11 @@ def run(**params: Any) -> None:
         out, result.run_dir, result.results, seed=config.seed, command=repeat_command(config)
     )
     if result.interrupted:
-        err.print(f"run interrupted; partial run stored in {result.run_dir}")
+        err.print(
+            f"run interrupted; partial run stored in {result.run_dir}",
+            markup=False,
+            highlight=False,
+        )
     elif result.error:
-        err.print(f"error: {result.error}")
+        err.print(f"error: {result.error}", markup=False, highlight=False)
     sys.exit(result.exit_code)

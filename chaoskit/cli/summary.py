@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 _VERDICT = {True: "[green]valid[/green]", False: "[red]INVALID[/red]"}
@@ -38,24 +39,25 @@ def print_summary(
             name,
             verdict_text(res.get("valid")),
             str(len(res.get("anomalies", []))),
-            _figures(res.get("metrics", {}))
-            + (f" error: {res['error']}" if res.get("error") else ""),
+            escape(
+                _figures(res.get("metrics", {}))
+                + (f" error: {res['error']}" if res.get("error") else "")
+            ),
         )
     console.print(table)
     shown = 0
     for name, res in results.get("checkers", {}).items():
         for anomaly in res.get("anomalies", []):
             if shown < MAX_ANOMALIES_SHOWN:
-                console.print(
-                    f"  [red]{anomaly.get('kind', name)}[/red] {anomaly.get('message', '')}",
-                    highlight=False,
-                )
+                # Messages quote node names and values from the run: never markup.
+                kind, message = escape(str(anomaly.get("kind", name))), anomaly.get("message", "")
+                console.print(f"  [red]{kind}[/red] {escape(str(message))}", highlight=False)
             shown += 1
     if shown > MAX_ANOMALIES_SHOWN:
         console.print(f"  ... and {shown - MAX_ANOMALIES_SHOWN} more in results.json")
     incomplete = " (incomplete run)" if results.get("incomplete") else ""
     console.print(f"verdict: {verdict_text(results.get('valid'))}{incomplete}")
-    console.print(f"run stored in {run_dir}", highlight=False, soft_wrap=True)
+    console.print(f"run stored in {run_dir}", highlight=False, soft_wrap=True, markup=False)
     if seed is not None:
         console.print(
             f"seed {seed}; repeat with: {command}", highlight=False, markup=False, soft_wrap=True

@@ -68,6 +68,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+from chaoskit.core.clock import check_setting
 from chaoskit.errors import ConfigError, SetupError
 
 #: Environment variable that names the libfaketime library to preload.
@@ -122,16 +123,16 @@ def faketime_spec(offset_s: float, rate: float, now: float) -> str:
     >>> faketime_spec(-5, 0.5, now=1000.0)
     '@995.000000 x0.500000'
     """
-    check_rate(rate)
+    check_setting(offset_s, rate)
     if rate == 1.0:
         return f"{offset_s:+.6f} x1"
     return f"@{now + offset_s:.6f} x{rate:.6f}"
 
 
 def check_rate(rate: float) -> None:
-    """A clock may run slow or fast, never stop or go backwards."""
-    if not rate > 0.0 or rate == float("inf"):
-        raise ConfigError(f"clock rate must be a positive number, not {rate}")
+    """A clock may run slow or fast (within ``MIN_RATE``..``MAX_RATE``), never stop or
+    go backwards."""
+    check_setting(0.0, rate)
 
 
 def sweep_shm(since: float, shm_dir: Path = SHM_DIR) -> list[Path]:
@@ -153,6 +154,22 @@ def sweep_shm(since: float, shm_dir: Path = SHM_DIR) -> list[Path]:
     return removed
 
 
+def remove_shm_of(pids: Iterable[int], shm_dir: Path = SHM_DIR) -> list[Path]:
+    """Remove libfaketime's leftovers of exactly these processes, once they are gone
+    (``chaoskit cleanup`` after it killed a run's nodes). Returns what was removed."""
+    removed: list[Path] = []
+    for pid in pids:
+        if _alive(pid):
+            continue
+        for name in (f"faketime_shm_{pid}", f"sem.faketime_sem_{pid}"):
+            entry = shm_dir / name
+            with contextlib.suppress(OSError):
+                if entry.stat().st_uid == os.getuid():
+                    entry.unlink()
+                    removed.append(entry)
+    return removed
+
+
 def _leftover_pid(name: str) -> int | None:
     for prefix in ("faketime_shm_", "sem.faketime_sem_"):
         if name.startswith(prefix) and name[len(prefix) :].isdigit():
@@ -161,13 +178,21 @@ def _leftover_pid(name: str) -> int | None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs. A zombie does not: the nodes of a SIGKILLed controller are
+    reparented, and where nobody reaps them (a container whose init does not) they stay
+    zombies, whose leftovers were never swept."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc to ask: assume it runs
+    state = stat[stat.rfind(")") + 2 :][:1]
+    return state not in ("Z", "X")
 
 
 class FaketimeClock:

@@ -14,7 +14,30 @@ faketime.py) and on SSH hosts, or the hosts' own clocks (``chaoskit.remote``, cl
 
 from __future__ import annotations
 
+import math
 from typing import Protocol, runtime_checkable
+
+from chaoskit.errors import ConfigError
+
+#: The widest offset a clock takes: 20 years either way. Past it a node's time leaves
+#: what its libc, its TLS certificates and chaoskit's own records can represent
+#: (``max_offset_s=1e30`` was once recorded as a 3.8e29 s offset).
+MAX_OFFSET_S = 20 * 365 * 86_400.0
+#: Clock speeds a clock takes: from a thousandth to a hundred times the true speed.
+MIN_RATE = 0.001
+MAX_RATE = 100.0
+
+
+def check_setting(offset_s: float, rate: float) -> None:
+    """A ``ConfigError`` unless ``offset_s`` and ``rate`` are within the bounds above:
+    the last guard, whoever asks (nemeses check their options against the same bounds
+    with messages that name the option)."""
+    if not math.isfinite(offset_s) or abs(offset_s) > MAX_OFFSET_S:
+        raise ConfigError(
+            f"clock offset must be within +-{MAX_OFFSET_S:g} s (20 years), not {offset_s}"
+        )
+    if not (math.isfinite(rate) and MIN_RATE <= rate <= MAX_RATE):
+        raise ConfigError(f"clock rate must be between {MIN_RATE:g} and {MAX_RATE:g}, not {rate}")
 
 
 @runtime_checkable

@@ -67,6 +67,11 @@ class Nemesis(Protocol):
     def configure(self, options: Mapping[str, str]) -> None:
         """Take ``NAME:key=value;...`` options; a ``ConfigError`` for unknown ones."""
 
+    def check_cluster(self, nodes: int) -> None:
+        """Refuse, with a ``ConfigError``, options that a cluster of ``nodes`` nodes cannot
+        honour (``kill:count=9`` on 5 nodes). Called once the run is planned, before
+        anything starts: ``configure`` cannot know the cluster size."""
+
     async def start(self, ctx: NemesisContext) -> Fault | None:
         """Apply one fault and say what it did; ``None`` when nothing could be done."""
 

@@ -31,13 +31,13 @@ single-machine night runs them in, and the order a shard plan numbers them by.
 from __future__ import annotations
 
 import itertools
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from chaoskit.errors import ConfigError
-from chaoskit.run.settings import MAPPING_KEYS
+from chaoskit.run.settings import MAPPING_KEYS, config_from_mapping
+from chaoskit.store.files import parse_toml, read_text
 
 #: The axes of a matrix, and the run settings its cells share (keys of the settings
 #: table, except those the axes set and the target options of [options]).
@@ -110,19 +110,13 @@ class Matrix:
 
 def load_matrix(path: Path) -> Matrix:
     """Parse and validate a matrix file; a ``ConfigError`` naming what is wrong."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the matrix {path}: {exc.strerror or exc}") from exc
-    return parse_matrix(text, str(path))
+    # A regular UTF-8 file of sane size (chaoskit/store/files.py): never /dev/zero.
+    return parse_matrix(read_text(Path(path), "matrix file"), str(path))
 
 
 def parse_matrix(text: str, where: str) -> Matrix:
     """Parse a matrix file's text; ``where`` names it in errors."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where} is not valid TOML: {exc}") from exc
+    data = parse_toml(text, where)  # bad TOML, absurd nesting: one line
     m = data.get("matrix")
     if not isinstance(m, dict):
         raise ConfigError(f"{where}: no [matrix] table")
@@ -149,11 +143,21 @@ def parse_matrix(text: str, where: str) -> Matrix:
         )
     except KeyError as exc:
         raise ConfigError(f"{where}: [matrix] needs {exc.args[0]}") from exc
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise ConfigError(f"{where}: bad value in the matrix: {exc}") from exc
     if matrix.time_limit <= 0 or not matrix.seeds or not matrix.cells():
         raise ConfigError(f"{where}: the matrix has no runs (seeds, time_limit or excludes)")
+    _check_cells(matrix, where)
     return matrix
+
+
+def _check_cells(matrix: Matrix, where: str) -> None:
+    """Every run's settings, checked as a run checks them, before the night starts: a
+    ``time_limit = 1e308`` is refused now, not once per cell hours later."""
+    for item in matrix.items():
+        values = {k: v for k, v in matrix.run_settings(item, Path(".")).items() if k != "store"}
+        cell = f"{where}: cell {item.target} / {item.nemesis} / {item.workload} / seed {item.seed}"
+        config_from_mapping(values, where=cell).validate()
 
 
 def _list(table: dict[str, Any], key: str, default: list[Any] | None = None) -> list[Any]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -129,7 +130,7 @@ def write_night(
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out_dir / REPORT)
     console.print(summary_table(summary["cells"]))
-    console.print(f"nightly report: {out_dir / REPORT}")
+    console.print(f"nightly report: {out_dir / REPORT}", markup=False, highlight=False)
     return out_dir
 
 
@@ -154,7 +155,7 @@ def run_items(
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("nightly", total=len(todo))
         for item in todo:
-            progress.update(task, description=f"{item.key} seed {item.seed}")
+            progress.update(task, description=escape(f"{item.key} seed {item.seed}"))
             out[item] = _one(matrix.run_settings(item, store), store, run_one)
             if after is not None:
                 after(item, out[item])
@@ -312,7 +313,7 @@ def summary_table(cells: list[dict[str, Any]], title: str = "nightly matrix") ->
     for c in cells:
         f = c["failover_ms"]
         table.add_row(
-            c["key"],
+            escape(c["key"]),
             f"[{colour.get(c['status'], 'yellow')}]{c['status']}[/]",
             str(len(c["runs"])),
             str(c["anomalies"]),

@@ -22,8 +22,8 @@ Example::
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -33,6 +33,8 @@ from chaoskit.proxy._audit import ApiChange
 from chaoskit.proxy._drift import Drift, Ledger, compare
 from chaoskit.proxy._guard import CLIENT_HEADER
 from chaoskit.proxy._info import ProxyInfo, ToxicInfo
+
+T = TypeVar("T")
 
 
 class ProxyClient:
@@ -73,6 +75,25 @@ class ProxyClient:
             return response.json()
         except ValueError:
             return response.text
+        except RecursionError:
+            raise ProxyError(
+                f"fault proxy at {self.url} answered nested JSON: not Toxiproxy"
+            ) from None
+
+    async def _read(
+        self, method: str, path: str, decode: Callable[[Any], T], json: Any = None
+    ) -> T:
+        """One request whose answer ``decode`` turns into chaoskit's shape. A server that
+        answers something else (not Toxiproxy, or a broken one) is a ``ProxyError``
+        naming the request, never a ``KeyError`` from deep inside a run."""
+        answer = await self._call(method, path, json)
+        try:
+            return decode(answer)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise ProxyError(
+                f"fault proxy at {self.url} answered {method} {path} with something that is "
+                f"not Toxiproxy's answer ({type(exc).__name__}: {exc}): {answer!r:.80}"
+            ) from None
 
     # -- server ------------------------------------------------------------------
     async def version(self) -> str:
@@ -90,9 +111,12 @@ class ProxyClient:
     async def changes(self, after: int = 0) -> tuple[list[ApiChange], int, int]:
         """The embedded server's audit after change number ``after``: the changes,
         the last number (pass it next time) and how many were dropped unread."""
-        answer = await self._call("GET", f"/chaoskit/changes?after={int(after)}")
-        changes = [ApiChange.from_json(c) for c in answer.get("changes") or []]
-        return changes, int(answer.get("last", after)), int(answer.get("dropped", 0))
+
+        def decode(answer: Any) -> tuple[list[ApiChange], int, int]:
+            changes = [ApiChange.from_json(c) for c in answer.get("changes") or []]
+            return changes, int(answer.get("last", after)), int(answer.get("dropped", 0))
+
+        return await self._read("GET", f"/chaoskit/changes?after={int(after)}", decode)
 
     async def drift(self, prefix: str | None = None) -> list[Drift]:
         """How the server's proxies differ from what this client set (``prefix``: also
@@ -101,20 +125,21 @@ class ProxyClient:
 
     # -- proxies -----------------------------------------------------------------
     async def proxies(self) -> dict[str, ProxyInfo]:
-        answer = await self._call("GET", "/proxies")
-        return {name: ProxyInfo.from_json(data) for name, data in answer.items()}
+        return await self._read(
+            "GET", "/proxies", lambda a: {str(n): _proxy_info(d) for n, d in a.items()}
+        )
 
     async def create_proxy(
         self, name: str, listen: str, upstream: str, enabled: bool = True
     ) -> ProxyInfo:
         """Create a proxy; ``listen`` with port 0 gets a free port, reported back."""
         body = {"name": name, "listen": listen, "upstream": upstream, "enabled": enabled}
-        info = ProxyInfo.from_json(await self._call("POST", "/proxies", body))
+        info = await self._read("POST", "/proxies", _proxy_info, body)
         self.ledger.proxy(info, with_toxics=True)
         return info
 
     async def get_proxy(self, name: str) -> ProxyInfo:
-        return ProxyInfo.from_json(await self._call("GET", f"/proxies/{_quote(name)}"))
+        return await self._read("GET", f"/proxies/{_quote(name)}", _proxy_info)
 
     async def update_proxy(
         self,
@@ -130,7 +155,7 @@ class ProxyClient:
             for key, value in (("enabled", enabled), ("listen", listen), ("upstream", upstream))
             if value is not None
         }
-        info = ProxyInfo.from_json(await self._call("POST", f"/proxies/{_quote(name)}", body))
+        info = await self._read("POST", f"/proxies/{_quote(name)}", _proxy_info, body)
         self.ledger.proxy(info)
         return info
 
@@ -140,16 +165,18 @@ class ProxyClient:
 
     async def populate(self, proxies: Iterable[Mapping[str, Any]]) -> list[ProxyInfo]:
         """Create or replace many proxies at once (dicts with name/listen/upstream)."""
-        answer = await self._call("POST", "/populate", [dict(p) for p in proxies])
-        infos = [ProxyInfo.from_json(p) for p in answer.get("proxies") or []]
+        body = [dict(p) for p in proxies]
+        infos = await self._read(
+            "POST", "/populate", lambda a: [_proxy_info(p) for p in a.get("proxies") or []], body
+        )
         for info in infos:
             self.ledger.proxy(info, with_toxics=True)
         return infos
 
     # -- toxics ------------------------------------------------------------------
     async def toxics(self, proxy: str) -> list[ToxicInfo]:
-        answer = await self._call("GET", f"/proxies/{_quote(proxy)}/toxics")
-        return [ToxicInfo.from_json(t) for t in answer]
+        path = f"/proxies/{_quote(proxy)}/toxics"
+        return await self._read("GET", path, lambda a: [ToxicInfo.from_json(t) for t in a])
 
     async def add_toxic(
         self,
@@ -170,14 +197,14 @@ class ProxyClient:
         }
         if name is not None:
             body["name"] = name
-        answer = await self._call("POST", f"/proxies/{_quote(proxy)}/toxics", body)
-        info = ToxicInfo.from_json(answer)
+        path = f"/proxies/{_quote(proxy)}/toxics"
+        info = await self._read("POST", path, ToxicInfo.from_json, body)
         self.ledger.toxic(proxy, info)
         return info
 
     async def get_toxic(self, proxy: str, name: str) -> ToxicInfo:
         path = f"/proxies/{_quote(proxy)}/toxics/{_quote(name)}"
-        return ToxicInfo.from_json(await self._call("GET", path))
+        return await self._read("GET", path, ToxicInfo.from_json)
 
     async def update_toxic(
         self,
@@ -194,13 +221,20 @@ class ProxyClient:
         if toxicity is not None:
             body["toxicity"] = toxicity
         path = f"/proxies/{_quote(proxy)}/toxics/{_quote(name)}"
-        info = ToxicInfo.from_json(await self._call("POST", path, body))
+        info = await self._read("POST", path, ToxicInfo.from_json, body)
         self.ledger.toxic(proxy, info)
         return info
 
     async def remove_toxic(self, proxy: str, name: str) -> None:
         await self._call("DELETE", f"/proxies/{_quote(proxy)}/toxics/{_quote(name)}")
         self.ledger.drop_toxic(proxy, name)
+
+
+def _proxy_info(data: Any) -> ProxyInfo:
+    """A proxy as the server reports it, with a listen address that has a port."""
+    info = ProxyInfo.from_json(data)
+    info.listen_port  # noqa: B018 - raises ValueError now rather than in the launch
+    return info
 
 
 def _quote(segment: str) -> str:
@@ -212,7 +246,7 @@ def _error_text(response: httpx.Response) -> str:
     """Toxiproxy's error text from a failed answer, whatever its shape."""
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), str):
         return str(data["error"])

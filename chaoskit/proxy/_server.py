@@ -32,7 +32,7 @@ from chaoskit.errors import ConfigError, ProxyError, SetupError
 from chaoskit.proxy._guard import Guard, OnChange
 from chaoskit.proxy._link import Admission
 from chaoskit.proxy._policy import Policy, is_loopback
-from chaoskit.proxy._proxy import Classify
+from chaoskit.proxy._proxy import Classify, quiet_accept_errors
 from chaoskit.proxy._registry import Registry
 
 log = logging.getLogger("chaoskit.proxy")
@@ -271,6 +271,7 @@ class ProxyServer:
 
 
 async def _serve_until_stopped(server: ProxyServer, seed: int) -> None:
+    quiet_accept_errors(asyncio.get_running_loop(), "proxy API")  # one line on EMFILE
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -9,13 +9,15 @@ invoke to completion per process, as Jepsen does.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chaoskit.core.records import HISTORY, NEMESIS, OBSERVATIONS, Record
 from chaoskit.errors import ConfigError
-from chaoskit.store.rundir import CONFIG, RESULTS, resolve_run_dir
+from chaoskit.store.rundir import RESULTS, resolve_run_dir
+from chaoskit.store.rundir import read_config as rundir_config
 from chaoskit.store.streams import read_jsonl
 
 
@@ -115,12 +117,9 @@ def nemesis_label(config: dict[str, Any]) -> str:
 
 
 def read_config(run_dir: Path) -> dict[str, Any]:
-    """``config.json`` as a dict; a ``ConfigError`` when it is missing or not JSON."""
-    try:
-        config: dict[str, Any] = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read {run_dir / CONFIG}: {exc}") from exc
-    return config
+    """``config.json`` as a dict; a ``ConfigError`` when it is missing, not JSON, not an
+    object or has a field of the wrong type (``chaoskit.store.rundir.read_config``)."""
+    return rundir_config(run_dir)
 
 
 def read_results(run_dir: Path) -> dict[str, Any] | None:
@@ -129,9 +128,11 @@ def read_results(run_dir: Path) -> dict[str, Any] | None:
     if not path.exists():
         return None
     try:
-        results: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from exc
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    if not isinstance(results, dict):
+        raise ConfigError(f"{path} is not a JSON object but a {type(results).__name__}")
     return results
 
 
@@ -167,7 +168,9 @@ def load_view(run_dir: Path) -> RunView:
 
 def _end_time(config: dict[str, Any], *streams: list[Record]) -> int:
     """The run's last instant: ``end_time`` from the config, else the last record."""
-    last = max((int(r.get("time", 0)) for s in streams for r in s), default=0)
+    times = (r.get("time") for s in streams for r in s)
+    finite = (int(t) for t in times if isinstance(t, int | float) and math.isfinite(t))
+    last = max(finite, default=0)
     configured = config.get("end_time")
     return max(int(configured), last) if isinstance(configured, int | float) else last
 

@@ -8,18 +8,27 @@ table (settings.py), validated before anything starts, and stored with every run
 from __future__ import annotations
 
 import random
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chaoskit.core.target import POLICIES, Policy
-from chaoskit.errors import ConfigError
+from chaoskit.errors import ChaoskitError, ConfigError
+from chaoskit.store.files import read_toml
 
 DEFAULT_NODES = 5
 DEFAULT_TIME_LIMIT = 60.0
 DEFAULT_STORE = Path("runs")
 MAX_NODES = 15
+#: The longest run (and election deadline) accepted: a day. A run holds its streams in
+#: memory when it is checked, so a longer one is a mistake (``1e308``), not a test.
+MAX_TIME_LIMIT_S = 86_400.0
+#: The shortest mean fault or heal interval: a fault must have time to be applied and
+#: healed (a 5-node partition is 20 proxy changes) before the next one starts.
+MIN_INTERVAL_S = 0.1
+#: The most faults a run's schedule may hold (about ``time_limit / (fault + heal)``).
+MAX_FAULTS = 10_000
+MAX_CLIENTS = 200
 
 
 @dataclass
@@ -110,19 +119,22 @@ class RunConfig:
             raise ConfigError(f"--nodes must be between 1 and {MAX_NODES}, not {self.nodes}")
         if not self.time_limit > 0:
             raise ConfigError(f"--time-limit must be positive, not {self.time_limit}")
-        if self.concurrency is not None and not 0 <= self.concurrency <= 200:
-            raise ConfigError(f"--concurrency must be between 0 and 200, not {self.concurrency}")
-        if not 0 <= self.bound_clients <= 200:
+        _at_most("--time-limit", self.time_limit, MAX_TIME_LIMIT_S)
+        if self.concurrency is not None and not 0 <= self.concurrency <= MAX_CLIENTS:
             raise ConfigError(
-                f"--bound-clients must be between 0 and 200, not {self.bound_clients}"
+                f"--concurrency must be between 0 and {MAX_CLIENTS}, not {self.concurrency}"
+            )
+        if not 0 <= self.bound_clients <= MAX_CLIENTS:
+            raise ConfigError(
+                f"--bound-clients must be between 0 and {MAX_CLIENTS}, not {self.bound_clients}"
             )
         if self.policy is not None and self.policy not in POLICIES:
             raise ConfigError(f"--policy must be one of {', '.join(POLICIES)}, not {self.policy}")
-        if self.election_deadline is not None and not self.election_deadline > 0:
-            raise ConfigError("the election deadline must be positive")
-        for name, value in (("fault_s", self.fault_s), ("heal_s", self.heal_s)):
-            if value is not None and not value > 0:
-                raise ConfigError(f"{name} must be positive, not {value}")
+        if self.election_deadline is not None:
+            if not self.election_deadline > 0:
+                raise ConfigError("the election deadline must be positive")
+            _at_most("--election-deadline", self.election_deadline, MAX_TIME_LIMIT_S)
+        self._validate_intervals()
         if self.network not in ("proxy", "iptables"):
             raise ConfigError(f"--network must be proxy or iptables, not {self.network}")
         if self.network == "iptables" and self.runtime not in ("docker", "ssh"):
@@ -152,6 +164,22 @@ class RunConfig:
             raise ConfigError(
                 "--runtime ssh needs --inventory FILE (or a target spec file with an [ssh] table)"
             )
+
+    def _validate_intervals(self) -> None:
+        """Fault and heal intervals: long enough to apply a fault, few enough faults."""
+        for flag, value in (("--fault-seconds", self.fault_s), ("--heal-seconds", self.heal_s)):
+            if value is None:
+                continue
+            if not value > 0:
+                raise ConfigError(f"{flag} must be positive, not {value}")
+            if value < MIN_INTERVAL_S:
+                raise ConfigError(
+                    f"{flag} must be at least {MIN_INTERVAL_S:g} s (time to apply and heal "
+                    f"a fault), not {value:g}"
+                )
+            _at_most(flag, value, MAX_TIME_LIMIT_S)
+        if self.fault_s is not None and self.heal_s is not None:
+            check_fault_count(self.time_limit, self.fault_s, self.heal_s)
 
     def _validate_compose(self) -> None:
         """An attached compose cluster brings its own proxy and its own node commands."""
@@ -185,10 +213,27 @@ def spec_has_ssh_table(target: Any) -> bool:
     if not isinstance(target, str) or not target.endswith(".toml"):
         return False
     try:
-        data = tomllib.loads(Path(target).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_toml(Path(target), "target spec")
+    except ChaoskitError:
         return False  # the plan reports an unreadable spec in its own words
     return isinstance(data.get("ssh"), dict)
+
+
+def _at_most(flag: str, value: float, limit: float) -> None:
+    if value > limit:
+        raise ConfigError(f"{flag} must be at most {limit:g} s (a day), not {value:g}")
+
+
+def check_fault_count(time_limit: float, fault_s: float, heal_s: float) -> None:
+    """Refuse a schedule of more than ``MAX_FAULTS`` faults (checked again once the plan
+    has filled in the target's default intervals)."""
+    expected = time_limit / (fault_s + heal_s)
+    if expected > MAX_FAULTS:
+        raise ConfigError(
+            f"a {time_limit:g} s run with {fault_s:g} s faults and {heal_s:g} s heals "
+            f"would schedule about {expected:.0f} faults; at most {MAX_FAULTS} per run: "
+            "lengthen --fault-seconds/--heal-seconds or shorten --time-limit"
+        )
 
 
 def parse_options(items: list[str], *, what: str = "option") -> dict[str, str]:

@@ -185,7 +185,9 @@ class Controller:
     async def apply(self, name: str) -> int:
         """Start one fault of the nemesis ``name`` now (for tests that drive faults)."""
         if name not in self.faults.nemeses:
-            self.faults.nemeses[name] = build_nemesis(NemesisSpec.parse(name))
+            nemesis = build_nemesis(NemesisSpec.parse(name))
+            nemesis.check_cluster(self.config.nodes)  # as the plan checks scheduled ones
+            self.faults.nemeses[name] = nemesis
         active = await self.faults.start(name)
         if active is None:
             raise ConfigError(f"nemesis '{name}' found nothing to do")

@@ -17,7 +17,7 @@ from chaoskit.core.target import Policy, Target, check_ports
 from chaoskit.core.workload import Workload
 from chaoskit.errors import ConfigError
 from chaoskit.remote.inventory import Inventory, run_inventory
-from chaoskit.run.config import NemesisSpec, RunConfig
+from chaoskit.run.config import NemesisSpec, RunConfig, check_fault_count
 from chaoskit.run.schedule import default_intervals
 
 RUNTIMES = ("local", "docker", "compose", "ssh")
@@ -81,6 +81,8 @@ def plan_run(config: RunConfig) -> RunPlan:
             f"'{target.name}' settles for {target.settle_s:g} s first (settle_s)"
         )
     nemeses = {str(spec): build_nemesis(spec) for spec in config.nemeses}
+    for nemesis in nemeses.values():
+        nemesis.check_cluster(config.nodes)  # count=9 on 5 nodes is refused before the run
     workload_name = config.workload or ("register" if "register" in target.workloads else "none")
     workload: Workload = plugins.load("workloads", workload_name)
     if workload_name != "none" and workload_name not in target.workloads:
@@ -94,6 +96,11 @@ def plan_run(config: RunConfig) -> RunPlan:
     bound_clients = config.bound_clients
     if workload_name == "none":
         concurrency = bound_clients = 0
+    elif concurrency + bound_clients == 0:
+        raise ConfigError(
+            f"the '{workload_name}' workload has no client with --concurrency 0 and no "
+            "--bound-clients: give at least one, or --workload none for a run without clients"
+        )
     config.workload = workload_name
     # The schedule's intervals are part of the experiment: fixed here, so config.json and
     # the repeat command hold them even when they came from the target's defaults (its
@@ -101,6 +108,8 @@ def plan_run(config: RunConfig) -> RunPlan:
     fault_s, heal_s = default_intervals(target.election_timeout)
     config.fault_s = config.fault_s or target.fault_s or fault_s
     config.heal_s = config.heal_s or target.heal_s or heal_s
+    if config.nemeses:
+        check_fault_count(config.time_limit, config.fault_s, config.heal_s)
     return RunPlan(
         config=config,
         target=target,

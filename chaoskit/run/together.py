@@ -36,6 +36,11 @@ class Together:
         if options:
             raise ConfigError(f"give options to the parts of '{self.name}', not to the whole")
 
+    def check_cluster(self, nodes: int) -> None:
+        """Every part must fit the cluster."""
+        for _, nemesis in self.parts:
+            nemesis.check_cluster(nodes)
+
     async def start(self, ctx: NemesisContext) -> Fault | None:
         """Start every part; if one fails to start, heal those already started."""
         started: list[tuple[int, Fault]] = []

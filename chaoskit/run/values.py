@@ -6,6 +6,7 @@ the ``RunConfig`` field's value, or raises a ``ConfigError`` naming the setting.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,8 @@ def target(value: Any, key: str) -> Any:
     if not isinstance(value, str | Path):
         return value
     name = text(str(value), key)
-    return str(Path(name).resolve()) if name.endswith(".toml") else name
+    # Absolute, not resolved: a symbolic link keeps its own name (and its .toml).
+    return os.path.abspath(name) if name.endswith(".toml") else name
 
 
 def nemeses(value: Any, key: str) -> list[Any]:

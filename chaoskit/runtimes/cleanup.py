@@ -20,14 +20,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from chaoskit.errors import ProxyError
+from chaoskit.clock.faketime import remove_shm_of, sweep_shm
+from chaoskit.errors import ChaoskitError, ProxyError
 from chaoskit.proxy import ProxyClient
 from chaoskit.runtimes.local import find_orphans, kill_leftovers
-from chaoskit.runtimes.registry import ActiveRun, orphaned, read, read_all, token_alive, unregister
+from chaoskit.runtimes.registry import (
+    ActiveRun,
+    check_run_id,
+    orphaned,
+    read,
+    read_all,
+    token_alive,
+    unregister,
+)
+from chaoskit.store.files import parse_json, read_text
 from chaoskit.store.rundir import CONFIG, write_json
 
 PROXY_TIMEOUT_S = 5.0
@@ -51,8 +61,12 @@ def cleanup_leftovers(
     chaoskit.disk), run last, once the nodes and containers that used their mounts
     are gone.
     """
+    if run_id is not None:
+        check_run_id(run_id)  # never a path: it names a registry file
     killed = kill_leftovers(run_id, orphans_only=run_id is None)
     lines = [f"killed process {pid} of run {rid}" for pid, rid in sorted(killed.items())]
+    # libfaketime's shared memory of the nodes just killed (they are gone: waited for).
+    lines += [f"removed {path}" for path in remove_shm_of(killed)]
     runs = _registered(run_id)
     for run in runs:
         lines += _clean_registered(run, forget=run_id is not None, remote=remote)
@@ -112,16 +126,24 @@ def _clean_registered(
         if not complete and not forget:
             lines.append(f"run {run.run_id} kept for a later cleanup of its hosts")
     if run.proxy_url:
-        removed, ok = remove_proxies(run.proxy_url, run.proxy_prefix)
+        # Only the run's own names (``ck-<run id>-``), whatever prefix the entry gives.
+        removed, ok = remove_proxies(run.proxy_url, f"ck-{run.run_id}-")
         reset, reset_ok = reset_proxies(run.proxy_url, run.proxy_reset)
         lines += removed + reset
         complete = complete and ok and reset_ok
         if not (ok and reset_ok):
             kept = "forgotten" if forget else "kept for a later cleanup"
             lines.append(f"proxy at {run.proxy_url} not reachable: run {run.run_id} {kept}")
-    lines += _remove_clock_files(run)
-    if mark_abandoned(Path(run.run_dir)):
-        lines.append(f"marked run {run.run_dir} abandoned (incomplete)")
+    if owns_run_dir(run):
+        lines += _remove_clock_files(run)
+        if mark_abandoned(Path(run.run_dir)):
+            lines.append(f"marked run {run.run_dir} abandoned (incomplete)")
+    else:
+        lines.append(
+            f"registry entry of run {run.run_id} names {run.run_dir}, which is not that "
+            "run's directory: its files are left alone"
+        )
+    lines += _sweep_shm(run)
     if complete or forget:
         unregister(run.run_id)
     return lines
@@ -181,8 +203,30 @@ async def _reset(client: ProxyClient, url: str, names: list[str]) -> list[str]:
     return lines
 
 
+def owns_run_dir(run: ActiveRun) -> bool:
+    """Whether the entry's run directory is its run's: its config.json names the same run
+    id, and the clock dir is the run dir's ``clock``. A planted or stale entry that
+    names another directory must not make cleanup delete or rewrite anything there."""
+    run_dir = Path(run.run_dir)
+    config = _config_of(run_dir)
+    if config is None or config.get("run_id") != run.run_id:
+        return False
+    return run.clock_dir is None or Path(run.clock_dir) == run_dir / "clock"
+
+
+def _config_of(run_dir: Path) -> dict[str, Any] | None:
+    """The run's config.json as an object, or None: read as a user's file is (a FIFO
+    planted there must not hang cleanup), whatever is wrong with it."""
+    path = run_dir / CONFIG
+    try:
+        config = parse_json(read_text(path, "run config"), str(path))
+    except ChaoskitError:
+        return None
+    return config if isinstance(config, dict) else None
+
+
 def _remove_clock_files(run: ActiveRun) -> list[str]:
-    """libfaketime timestamp files of the run, and shared memory its dead nodes left."""
+    """libfaketime timestamp files of the run (in its own run directory)."""
     lines: list[str] = []
     if run.clock_dir:
         directory = Path(run.clock_dir)
@@ -192,20 +236,22 @@ def _remove_clock_files(run: ActiveRun) -> list[str]:
                 lines.append(f"removed clock file {path}")
         with contextlib.suppress(OSError):
             directory.rmdir()
-    from chaoskit.clock.faketime import sweep_shm
-
-    lines += [f"removed {path}" for path in sweep_shm(since=run.started)] if run.started else []
     return lines
+
+
+def _sweep_shm(run: ActiveRun) -> list[str]:
+    """Shared memory that the run's dead nodes left in /dev/shm (libfaketime's, of this
+    user, made since the run started, whose process is gone)."""
+    if not run.started:
+        return []
+    return [f"removed {path}" for path in sweep_shm(since=run.started)]
 
 
 def mark_abandoned(run_dir: Path) -> bool:
     """Mark a run that never finished as abandoned; False if there is nothing to mark."""
     path = run_dir / CONFIG
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if config.get("finished") or config.get("abandoned"):
+    config = _config_of(run_dir)
+    if config is None or config.get("finished") or config.get("abandoned"):
         return False
     config["abandoned"] = True
     config["finished"] = False

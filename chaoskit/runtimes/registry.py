@@ -20,12 +20,29 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin, get_type_hints
+
+from chaoskit.errors import ConfigError
 
 STATE_DIR_ENV = "CHAOSKIT_STATE_DIR"
 ACTIVE = "active"
+#: What a run id may look like: chaoskit makes 10 hex digits; letters, digits, ``_``,
+#: ``.`` and ``-`` are accepted, never a path (``../../x`` read an entry from outside
+#: the state dir).
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` if it is a run id; a ``ConfigError`` if it could be a path or worse."""
+    if not RUN_ID.fullmatch(run_id):
+        raise ConfigError(
+            f"{run_id!r} is not a run id (letters, digits, '_', '.', '-'; "
+            "as in config.json's run_id)"
+        )
+    return run_id
 
 
 @dataclass
@@ -62,9 +79,38 @@ class ActiveRun:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ActiveRun:
+    def from_json(cls, data: Any) -> ActiveRun:
+        """An entry as written by ``register``; ``ValueError`` for anything else (a
+        half-written or planted file), so that cleanup never acts on a malformed one."""
+        if not isinstance(data, dict):
+            raise ValueError("a registry entry is a JSON object")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+        run = cls(**known)
+        for f in fields(cls):
+            value = getattr(run, f.name)
+            kind = _TYPES[f.name]
+            if not isinstance(value, kind) or isinstance(value, bool) is not (kind is bool):
+                raise ValueError(f"registry entry field {f.name} is not {kind}")
+        check_run_id(run.run_id)
+        if not all(isinstance(pid, int) for pid in run.pids) or not all(
+            isinstance(name, str) for name in run.proxy_reset
+        ):
+            raise ValueError("registry entry lists of the wrong type")
+        return run
+
+
+def _field_types() -> dict[str, Any]:
+    """Each entry field's type, as ``isinstance`` takes it (``list[int]`` -> ``list``),
+    read from the dataclass itself so a new field is never left unchecked."""
+    def checkable(hint: Any) -> Any:
+        if get_origin(hint) is list:
+            return list
+        return int | float if hint is float else hint  # JSON writes 3.0 as 3 at times
+
+    return {name: checkable(hint) for name, hint in get_type_hints(ActiveRun).items()}
+
+
+_TYPES: dict[str, Any] = _field_types()
 
 
 def state_dir() -> Path:
@@ -80,7 +126,7 @@ def active_dir() -> Path:
 
 
 def entry_path(run_id: str) -> Path:
-    return active_dir() / f"{run_id}.json"
+    return active_dir() / f"{check_run_id(run_id)}.json"
 
 
 def register(run: ActiveRun) -> Path:
@@ -106,18 +152,22 @@ def read_all() -> list[ActiveRun]:
     if not directory.is_dir():
         return runs
     for path in sorted(directory.glob("*.json")):
-        with contextlib.suppress(OSError, ValueError, TypeError):
-            runs.append(ActiveRun.from_json(json.loads(path.read_text(encoding="utf-8"))))
+        with contextlib.suppress(OSError, ValueError, TypeError, RecursionError, ConfigError):
+            run = ActiveRun.from_json(json.loads(path.read_text(encoding="utf-8")))
+            if path.name == f"{run.run_id}.json":  # an entry names its own run only
+                runs.append(run)
     return runs
 
 
 def read(run_id: str) -> ActiveRun | None:
-    """The entry of ``run_id``, if there is one."""
+    """The entry of ``run_id``, if there is a well-formed one (``ConfigError`` if
+    ``run_id`` is no run id)."""
+    path = entry_path(run_id)
     try:
-        data = json.loads(entry_path(run_id).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        run = ActiveRun.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, RecursionError, ConfigError):
         return None
-    return ActiveRun.from_json(data)
+    return run if run.run_id == run_id else None
 
 
 def orphaned() -> list[ActiveRun]:

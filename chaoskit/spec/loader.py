@@ -33,7 +33,6 @@ docs/spec-files.md documents every field and placeholder.
 from __future__ import annotations
 
 import string
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +59,7 @@ from chaoskit.spec.schema import (
     parse_spec,
     validate,
 )
+from chaoskit.store.files import read_toml
 
 if TYPE_CHECKING:
     import httpx
@@ -229,13 +229,7 @@ def _uses(text: str, root: str) -> bool:
 
 
 def load_spec_target(path: Path) -> SpecTarget:
-    """Read and validate a target spec file; a ``ConfigError`` names what is wrong."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise SpecError(f"no such target spec file: {path}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"{path}: not valid TOML: {exc}") from exc
-    except OSError as exc:
-        raise SpecError(f"cannot read {path}: {exc.strerror}") from exc
+    """Read and validate a target spec file; a ``ConfigError`` names what is wrong (a
+    missing or non-regular file, non-UTF-8 text, bad or absurdly nested TOML too)."""
+    data = read_toml(path, "target spec file", error=SpecError)
     return SpecTarget(parse_spec(data, str(path)), str(path), path.parent.resolve())

@@ -29,7 +29,9 @@ OpName = Literal["read", "write", "cas", "get", "put", "add", "read-set"]
 #: A port's name is used as ``{ports.NAME}``: a Python identifier.
 PortName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Text = Annotated[str, Field(min_length=1)]
-Positive = Annotated[float, Field(gt=0)]
+#: The longest time a spec may give (TOML also reads ``inf``): a day.
+MAX_SECONDS = 86_400.0
+Positive = Annotated[float, Field(gt=0, le=MAX_SECONDS, allow_inf_nan=False)]
 HTTP = r"^(GET|POST|PUT|DELETE|PATCH) /"
 T = TypeVar("T", bound=BaseModel)
 
@@ -105,7 +107,7 @@ class SpecFile(_Table):
     proxy_mode: Literal["pair", "destination"] = "pair"
     workloads: list[Literal["none", "register", "kv", "set"]] = ["none"]
     ready: Ready = "answer"
-    settle_s: Annotated[float, Field(ge=0)] = 0.0
+    settle_s: Annotated[float, Field(ge=0, le=MAX_SECONDS, allow_inf_nan=False)] = 0.0
     fault_s: Positive | None = None
     heal_s: Positive | None = None
     ports: dict[PortName, PortTable] = Field(

@@ -19,6 +19,7 @@ from typing import Any
 from chaoskit.core.checker import RunData
 from chaoskit.core.records import HISTORY, NEMESIS, OBSERVATIONS
 from chaoskit.errors import ConfigError, SetupError
+from chaoskit.store.files import parse_json, read_text
 from chaoskit.store.streams import read_jsonl
 
 CONFIG = "config.json"
@@ -98,11 +99,57 @@ def resolve_run_dir(path: Path) -> Path:
     raise ConfigError(f"{path} is not a chaoskit run directory (no {CONFIG})")
 
 
+#: The fields of ``config.json`` that checkers, reports and cleanup read, with the types
+#: they need (None is always allowed: an older run may lack a field). A hand-edited or
+#: corrupted file is refused here in one line instead of failing deep in a reader.
+_NUMBER = (int, float)
+CONFIG_FIELDS: dict[str, tuple[type, ...]] = {
+    "run_id": (str,),
+    "target": (str,),
+    "workload": (str,),
+    "model": (str,),
+    "policy": (str,),
+    "command": (str,),
+    "started_at": (str,),
+    "finished": (bool,),
+    "abandoned": (bool,),
+    "seed": (int,),
+    "end_time": _NUMBER,
+    "election_deadline": _NUMBER,
+    "linearizable_budget": _NUMBER,
+    "nodes": (list, int),
+    "checkers": (list,),
+    "nemesis": (list, str),
+}
+#: Fields that hold a list of names.
+_NAME_LISTS = ("nodes", "checkers", "nemesis")
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """``config.json`` of a run as a JSON object whose known fields have their types;
+    a ``ConfigError`` naming the file and the field otherwise."""
+    path = run_dir / CONFIG
+    config = parse_json(read_text(path, "run config"), str(path))
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path} is not a JSON object but a {type(config).__name__}")
+    for key, kinds in CONFIG_FIELDS.items():
+        value = config.get(key)
+        if value is None:
+            continue
+        wrong = not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)
+        if key in _NAME_LISTS and isinstance(value, list):
+            wrong = wrong or not all(isinstance(item, str) for item in value)
+        if wrong:
+            names = " or ".join(k.__name__ for k in kinds)
+            raise ConfigError(f"{path}: field {key!r} must be {names}, not {value!r:.60}")
+    return config
+
+
 def load_run(run_dir: Path) -> RunData:
     """Read a stored run for the checkers; a torn last line marks it incomplete."""
     run_dir = resolve_run_dir(run_dir)
+    config = read_config(run_dir)
     try:
-        config = json.loads((run_dir / CONFIG).read_text(encoding="utf-8"))
         streams = {name: read_jsonl(run_dir / name) for name in (HISTORY, OBSERVATIONS, NEMESIS)}
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the run in {run_dir}: {exc}") from exc

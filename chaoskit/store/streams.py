@@ -112,12 +112,17 @@ def read_jsonl(path: Path) -> StreamRead:
         if not line.strip():
             continue
         try:
-            out.records.append(json.loads(line))
+            record = json.loads(line)
         except json.JSONDecodeError as exc:
             if i == len(lines) - 1 and not line.endswith("\n"):
                 out.torn = True
-            else:
-                raise ValueError(f"{path}: line {i + 1} is not JSON: {exc}") from exc
+                continue
+            raise ValueError(f"{path}: line {i + 1} is not JSON: {exc}") from exc
+        except RecursionError:
+            raise ValueError(f"{path}: line {i + 1} is nested too deeply") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}: line {i + 1} is not a JSON object")
+        out.records.append(record)
     return out
 
 

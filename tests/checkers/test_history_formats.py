@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -96,8 +99,37 @@ def test_chaoskit_jsonl_is_checked_with_its_own_semantics(tmp_path: Path) -> Non
     assert check_history_file(write(tmp_path, torn, "torn.jsonl"), "register").valid is True
 
 
-def test_an_empty_file_is_an_empty_linearizable_history(tmp_path: Path) -> None:
-    assert check_history_file(write(tmp_path, ""), "register").valid is True
+@pytest.mark.parametrize("text", ["", "\n\n", "INFO  jepsen.util - :nemesis\t:info\t:start\tnil\n"])
+def test_a_history_without_operations_is_refused(tmp_path: Path, text: str) -> None:
+    # "linearizable (0 ops)" would read as evidence; there is none.
+    with pytest.raises(HistoryFormatError, match="no operations to check"):
+        check_history_file(write(tmp_path, text), "register")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p.mkdir(), "is a directory, not a file"),
+        (lambda p: os.mkfifo(p), "is a FIFO, not a file"),
+        (lambda p: p.symlink_to("/dev/zero"), "is a character device, not a file"),
+        (lambda p: p.write_bytes(b'{"type": "invoke", "f": "\xff"}\n'), "is not UTF-8 text"),
+        (lambda p: p.write_text("[" * 5000 + "]" * 5000 + "\n"), "line 1: not a chaoskit JSONL"),
+        (lambda p: p.write_text('{"a": ' * 5000 + "1" + "}" * 5000 + "\n"), "nested too deeply"),
+        (lambda p: p.write_text("{:a " * 5000 + "1" + "}" * 5000 + "\n"), "nested too deeply"),
+        (lambda p: p.write_text("{:process 1 [1] 2}\n"), "a map key that is a collection"),
+        # Found by tests/reliability/test_fuzz_inputs.py: a TypeError (unhashable) before.
+        (lambda p: p.write_text('{"type":"invoke","process":[]}\n'), "process must be a number"),
+        (lambda p: p.write_text('{"process":1,"key":{"a":1}}\n'), "h.jsonl line 1: key must be"),
+        (lambda p: p.write_text("{:process [1] :type :invoke :f :read}\n"), "process must be"),
+    ],
+)
+def test_files_that_are_no_history_are_refused_without_reading_them(
+    tmp_path: Path, make: Callable[[Path], object], message: str
+) -> None:
+    path = tmp_path / "h.jsonl"
+    make(path)  # a FIFO nobody writes to: reading it would block the test forever
+    with pytest.raises(HistoryFormatError, match=re.escape(message)):
+        check_history_file(path, "register")
 
 
 @pytest.mark.parametrize(

@@ -157,6 +157,33 @@ def test_no_leader_while_a_majority_is_connected_is_an_anomaly_naming_the_fault(
     )
 
 
+def test_a_node_killed_during_the_stall_is_not_named_as_up_and_connected() -> None:
+    # All five up when the leader goes, then n3 is killed: the majority stays healthy
+    # (n1, n2, n4, n5) all along, and only they were up and connected throughout.
+    changes = [(0, led("n1", 1)), (1100, nobody(2)), (7000, led("n2", 3))]
+    nemesis = fault(1, "kill", 3000, None, down=["n3"])
+    [anomaly] = check(run_of(cluster(changes, 8000), nemesis)).anomalies
+    assert anomaly["nodes"] == ["n1", "n2", "n4", "n5"]
+    assert "majority (n1, n2, n4, n5) was up and connected" in anomaly["message"]
+    assert "kill#1" in anomaly["message"]
+
+
+def test_a_majority_that_changed_during_the_stall_names_only_its_constant_members() -> None:
+    # n4 and n5 cut off, then n1 and n2 instead at the same instant: a healthy majority
+    # all along ({n1, n2, n3}, then {n3, n4, n5}), but only n3 belonged to it throughout.
+    changes = [(0, led("n1", 1)), (1100, nobody(2)), (9000, led("n3", 3))]
+    nemesis = [
+        *fault(1, "partition", 1000, 4000, groups=[["n1", "n2", "n3"], ["n4"], ["n5"]]),
+        *fault(2, "partition", 4000, None, groups=[["n3", "n4", "n5"], ["n1"], ["n2"]]),
+    ]
+    [anomaly] = check(run_of(cluster(changes, 10000), nemesis)).anomalies
+    assert anomaly["nodes"] == ["n3"]
+    assert (
+        "while a majority was up and connected (its members changed; throughout: n3)"
+        in (anomaly["message"])
+    )
+
+
 def test_a_heal_restarts_the_clock() -> None:
     changes = [(0, led("n1", 1)), (1000, nobody(2)), (9000, led("n1", 3))]
     nemesis = fault(1, "partition", 2500, 7500, groups=[["n1", "n2"], ["n3", "n4"], ["n5"]])

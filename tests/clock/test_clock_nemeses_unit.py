@@ -91,7 +91,13 @@ def test_unknown_option_is_refused(cls: type) -> None:
         (ClockStrobe, {"offset_s": "-1"}, "positive"),
         (ClockRate, {"rate": "1"}, "not a fault"),
         (ClockRate, {"rate": "0"}, "positive"),
-        (ClockRate, {"rate": "1000"}, "at most"),
+        (ClockRate, {"rate": "1000"}, "between 0.001 and 100"),
+        (ClockRate, {"rate": "1e-9"}, "between 0.001 and 100"),
+        (ClockBump, {"max_offset_s": "1e30"}, "within 6.3072e[+]08 s [(]20 years[)]"),
+        (ClockStrobe, {"offset_s": "1e12"}, "20 years"),
+        (ClockStrobe, {"period_ms": "1" + "0" * 5000}, "whole number"),
+        (ClockStrobe, {"period_ms": "60001"}, "at most 60000"),
+        (ClockSkewLeader, {"offset_s": "-7e8"}, "20 years"),
         (ClockRate, {"rate": "nan"}, "positive"),
         (ClockSkewLeader, {"rate": "1"}, "no fault"),
         (ClockSkewLeader, {"offset_s": "inf"}, "finite"),
@@ -101,6 +107,17 @@ def test_unknown_option_is_refused(cls: type) -> None:
 def test_bad_values_are_refused(cls: type, options: dict[str, str], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         cls().configure(options)
+
+
+@pytest.mark.parametrize("cls", [ClockBump, ClockStrobe, ClockRate])
+def test_a_count_larger_than_the_cluster_is_refused(cls: type) -> None:
+    nemesis = cls()
+    nemesis.configure({"count": "6"})
+    nemesis.check_cluster(6)
+    with pytest.raises(ConfigError, match="count=6 is more than the 5 node"):
+        nemesis.check_cluster(5)
+    nemesis.configure({"count": "all"})
+    nemesis.check_cluster(1)
 
 
 @pytest.mark.parametrize("cls", ALL)

@@ -76,7 +76,7 @@ def test_a_dead_controller_entry_is_warned_about_and_cleaned(tmp_path: Path) -> 
     run_dir = tmp_path / "run"
     (run_dir / "clock").mkdir(parents=True)
     (run_dir / "clock" / "n1.faketime").write_text("+0 x1\n")
-    (run_dir / "config.json").write_text(json.dumps({"finished": False}))
+    (run_dir / "config.json").write_text(json.dumps({"finished": False, "run_id": "deadrun"}))
     registry.register(
         ActiveRun(
             run_id="deadrun",

@@ -110,8 +110,10 @@ def test_bad_matrices_are_config_errors(tmp_path: Path, text: str, message: str)
 
 
 def test_missing_matrix_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read the matrix"):
+    with pytest.raises(ConfigError, match="no such matrix file"):
         load_matrix(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="is a directory, not a file"):
+        load_matrix(tmp_path)
 
 
 @pytest.mark.slow
