@@ -5,6 +5,9 @@ majority of the nodes is up and connected at each moment.
   without a stop stays active to the end of the run.
 - ``Connectivity``: is a majority of the nodes up and connected to each other, given the
   ``down`` nodes and ``cut`` directed links of the active faults?
+- ``fault_context``: what an anomaly's window is told by: the faults active in it, and
+  those healed shortly before it began (a service settles for a while after a heal, so
+  "no fault active" right after one hides the likely cause).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chaoskit.checkers.figures import human, ms
 from chaoskit.core.records import Record
 from chaoskit.errors import HistoryFormatError
 
@@ -121,6 +125,62 @@ def describe_faults(faults: Sequence[FaultSpan]) -> str:
     return "during " + (
         labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FaultContext:
+    """The faults an anomaly is told by: ``active`` in its window, ``healed`` shortly
+    before it began (with how long before, in ns), most recent first."""
+
+    active: list[FaultSpan]
+    healed: list[tuple[FaultSpan, int]]
+
+    def fields(self) -> dict[str, Any]:
+        """``faults`` and ``fault_ids`` (active) and ``after_faults`` (recently healed)."""
+        return {
+            **fault_fields(self.active),
+            "after_faults": [
+                {"fault": f.label, "id": f.id, "healed_before_ms": ms(before)}
+                for f, before in self.healed
+            ],
+        }
+
+    def text(self) -> str:
+        """``during partition#2``, ``after kill-leader#1, healed 212 ms before``, both
+        (``during a, after b, healed ...``), or ``with no fault active``."""
+        after = ""
+        if self.healed:
+            names = _and([f.label for f, _ in self.healed])
+            times = _and([human(before) for _, before in self.healed])
+            after = f"after {names}, healed {times} before"
+        if not self.active:
+            return after or describe_faults(())
+        during = describe_faults(self.active)
+        return f"{during}, {after}" if after else during
+
+
+def fault_context(
+    faults: Sequence[FaultSpan], start: int, end: int, run_end: int, window: int
+) -> FaultContext:
+    """The faults active in ``[start, end]`` and those healed within ``window`` ns
+    before ``start`` (and not active in it).
+
+    ``window`` is the run's election deadline: the time a service may take to settle
+    after a heal, so an anomaly starting that soon after one is its likely aftermath.
+    """
+    active = faults_during(faults, start, end, run_end)
+    ids = {id(f) for f in active}
+    healed = [
+        (f, start - f.stop)
+        for f in faults
+        if f.stop is not None and 0 <= start - f.stop <= window and id(f) not in ids
+    ]
+    healed.sort(key=lambda pair: pair[1])
+    return FaultContext(active, healed)
+
+
+def _and(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def free_stretches(start: int, end: int, busy: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
