@@ -163,17 +163,22 @@ def fault_context(
     faults: Sequence[FaultSpan], start: int, end: int, run_end: int, window: int
 ) -> FaultContext:
     """The faults active in ``[start, end]`` and those healed within ``window`` ns
-    before ``start`` (and not active in it).
+    before ``start`` (and after every active one began).
 
     ``window`` is the run's election deadline: the time a service may take to settle
     after a heal, so an anomaly starting that soon after one is its likely aftermath.
     """
     active = faults_during(faults, start, end, run_end)
     ids = {id(f) for f in active}
+    # A heal older than the start of a fault still active is old news: that fault
+    # changed the cluster since, and the anomaly is told by it.
+    since = max((f.start for f in active), default=start - window)
     healed = [
         (f, start - f.stop)
         for f in faults
-        if f.stop is not None and 0 <= start - f.stop <= window and id(f) not in ids
+        if f.stop is not None
+        and max(since, start - window) <= f.stop <= start
+        and id(f) not in ids
     ]
     healed.sort(key=lambda pair: pair[1])
     return FaultContext(active, healed)

@@ -239,8 +239,12 @@ def test_fault_context_names_active_faults_and_those_healed_within_the_window() 
         "fault_ids": [],
         "after_faults": [{"fault": "kill-leader#1", "id": 1, "healed_before_ms": 200.0}],
     }
+    # A fault active since after the heal tells the anomaly, not the heal.
     during = fault_context(faults, 12 * s, 13 * s, 40 * s, 5 * s)
-    assert during.text() == "during partition#2, after kill-leader#1, healed 2.00 s before"
+    assert during.text() == "during partition#2"
+    skew = FaultSpan(4, "clock-skew", 0, None)
+    after_heal = fault_context([*faults, skew], 10_500 * MS, 10_800 * MS, 40 * s, 5 * s)
+    assert after_heal.text() == "during clock-skew#4, after kill-leader#1, healed 500 ms before"
     both = fault_context(faults, 21 * s, 22 * s, 40 * s, 12 * s)
     assert both.text() == "after partition#2 and kill-leader#1, healed 1.00 s and 11.00 s before"
     quiet = fault_context(faults, 26 * s, 27 * s, 40 * s, 5 * s)
