@@ -176,9 +176,7 @@ def fault_context(
     healed = [
         (f, start - f.stop)
         for f in faults
-        if f.stop is not None
-        and max(since, start - window) <= f.stop <= start
-        and id(f) not in ids
+        if f.stop is not None and max(since, start - window) <= f.stop <= start and id(f) not in ids
     ]
     healed.sort(key=lambda pair: pair[1])
     return FaultContext(active, healed)

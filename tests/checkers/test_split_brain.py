@@ -283,8 +283,8 @@ def test_a_paused_leader_is_not_counted_as_leading_while_it_cannot_be_asked(
     assert anomaly["after_faults"] == [
         {"fault": "pause-leader#1", "id": 1, "healed_before_ms": 100.0}
     ]
-    assert "both led for 50 ms (and 5.00 s more while n1 could not be asked)" in (
-        anomaly["message"]
+    assert (
+        "both led for 50 ms (and 5.00 s more while n1 could not be asked)" in (anomaly["message"])
     )
     assert anomaly["message"].endswith("after pause-leader#1, healed 100 ms before")
     assert result.metrics["max_overlap_ms"] == 50.0
@@ -341,7 +341,10 @@ def test_an_overlap_soon_after_a_heal_names_the_fault_that_healed() -> None:
     [anomaly] = result.anomalies
     assert anomaly["faults"] == []
     assert anomaly["after_faults"] == [{"fault": "partition#7", "id": 7, "healed_before_ms": 203.0}]
-    assert anomaly["message"] == "n1 and n2 both led for 375 ms after partition#7, healed 203 ms before"
+    assert (
+        anomaly["message"]
+        == "n1 and n2 both led for 375 ms after partition#7, healed 203 ms before"
+    )
     # Past the window (the election deadline): no fault named.
     late = check(run_of(obs, nemesis, nodes=["n1", "n2", "n3"], deadline=0.1))
     assert late.anomalies[0]["after_faults"] == []
