@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chaoskit.checkers.figures import human, ms
@@ -130,43 +130,62 @@ def describe_faults(faults: Sequence[FaultSpan]) -> str:
 @dataclass(frozen=True, slots=True)
 class FaultContext:
     """The faults an anomaly is told by: ``active`` in its window, ``healed`` shortly
-    before it began (with how long before, in ns), most recent first."""
+    before it began and ``next`` beginning shortly after it ended (with how long
+    before or after, in ns), nearest first."""
 
     active: list[FaultSpan]
     healed: list[tuple[FaultSpan, int]]
+    next: list[tuple[FaultSpan, int]] = field(default_factory=list)
 
     def fields(self) -> dict[str, Any]:
-        """``faults`` and ``fault_ids`` (active) and ``after_faults`` (recently healed)."""
-        return {
+        """``faults`` and ``fault_ids`` (active), ``after_faults`` (recently healed) and,
+        when asked for, ``before_faults`` (beginning right after)."""
+        out = {
             **fault_fields(self.active),
             "after_faults": [
                 {"fault": f.label, "id": f.id, "healed_before_ms": ms(before)}
                 for f, before in self.healed
             ],
         }
+        if self.next:
+            out["before_faults"] = [
+                {"fault": f.label, "id": f.id, "began_after_ms": ms(later)}
+                for f, later in self.next
+            ]
+        return out
 
     def text(self) -> str:
-        """``during partition#2``, ``after kill-leader#1, healed 212 ms before``, both
-        (``during a, after b, healed ...``), or ``with no fault active``."""
-        after = ""
+        """``during partition#2``, ``after kill-leader#1, healed 212 ms before``,
+        ``8.2 ms before kill-leader#1 began``, those joined, or ``with no fault active``."""
+        parts = [describe_faults(self.active)] if self.active else []
         if self.healed:
             names = _and([f.label for f, _ in self.healed])
             times = _and([human(before) for _, before in self.healed])
-            after = f"after {names}, healed {times} before"
-        if not self.active:
-            return after or describe_faults(())
-        during = describe_faults(self.active)
-        return f"{during}, {after}" if after else during
+            parts.append(f"after {names}, healed {times} before")
+        if self.next:
+            names = _and([f.label for f, _ in self.next])
+            times = _and([human(later) for _, later in self.next])
+            parts.append(f"{times} before {names} began")
+        return ", ".join(parts) or describe_faults(())
 
 
 def fault_context(
-    faults: Sequence[FaultSpan], start: int, end: int, run_end: int, window: int
+    faults: Sequence[FaultSpan],
+    start: int,
+    end: int,
+    run_end: int,
+    window: int,
+    *,
+    lead: int = 0,
 ) -> FaultContext:
-    """The faults active in ``[start, end]`` and those healed within ``window`` ns
-    before ``start`` (and after every active one began).
+    """The faults active in ``[start, end]``, those healed within ``window`` ns before
+    ``start`` (and after every active one began), and those beginning within ``lead``
+    ns after ``end``.
 
     ``window`` is the run's election deadline: the time a service may take to settle
     after a heal, so an anomaly starting that soon after one is its likely aftermath.
+    ``lead`` is for anomalies whose cause may come after them: a write acknowledged
+    just before its leader was killed is lost by the kill.
     """
     active = faults_during(faults, start, end, run_end)
     ids = {id(f) for f in active}
@@ -179,7 +198,9 @@ def fault_context(
         if f.stop is not None and max(since, start - window) <= f.stop <= start and id(f) not in ids
     ]
     healed.sort(key=lambda pair: pair[1])
-    return FaultContext(active, healed)
+    upcoming = [(f, f.start - end) for f in faults if end < f.start <= end + lead]
+    upcoming.sort(key=lambda pair: pair[1])
+    return FaultContext(active, healed, upcoming)
 
 
 def _and(parts: Sequence[str]) -> str:

@@ -13,8 +13,10 @@ How much was lost is the figure a reader needs first: ``lost`` of ``acknowledged
 and their ratio ``lost_share``, over the whole history. The lost adds are reported
 in stretches of acknowledgement time (one anomaly per stretch, adds acknowledged
 less than ``STRETCH_GAP_NS`` apart), each with how many adds acknowledged in it were
-lost and the faults active then (or healed shortly before), so "4,092 lost" reads
-as "the adds the isolated primary acknowledged".
+lost and the faults active then, healed shortly before, or beginning within
+``STRETCH_GAP_NS`` after (an add acknowledged just before its leader was killed is
+lost by the kill), so "4,092 lost" reads as "the adds acknowledged while the old
+primary was cut off".
 
 Without an ok final read there is nothing to compare, and without an acknowledged
 add nothing could be lost: both give ``unknown`` (no evidence), never valid.
@@ -62,7 +64,8 @@ class LostWritesChecker:
         end, window = _run_end(run, faults), int(deadline_s(run.config) * NS_PER_S)
 
         def tell(start: int, stop: int) -> FaultContext:
-            return fault_context(faults, start, stop, end, window)
+            # A write acknowledged just before its leader went is lost by that fault.
+            return fault_context(faults, start, stop, end, window, lead=STRETCH_GAP_NS)
 
         anomalies = compare(ledger, record, seen, tell)
         lost = sum(a.get("count", 1) for a in anomalies if a["kind"] == "lost-write")

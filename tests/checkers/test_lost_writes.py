@@ -95,6 +95,19 @@ def test_lost_adds_are_counted_over_the_whole_history_in_stretches_told_by_fault
     assert lone["message"].endswith("after isolate-leader#4, healed 2.50 s before")
 
 
+def test_an_add_acknowledged_just_before_a_fault_is_told_by_that_fault() -> None:
+    run_data = timed_history({50})  # acknowledged at 5.05 s; the partition never heals
+    kill = {"time": 5_300_000_000, "type": "start", "id": 5, "fault": "kill-leader", "cut": []}
+    run_data.nemesis = [kill]
+    [anomaly] = LostWritesChecker().check(run_data).anomalies
+    assert anomaly["before_faults"] == [
+        {"fault": "kill-leader#5", "id": 5, "began_after_ms": 250.0}
+    ]
+    assert anomaly["message"].endswith(
+        "missing from the final read 250 ms before kill-leader#5 began"
+    )
+
+
 def test_no_acknowledged_add_is_no_evidence() -> None:
     result = LostWritesChecker().check(run(*adds((1, 1, "info"), (2, 2, "fail")), *final([1])))
     assert result.valid == "unknown"
