@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from chaoskit.checkers.figures import headline
 from chaoskit.report import _charts as charts
 from chaoskit.report._downsample import DEFAULT_BUDGET, downsample
 from chaoskit.report._html import (
@@ -115,24 +116,34 @@ def _metric_text(value: Any) -> str:
 
 
 def _checkers(view: RunView) -> str:
+    """Per checker: verdict, anomalies and the headline figures; every metric one click
+    away in a ``details`` element."""
     if view.results is None:
         return "<p>Not checked yet: run <code>chaoskit check RUN_DIR</code>.</p>"
     rows, classes = [], []
     for name, result in (view.results.get("checkers") or {}).items():
         valid = result.get("valid", "unknown")
         metrics = result.get("metrics") or {}
+        figures = "<br>".join(
+            f'<span class="figure">{esc(label)}: <b>{esc(text)}</b></span>'
+            for label, text in headline(metrics)
+        )
+        every = "<br>".join(f"{esc(k)}: {esc(_metric_text(v))}" for k, v in metrics.items())
         rows.append(
             [
                 esc(name),
                 badge(valid),
                 esc(len(result.get("anomalies") or [])),
+                figures,
                 esc(result.get("error") or ""),
-                "<br>".join(f"{esc(k)}: {esc(_metric_text(v))}" for k, v in metrics.items()),
+                f"<details><summary>{len(metrics)} metrics</summary>{every}</details>"
+                if metrics
+                else "",
             ]
         )
         classes.append(f"r-{verdict_class(valid)}")
     return table(
-        ["checker", "verdict", "anomalies", "error", "metrics"],
+        ["checker", "verdict", "anomalies", "figures", "error", "all metrics"],
         rows,
         row_classes=classes,
         attrs='id="checker-table"',
