@@ -91,3 +91,14 @@ def test_large_run_stays_under_budget_and_keeps_every_anomaly(store: Path) -> No
     page = path.read_text()
     assert "100000 completed ops" in page and "drawn" in page
     assert page.count('class="anomaly-kind"') == 2
+
+
+def test_checker_table_leads_with_headline_figures_and_keeps_every_metric(
+    bad_run: Path,
+) -> None:
+    page = write_run_report(bad_run).read_text()
+    start = page.index('id="checker-table"')
+    table = page[start : page.index("</table>", start)]
+    assert "longest overlap: <b>" in table and "failover p99: <b>" in table
+    assert table.count("<details><summary>") == 3  # one per checker
+    assert "sampling_interval_ms: " in table  # inside the details, one click away
