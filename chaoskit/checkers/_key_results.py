@@ -31,6 +31,8 @@ from chaoskit.core.records import Record
 #: Steps that observe a key's state: an ok read, an ok compare-and-set, and a failed
 #: one where ``fail`` means "compared and found another value".
 _OBSERVING = frozenset({READ, CAS, CAS_MISS})
+#: Where an anomaly's message goes on from its first window to its key's figures.
+_TOTAL = "; in all: "
 
 
 @dataclass
@@ -124,7 +126,7 @@ def _anomaly(v: KeyVerdict, history: CompactHistory, model: ValueModel) -> dict[
     count = sum(len(w) for w in windows)
     more = "" if v.counted else " (counted until a budget ran out: at least)"
     total = (
-        f"; {len(windows)} failing windows in all, {count} of its {v.ops} operations{more}"
+        f"{_TOTAL}{len(windows)} failing windows, {count} of the key's {v.ops} operations{more}"
         if len(windows) > 1 or not v.counted
         else ""
     )
@@ -173,7 +175,9 @@ def tell_faults(result: CheckResult, run: RunData) -> CheckResult:
     for anomaly in result.anomalies:
         context = fault_context(faults, anomaly["start"], anomaly["end"], run_end, window)
         anomaly.update(context.fields())
-        anomaly["message"] += f" {context.text()}"
+        # The faults tell the first window: they go right after its description.
+        head, sep, total = anomaly["message"].partition(_TOTAL)
+        anomaly["message"] = f"{head} {context.text()}{sep}{total}"
         for w in anomaly.get("windows", []):
             w.update(fault_context(faults, w["start"], w["end"], run_end, window).fields())
     return result
