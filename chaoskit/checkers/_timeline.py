@@ -294,13 +294,17 @@ class ClaimBuilder:
         node = s.node
         before = self._last.get(node)
         self._last[node] = s.time
-        if s.role == "down" or self.hidden.covers(node, s.time):
-            # No answer, or one that arrived while the node was down: it was given
-            # before the fault began, at an instant nobody knows.
+        if s.role == "down":
             self._interrupt(node)
             return None
-        if before is not None and self.hidden.between(node, before, s.time):
-            self._interrupt(node)  # a fault began and ended between two answers
+        # One look at the fault log for most samples: was the node down since its
+        # last answer? If so its claim ends there; and if it still is, this answer
+        # was given before the fault began, at an instant nobody knows.
+        since = before if before is not None else s.time - 1
+        if self.hidden.between(node, since, s.time):
+            self._interrupt(node)
+            if self.hidden.covers(node, s.time):
+                return None
         cut = self._cut.pop(node, None)
         if s.role != "leader":
             self._open.pop(node, None)

@@ -217,15 +217,26 @@ def _anomalies(view: RunView) -> str:
                 esc(length),
                 esc(", ".join(map(str, a.get("nodes") or []))),
                 esc(", ".join(map(str, a.get("terms") or []))),
-                esc(", ".join(map(str, a.get("faults") or []))),
+                esc(_faults_told(a)),
                 esc(a.get("message", "")),
             ]
         )
     return table(
-        ["checker", "kind", "window", "length", "nodes", "terms", "faults active", "message"],
+        ["checker", "kind", "window", "length", "nodes", "terms", "faults", "message"],
         rows,
         attrs='id="anomaly-table"',
     )
+
+
+def _faults_told(anomaly: dict[str, Any]) -> str:
+    """The faults active in an anomaly's window, then those healed (or beginning)
+    right before (or after) it: ``kill#1; after partition#2 (healed 212 ms before)``."""
+    parts = [", ".join(map(str, anomaly.get("faults") or []))]
+    for f in anomaly.get("after_faults") or []:
+        parts.append(f"after {f.get('fault')} (healed {millis(f.get('healed_before_ms'))} before)")
+    for f in anomaly.get("before_faults") or []:
+        parts.append(f"before {f.get('fault')} (began {millis(f.get('began_after_ms'))} after)")
+    return "; ".join(p for p in parts if p)
 
 
 def _faults(view: RunView) -> str:
