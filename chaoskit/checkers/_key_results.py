@@ -124,7 +124,7 @@ def _anomaly(v: KeyVerdict, history: CompactHistory, model: ValueModel) -> dict[
     )
     windows = v.windows
     count = sum(len(w) for w in windows)
-    more = "" if v.counted else " (counted until a budget ran out: at least)"
+    more = "" if v.counted else " (counting stopped early: at least)"
     total = (
         f"{_TOTAL}{len(windows)} failing windows, {count} of the key's {v.ops} operations{more}"
         if len(windows) > 1 or not v.counted

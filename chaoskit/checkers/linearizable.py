@@ -80,8 +80,10 @@ _MIN_ALLOWANCE = 4
 #: ...and at least this many seconds, so the figures of how much failed are complete
 #: whenever the other keys settle that fast (the usual case).
 _AFTER_FAILURE_S = 2.0
-#: Seconds a failing key's later failing windows may always take to be counted.
+#: Seconds a failing key's later failing windows may always take to be counted, and
+#: all failing keys' together (more when the search itself took longer).
 _COUNT_FLOOR = 1.0
+_COUNT_TOTAL = 5.0
 
 
 # ---------------------------------------------------------------- keys in turns
@@ -173,10 +175,14 @@ def _check_keys(
                     job.stop()
                     verdicts.append(_unknown(job, "not searched further: another key failed"))
                 live = []
+    # Counting later failing windows, all failing keys together, may take this long.
+    count_until = (
+        time.monotonic() + max(_COUNT_TOTAL, 4 * (time.monotonic() - t0)) if count else 0.0
+    )
     for job, outcome in failures:
         # The first failure found gets the larger floor to shrink its window.
         floor = _SHRINK_FLOOR if job is failures[0][0] else _SHRINK_FLOOR_OTHERS
-        verdicts.append(_failure(job, outcome, history, model, budget, floor, count))
+        verdicts.append(_failure(job, outcome, history, model, budget, floor, count_until))
     verdicts.sort(key=lambda v: repr(v.key))
     return result(verdicts, history, model, time.monotonic() - t0)
 
@@ -205,7 +211,7 @@ def _failure(
     model: ValueModel,
     budget: float,
     floor: float,
-    count: bool,
+    count_until: float,
 ) -> KeyVerdict:
     """The verdict of a failing key, with the windows that show the failure."""
     verdict = KeyVerdict(job.key, False, len(job.ops), job.seconds)
@@ -225,9 +231,10 @@ def _failure(
     )
     verdict.blocked = ops[blocked]
     end = ops[blocked].ret
-    if count and end is not None:
+    own = time.monotonic() + min(budget, max(_COUNT_FLOOR, 4 * job.seconds))
+    deadline = min(own, count_until)
+    if end is not None and deadline > time.monotonic():
         # Then the rest of the key's history: how much of it fails, not only whether.
-        deadline = time.monotonic() + min(budget, max(_COUNT_FLOOR, 4 * job.seconds))
         verdict.later, verdict.counted = later_windows(ops, end, model, deadline)
     else:
         verdict.counted = False

@@ -9,10 +9,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chaoskit.checkers._history import compact_records
 from chaoskit.checkers._models import get_model
 from chaoskit.checkers._search import Operation, search
 from chaoskit.checkers._windows import later_windows
-from chaoskit.checkers.linearizable import LinearizableChecker
+from chaoskit.checkers.figures import headline
+from chaoskit.checkers.linearizable import LinearizableChecker, check_history
 from chaoskit.core.checker import RunData
 from tests.checkers.test_linearizable import brute_force, history, small_histories
 
@@ -111,3 +113,17 @@ def test_each_later_window_fails_from_every_state_the_key_may_hold(ops: list[Ope
     ]
     if len(rest) <= 6:
         assert any(brute_force(rest, init=s) for s in states)
+
+
+def test_a_count_stopped_early_is_a_lower_bound_and_says_so() -> None:
+    ops = [(1, "write", 0, 0, "ok", 0, 5)]
+    for i, t in enumerate((1 * S, 5 * S)):
+        ops += stale_read_at(t, 10 * (i + 1))
+    records = history(*ops)
+    compact = compact_records(records, REGISTER)
+    result = check_history(compact, REGISTER, count=False)
+    [anomaly] = result.anomalies
+    assert anomaly["counted"] is False and anomaly["failing_windows"] == 1
+    assert "(counting stopped early: at least)" in anomaly["message"]
+    assert result.metrics["failing_counted"] is False
+    assert headline(result.metrics)[-1][1].endswith("; at least)")
