@@ -92,15 +92,17 @@ def headline(metrics: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(("operations checked", f"{acknowledged:,} acknowledged adds"))
     if isinstance(metrics.get("lost_share"), int | float) and isinstance(acknowledged, int):
         lost = metrics.get("lost", 0)
-        out.append(("share lost", f"{_pct(metrics['lost_share'])} ({lost:,} of {acknowledged:,})"))
+        text = f"{_pct(metrics['lost_share'])} ({lost:,} of {acknowledged:,})" if lost else "0 %"
+        out.append(("share lost", text))
     if isinstance(metrics.get("failing_share"), int | float) and isinstance(ops, int):
         failing = metrics.get("failing_ops", 0)
         windows, keys = metrics.get("failing_windows", 0), metrics.get("failing_keys", 0)
-        text = f"{_pct(metrics['failing_share'])} ({failing:,} of {ops:,} ops"
+        text = "0 %"
         if windows:
+            text = f"{_pct(metrics['failing_share'])} ({failing:,} of {ops:,} ops"
             text += f" in {windows} window{'s' if windows != 1 else ''}, {keys} key"
             text += "s" if keys != 1 else ""
-        text += ")" if metrics.get("failing_counted", True) else "; at least)"
+            text += ")" if metrics.get("failing_counted", True) else "; at least)"
         out.append(("share failing", text))
     return out
 
