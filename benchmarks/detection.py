@@ -277,9 +277,11 @@ def run_cell(cell: Cell, time_limit: float, store: Path) -> Cell:
 def first_lost_ack(results: dict[str, Any], history: Path) -> float | None:
     """Run time (s) at which the earliest add later reported lost was acknowledged."""
     lost = {
-        json.dumps(a.get("element"))
+        json.dumps(element)
         for a in anomalies(results)
-        if a.get("kind") == "lost-write" and "element" in a
+        if a.get("kind") == "lost-write"
+        # One anomaly per stretch of lost adds (``elements``; ``element``: older runs).
+        for element in a.get("elements", [a["element"]] if "element" in a else [])
     }
     if not lost or not history.exists():
         return None

@@ -5,15 +5,19 @@ majority of the nodes is up and connected at each moment.
   without a stop stays active to the end of the run.
 - ``Connectivity``: is a majority of the nodes up and connected to each other, given the
   ``down`` nodes and ``cut`` directed links of the active faults?
+- ``fault_context``: what an anomaly's window is told by: the faults active in it, and
+  those healed shortly before it began (a service settles for a while after a heal, so
+  "no fault active" right after one hides the likely cause).
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from chaoskit.checkers.figures import human, ms
 from chaoskit.core.records import Record
 from chaoskit.errors import HistoryFormatError
 
@@ -121,6 +125,86 @@ def describe_faults(faults: Sequence[FaultSpan]) -> str:
     return "during " + (
         labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FaultContext:
+    """The faults an anomaly is told by: ``active`` in its window, ``healed`` shortly
+    before it began and ``next`` beginning shortly after it ended (with how long
+    before or after, in ns), nearest first."""
+
+    active: list[FaultSpan]
+    healed: list[tuple[FaultSpan, int]]
+    next: list[tuple[FaultSpan, int]] = field(default_factory=list)
+
+    def fields(self) -> dict[str, Any]:
+        """``faults`` and ``fault_ids`` (active), ``after_faults`` (recently healed) and,
+        when asked for, ``before_faults`` (beginning right after)."""
+        out = {
+            **fault_fields(self.active),
+            "after_faults": [
+                {"fault": f.label, "id": f.id, "healed_before_ms": ms(before)}
+                for f, before in self.healed
+            ],
+        }
+        if self.next:
+            out["before_faults"] = [
+                {"fault": f.label, "id": f.id, "began_after_ms": ms(later)}
+                for f, later in self.next
+            ]
+        return out
+
+    def text(self) -> str:
+        """``during partition#2``, ``after kill-leader#1, healed 212 ms before``,
+        ``8.2 ms before kill-leader#1 began``, those joined, or ``with no fault active``."""
+        parts = [describe_faults(self.active)] if self.active else []
+        if self.healed:
+            names = _and([f.label for f, _ in self.healed])
+            times = _and([human(before) for _, before in self.healed])
+            parts.append(f"after {names}, healed {times} before")
+        if self.next:
+            names = _and([f.label for f, _ in self.next])
+            times = _and([human(later) for _, later in self.next])
+            parts.append(f"{times} before {names} began")
+        return ", ".join(parts) or describe_faults(())
+
+
+def fault_context(
+    faults: Sequence[FaultSpan],
+    start: int,
+    end: int,
+    run_end: int,
+    window: int,
+    *,
+    lead: int = 0,
+) -> FaultContext:
+    """The faults active in ``[start, end]``, those healed within ``window`` ns before
+    ``start`` (and after every active one began), and those beginning within ``lead``
+    ns after ``end``.
+
+    ``window`` is the run's election deadline: the time a service may take to settle
+    after a heal, so an anomaly starting that soon after one is its likely aftermath.
+    ``lead`` is for anomalies whose cause may come after them: a write acknowledged
+    just before its leader was killed is lost by the kill.
+    """
+    active = faults_during(faults, start, end, run_end)
+    ids = {id(f) for f in active}
+    # A heal older than the start of a fault still active is old news: that fault
+    # changed the cluster since, and the anomaly is told by it.
+    since = max((f.start for f in active), default=start - window)
+    healed = [
+        (f, start - f.stop)
+        for f in faults
+        if f.stop is not None and max(since, start - window) <= f.stop <= start and id(f) not in ids
+    ]
+    healed.sort(key=lambda pair: pair[1])
+    upcoming = [(f, f.start - end) for f in faults if end < f.start <= end + lead]
+    upcoming.sort(key=lambda pair: pair[1])
+    return FaultContext(active, healed, upcoming)
+
+
+def _and(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def free_stretches(start: int, end: int, busy: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

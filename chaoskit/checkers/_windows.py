@@ -162,3 +162,102 @@ def _window(ops: Sequence[Operation], start: int, end: int) -> list[Operation]:
         inside = op.ret is not None and op.call >= start and op.ret <= end
         out.append(op if inside else op._replace(ret=None))
     return out
+
+
+# ---------------------------------------------------------------- the whole history
+
+
+def later_windows(
+    ops: Sequence[Operation], first_end: int, model: ValueModel, deadline: float
+) -> tuple[list[list[Operation]], bool]:
+    """The failing windows of a key after the first one (which ends at ``first_end``).
+
+    Past a failure the key's state is unknown, so each later window must fail from
+    *every* state the key could hold: the initial one and every value written to it.
+    From the end ``T`` of the last window found: the operations returning after ``T``
+    (those called before it become optional) are searched from each such state; if
+    one explains them all, there is no further window. Otherwise the earliest return
+    by which every start state has failed (each search stops at its first failing
+    return) ends the next window; its start is moved as late as the window still fails
+    from every state. Each window is a self-contained witness, disjoint in time from
+    the others, so their number is a lower bound of the key's independent failures.
+
+    Returns the windows and whether the search got to the end of the key's history
+    (False: ``deadline`` came first, or the model appends, where the states a key may
+    hold are not a short list of written values).
+    """
+    if any(model.appends(op.step) for op in ops):
+        return [], False
+    states = list({model.init, *(model.written(op.step) for op in ops if model.resets(op.step))})
+    windows: list[list[Operation]] = []
+    end = first_end
+    while True:
+        rest = _window(ops, end + 1, NO_RETURN)
+        if all(op.ret is None for op in rest):
+            return windows, True
+        ends: list[int] = []
+        for state in states:
+            outcome = search(rest, model, deadline, init=state)
+            if outcome.valid is None:
+                return windows, False
+            if outcome.valid:
+                return windows, True
+            assert outcome.blocked is not None
+            blocked_ret = rest[outcome.blocked].ret
+            assert blocked_ret is not None
+            ends.append(blocked_ret)
+        new_end = max(ends)
+        window = _latest_start(ops, end, new_end, states, model, deadline)
+        if window is None:
+            return windows, False
+        windows.append(window)
+        end = new_end
+
+
+def _latest_start(
+    ops: Sequence[Operation],
+    after: int,
+    end: int,
+    states: Sequence[Any],
+    model: ValueModel,
+    deadline: float,
+) -> list[Operation] | None:
+    """The window ``[s, end]`` with the latest start ``s > after`` that fails from every
+    state in ``states`` (``[after + 1, end]`` does); None when ``deadline`` comes first.
+
+    Galloping back from the last call before ``end``, then halving, as
+    ``smallest_window`` does; the window returned is one that was seen to fail.
+    """
+    starts = sorted({op.call for op in ops if after < op.call <= end}, reverse=True)
+    starts.append(after + 1)
+    tries = 0
+
+    def fails(k: int) -> bool | None:
+        nonlocal tries
+        tries += 1
+        window = _window(ops, starts[k], end)
+        for state in states:
+            outcome = search(window, model, deadline, init=state)
+            if outcome.valid is None:
+                return None
+            if outcome.valid:
+                return False
+        return True
+
+    good, k = -1, 0
+    while k < len(starts) - 1 and tries < _WINDOW_TRIES:
+        found = fails(k)
+        if found is None:
+            return None
+        if found:
+            break
+        good, k = k, min(len(starts) - 1, 2 * k + 1)
+    else:
+        k = len(starts) - 1  # known to fail
+    while k - good > 1 and tries < _WINDOW_TRIES:
+        mid = (good + k) // 2
+        found = fails(mid)
+        if found is None:
+            return None
+        good, k = (good, mid) if found else (mid, k)
+    return sorted(_window(ops, starts[k], end), key=lambda op: op.call)

@@ -2,7 +2,12 @@
 
 Rules (docs/architecture.md, "What the leader checks mean"; claims as in ``_timeline``):
 
-- Two claims by different nodes that overlap in controller time are a split brain.
+- Two claims by different nodes that overlap in controller time are a split brain. A
+  claim covers only time its node answered: while a node cannot be asked (paused,
+  killed, not answering) it is not counted as leading. When it leads the same term on
+  both sides of such a gap, the time the gap overlaps another node's claim is reported
+  apart as ``unobserved_ms`` (an episode made of such time alone is no anomaly: it is
+  listed in ``metrics["unobserved_overlaps"]``).
   Same term: a violation of election safety, always an anomaly (``same_term: true``).
   Different terms: a stale leader that has not stepped down yet; an anomaly under the
   ``strict`` policy (``same_term: false``), only listed in ``metrics`` as
@@ -50,17 +55,17 @@ from typing import Any
 from chaoskit.checkers._faults import (
     Connectivity,
     cut_off_intervals,
-    describe_faults,
-    fault_fields,
-    faults_during,
+    fault_context,
     free_stretches,
     segments,
 )
+from chaoskit.checkers._per_term import election_safety, term_regressions
 from chaoskit.checkers._timeline import (
     MAX_LISTED,
     Claim,
+    ClaimBuilder,
+    Hidden,
     Timeline,
-    find_claims,
     latencies,
     load_timeline,
     sampling_intervals,
@@ -81,6 +86,11 @@ class Overlap:
     b: Claim
     start: int
     end: int
+
+    @property
+    def observed(self) -> bool:
+        """Whether both nodes answered throughout (else: one could not be asked)."""
+        return self.a.observed and self.b.observed
 
     @property
     def same_term(self) -> bool | None:
@@ -116,6 +126,11 @@ def find_overlaps(claims: Sequence[Claim]) -> list[Overlap]:
     return out
 
 
+def pair_key(o: Overlap) -> frozenset[tuple[str, int | None]]:
+    """The two (node, term) of an overlap, in either order."""
+    return frozenset({(o.a.node, o.a.term), (o.b.node, o.b.term)})
+
+
 class SplitBrainChecker:
     """Overlapping leadership claims, stale leaders, two leaders in one term."""
 
@@ -128,17 +143,22 @@ class SplitBrainChecker:
     def check(self, run: RunData) -> CheckResult:
         """Return the verdict, one anomaly per episode, and the run's precision."""
         tl = load_timeline(run)
-        claims = find_claims(tl.samples)
-        overlaps = find_overlaps(claims)
+        builder = claims_of(tl)
+        claims = builder.claims()
+        spans = sorted([*claims, *builder.unobserved], key=lambda c: (c.start, c.node))
+        every = find_overlaps(spans)
+        overlaps = [o for o in every if o.observed]
+        unobserved = [o for o in every if not o.observed]
         anomalies: list[dict[str, Any]] = []
         for same_term in (True, None, False):
             if same_term is False and tl.policy != "strict":
                 continue
-            chosen = [o for o in overlaps if o.same_term is same_term]
-            anomalies += [_episode(tl, group) for group in merge(chosen)]
+            chosen = [o for o in every if o.same_term is same_term]
+            groups = merge(chosen)
+            anomalies += [_episode(tl, g) for g in groups if any(o.observed for o in g)]
         anomalies += stale_leaders(tl, claims)
         if tl.policy == "per-term":
-            anomalies += election_safety(tl, claims, overlaps)
+            anomalies += election_safety(tl, claims, {pair_key(o) for o in overlaps})
             anomalies += term_regressions(tl)
         anomalies.sort(key=lambda a: (a["start"], a["kind"]))
         cross = [o for o in overlaps if o.same_term is False]
@@ -150,7 +170,12 @@ class SplitBrainChecker:
             "leaders": sorted({c.node for c in claims}),
             "overlaps": len(overlaps),
             "max_overlap_ms": max((ms(o.end - o.start) for o in overlaps), default=0.0),
-            "stale_leader_overlaps": [_stale_overlap(tl, o) for o in cross[:MAX_LISTED]],
+            "unobserved_claims": len(builder.unobserved),
+            "unobserved_claim_ms": ms(sum(c.end - c.start for c in builder.unobserved)),
+            "unobserved_overlap_ms": ms(_union_length([(o.start, o.end) for o in unobserved])),
+            "unobserved_overlaps": [_pair(tl, o) for o in unobserved[:MAX_LISTED]],
+            "unobserved_overlaps_total": len(unobserved),
+            "stale_leader_overlaps": [_pair(tl, o) for o in cross[:MAX_LISTED]],
             "stale_leader_overlaps_total": len(cross),
             "sampling_interval_ms": sampling_intervals(tl.samples),
             "observation_latency_ms": latencies(tl.samples),
@@ -161,6 +186,14 @@ class SplitBrainChecker:
         return CheckResult(
             valid=verdict(anomalies, run.incomplete), anomalies=anomalies, metrics=metrics
         )
+
+
+def claims_of(tl: Timeline) -> ClaimBuilder:
+    """The claims of a run (and its unobserved spans), by ``_timeline``'s rules."""
+    builder = ClaimBuilder(Hidden.of(tl.faults))
+    for s in tl.samples:
+        builder.add(s)
+    return builder
 
 
 def merge(overlaps: Sequence[Overlap], gap: int = MERGE_GAP_NS) -> list[list[Overlap]]:
@@ -190,19 +223,31 @@ def _union_length(intervals: Sequence[tuple[int, int]]) -> int:
 
 
 def _episode(tl: Timeline, group: Sequence[Overlap]) -> dict[str, Any]:
-    """One ``split-brain`` anomaly for a merged group of overlapping pairs."""
-    start = min(o.start for o in group)
-    end = max(o.end for o in group)
-    involved = {(c.node, c.term, c.start): c for o in group for c in (o.a, o.b)}
+    """One ``split-brain`` anomaly for a merged group of overlapping pairs.
+
+    Its window, length and faults are those of the observed overlaps; the time the
+    group's unobserved overlaps add is ``unobserved_ms``, with the nodes not asked.
+    """
+    seen = [o for o in group if o.observed]
+    start = min(o.start for o in seen)
+    end = max(o.end for o in seen)
+    involved = {(c.node, c.term, c.start, c.observed): c for o in group for c in (o.a, o.b)}
     claims = sorted(involved.values(), key=lambda c: (c.start, c.node))
     nodes = sorted({c.node for c in claims})
-    duration = _union_length([(o.start, o.end) for o in group])
-    faults = faults_during(tl.faults, start, end, tl.end)
+    duration = _union_length([(o.start, o.end) for o in seen])
+    unobserved = _union_length([(o.start, o.end) for o in group]) - duration
+    hidden = sorted({c.node for c in claims if not c.observed})
+    context = fault_context(tl.faults, start, end, tl.end, tl.deadline_ns)
     terms_of: dict[str, list[int | None]] = {}
     for c in claims:
         terms_of.setdefault(c.node, []).append(c.term)
     who = _join([_who(node, terms) for node, terms in terms_of.items()])
     verb = "both led" if len(nodes) == 2 else "led at once"
+    apart = (
+        f" (and {human(unobserved)} more while {_join(hidden)} could not be asked)"
+        if unobserved
+        else ""
+    )
     return {
         "kind": "split-brain",
         "same_term": group[0].same_term,
@@ -211,10 +256,12 @@ def _episode(tl: Timeline, group: Sequence[Overlap]) -> dict[str, Any]:
         "start": start,
         "end": end,
         "duration_ms": ms(duration),
-        "pairs": len(group),
+        "unobserved_ms": ms(unobserved),
+        "unobserved_nodes": hidden,
+        "pairs": len(seen),
         "claims": [c.to_json() for c in claims[:MAX_LISTED]],
-        **fault_fields(faults),
-        "message": f"{who} {verb} for {human(duration)} {describe_faults(faults)}",
+        **context.fields(),
+        "message": f"{who} {verb} for {human(duration)}{apart} {context.text()}",
     }
 
 
@@ -229,17 +276,24 @@ def _join(parts: Sequence[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _stale_overlap(tl: Timeline, o: Overlap) -> dict[str, Any]:
-    stale, newer = o.stale, o.newer
-    faults = faults_during(tl.faults, o.start, o.end, tl.end)
-    return {
-        "nodes": [stale.node, newer.node],
-        "terms": [stale.term, newer.term],
+def _pair(tl: Timeline, o: Overlap) -> dict[str, Any]:
+    """An overlapping pair listed in the metrics (a stale leader's, or unobserved time).
+
+    ``nodes`` and ``terms``: the lower term first when the terms differ.
+    """
+    first, second = (o.stale, o.newer) if o.same_term is False else (o.a, o.b)
+    context = fault_context(tl.faults, o.start, o.end, tl.end, tl.deadline_ns)
+    out = {
+        "nodes": [first.node, second.node],
+        "terms": [first.term, second.term],
         "start": o.start,
         "end": o.end,
         "duration_ms": ms(o.end - o.start),
-        **fault_fields(faults),
+        **context.fields(),
     }
+    if not o.observed:
+        out["unobserved_nodes"] = sorted({c.node for c in (o.a, o.b) if not c.observed})
+    return out
 
 
 def _superseders(claims: Sequence[Claim]) -> dict[int, Claim]:
@@ -289,7 +343,7 @@ def stale_leaders(tl: Timeline, claims: Sequence[Claim]) -> list[dict[str, Any]]
         if longest is None or longest[1] - longest[0] <= tl.deadline_ns:
             continue
         start, end = longest
-        faults = faults_during(tl.faults, since, claim.end, tl.end)
+        context = fault_context(tl.faults, since, claim.end, tl.end, tl.deadline_ns)
         after = (
             "it was back in a connected majority"
             if start > since
@@ -305,86 +359,11 @@ def stale_leaders(tl: Timeline, claims: Sequence[Claim]) -> list[dict[str, Any]]
                 "duration_ms": ms(end - start),
                 "stale_since": since,
                 "claim_end": claim.end,
-                **fault_fields(faults),
+                **context.fields(),
                 "message": (
                     f"{claim.node} (term {claim.term}) still claimed leadership "
                     f"{human(end - start)} after {after} (deadline {tl.deadline_s:g} s; "
-                    f"{newer.node} led term {newer.term}) {describe_faults(faults)}"
-                ),
-            }
-        )
-    return out
-
-
-def election_safety(
-    tl: Timeline, claims: Sequence[Claim], overlaps: Sequence[Overlap]
-) -> list[dict[str, Any]]:
-    """Two nodes leading the same term at different times (overlapping ones are above)."""
-    overlapping = {frozenset({(o.a.node, o.a.term), (o.b.node, o.b.term)}) for o in overlaps}
-    by_term: dict[int, list[Claim]] = {}
-    for c in claims:
-        if c.term is not None:
-            by_term.setdefault(c.term, []).append(c)
-    out: list[dict[str, Any]] = []
-    for term, group in sorted(by_term.items()):
-        for i, first in enumerate(group):
-            for second in group[i + 1 :]:
-                key = frozenset({(first.node, term), (second.node, term)})
-                if first.node == second.node or key in overlapping:
-                    continue
-                start, end = min(first.start, second.start), max(first.end, second.end)
-                faults = faults_during(tl.faults, start, end, tl.end)
-                out.append(
-                    {
-                        "kind": "election-safety",
-                        "same_term": True,
-                        "nodes": sorted({first.node, second.node}),
-                        "terms": [term],
-                        "start": start,
-                        "end": end,
-                        "duration_ms": 0.0,
-                        "claims": [first.to_json(), second.to_json()],
-                        **fault_fields(faults),
-                        "message": (
-                            f"{first.node} and {second.node} both led term {term}, at different "
-                            f"times: two leaders in one term {describe_faults(faults)}"
-                        ),
-                    }
-                )
-    return out
-
-
-def term_regressions(tl: Timeline) -> list[dict[str, Any]]:
-    """``term-regression`` anomalies: a node answering with a lower term than it had.
-
-    A term only grows in Raft (section 5.1) and is persisted with the vote; a node
-    that comes back with a lower one lost both, and may grant a second vote in a term
-    it already voted in. One anomaly per drop, from the last answer with the higher term
-    to the first with the lower one.
-    """
-    last: dict[str, tuple[int, int]] = {}
-    out: list[dict[str, Any]] = []
-    for s in tl.samples:
-        if s.term is None or s.role == "down":
-            continue
-        before = last.get(s.node)
-        last[s.node] = (s.term, s.time)
-        if before is None or s.term >= before[0]:
-            continue
-        faults = faults_during(tl.faults, before[1], s.time, tl.end)
-        out.append(
-            {
-                "kind": "term-regression",
-                "same_term": None,
-                "nodes": [s.node],
-                "terms": [before[0], s.term],
-                "start": before[1],
-                "end": s.time,
-                "duration_ms": 0.0,
-                **fault_fields(faults),
-                "message": (
-                    f"{s.node} went back from term {before[0]} to term {s.term}: it lost the "
-                    f"term it voted in and can vote twice in one term {describe_faults(faults)}"
+                    f"{newer.node} led term {newer.term}) {context.text()}"
                 ),
             }
         )

@@ -45,9 +45,7 @@ from chaoskit.checkers._faults import (
     Connectivity,
     FaultSpan,
     Segment,
-    describe_faults,
-    fault_fields,
-    faults_during,
+    fault_context,
     segments,
 )
 from chaoskit.checkers._timeline import (
@@ -347,7 +345,7 @@ def _overruns(
     for start, end, members in stretches:
         if end - start <= tl.deadline_ns:
             continue
-        faults = faults_during(tl.faults, start, end, tl.end)
+        context = fault_context(tl.faults, start, end, tl.end, tl.deadline_ns)
         majority = _majority_text(members, len(tl.nodes))
         which = (
             " at start-up (counted from when a majority first answered)" if window.initial else ""
@@ -368,11 +366,11 @@ def _overruns(
                 "leaderless_ms": ms(window.end - window.start),
                 "initial": window.initial,
                 "open": window.open,
-                **fault_fields(faults),
+                **context.fields(),
                 "message": (
                     f"no leader for {human(end - start)}{which} while a majority {majority} "
                     f"(deadline {tl.deadline_s:g} s) "
-                    f"{describe_faults(faults)}{still}"
+                    f"{context.text()}{still}"
                 ),
             }
         )

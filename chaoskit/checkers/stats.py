@@ -44,7 +44,7 @@ class StatsChecker:
             "duration_ms": ms(end),
             "incomplete": run.incomplete,
             "ops": op_counts(run.history),
-            "observations": observation_counts(samples),
+            "observations": observation_counts(samples, faults),
             "sampling_interval_ms": sampling_intervals(samples),
             "observation_latency_ms": latencies(samples),
             "faults": fault_summary(faults, end),
@@ -67,13 +67,17 @@ def op_counts(history: Iterable[Record]) -> dict[str, Any]:
     }
 
 
-def observation_counts(samples: Sequence[Sample]) -> dict[str, Any]:
-    """Samples by node and role, and how many leadership claims and terms they show."""
+def observation_counts(
+    samples: Sequence[Sample], faults: Sequence[FaultSpan] = ()
+) -> dict[str, Any]:
+    """Samples by node and role, and how many leadership claims and terms they show
+    (claims as the split-brain checker reads them: ``faults`` hide the nodes they took
+    down)."""
     pairs = Counter((s.node, s.role) for s in samples)
     by_node: dict[str, dict[str, int]] = {}
     for (node, role), count in sorted(pairs.items()):
         by_node.setdefault(node, {})[role] = count
-    claims = find_claims(samples)
+    claims = find_claims(samples, faults)
     terms = {s.term for s in samples if s.term is not None}
     return {
         "total": len(samples),

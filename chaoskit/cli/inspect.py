@@ -28,12 +28,13 @@ def list_plugins() -> None:
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--policy", type=click.Choice(["strict", "per-term"]), default=None)
-def check(run_dir: Path, policy: str | None) -> None:
+@click.option("--all-metrics", is_flag=True, help="Print every checker's metrics too.")
+def check(run_dir: Path, policy: str | None, all_metrics: bool) -> None:
     """Re-run the checkers on a stored run (or a store's latest run)."""
     from chaoskit.checkers.checking import check_stored_run
 
     run_dir, results = check_stored_run(run_dir, policy=policy)
-    print_summary(out, run_dir, results)
+    print_summary(out, run_dir, results, all_metrics=all_metrics)
     sys.exit(1 if results["valid"] is False else 0 if results["valid"] is True else 2)
 
 

@@ -1,4 +1,6 @@
-"""The terminal summary of a run: verdict per checker, anomalies, where it is stored."""
+"""The terminal summary of a run: verdict per checker with its headline figures
+(``checkers.figures.headline``: longest overlap, failover p99, operations checked,
+share lost), anomalies, where it is stored; every metric on request."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from chaoskit.checkers.figures import headline
 
 _VERDICT = {True: "[green]valid[/green]", False: "[red]INVALID[/red]"}
 MAX_ANOMALIES_SHOWN = 8
@@ -28,6 +32,7 @@ def print_summary(
     *,
     seed: int | None = None,
     command: str | None = None,
+    all_metrics: bool = False,
 ) -> None:
     table = Table(title="checks", show_header=True, header_style="bold")
     table.add_column("checker")
@@ -45,6 +50,10 @@ def print_summary(
             ),
         )
     console.print(table)
+    if all_metrics:
+        for name, res in results.get("checkers", {}).items():
+            console.print(f"[bold]{name}[/bold] metrics:")
+            console.print_json(data=res.get("metrics", {}))
     shown = 0
     for name, res in results.get("checkers", {}).items():
         for anomaly in res.get("anomalies", []):
@@ -65,15 +74,4 @@ def print_summary(
 
 
 def _figures(metrics: dict[str, Any]) -> str:
-    parts = []
-    for key in ("failover_ms", "leaderless_ms", "sampling_interval_ms"):
-        value = metrics.get(key)
-        if isinstance(value, dict) and value.get("p50") is not None:
-            parts.append(
-                f"{key} p50 {value['p50']:.0f} p99 {value.get('p99', 0):.0f} "
-                f"max {value.get('max', 0):.0f}"
-            )
-    for key in ("ops", "faults", "observations"):
-        if isinstance(metrics.get(key), int):
-            parts.append(f"{key} {metrics[key]}")
-    return "; ".join(parts)
+    return "; ".join(f"{label} {text}" for label, text in headline(metrics))

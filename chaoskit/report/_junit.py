@@ -2,7 +2,9 @@
 
 A checker that found anomalies is a ``<failure>`` listing them; a checker whose
 verdict is ``unknown`` (it crashed, or the run was too short to tell) is an
-``<error>``; a run never checked is one ``<error>`` case saying so. The seed and the
+``<error>``; a run never checked is one ``<error>`` case saying so. Each case's
+``<system-out>`` holds the checker's headline figures (``checkers.figures.headline``),
+and a failure's message starts with them. The seed and the
 command that repeats the run are suite properties and in ``<system-out>``.
 """
 
@@ -13,6 +15,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from chaoskit.checkers.figures import headline
 from chaoskit.report._model import nemesis_label, read_config, read_results
 from chaoskit.store.rundir import resolve_run_dir
 
@@ -81,35 +84,41 @@ def _case(suite: ET.Element, classname: str, name: str, result: dict[str, Any]) 
     """Add one checker's test case; return ``failures``/``errors`` when it is one."""
     valid = result.get("valid", "unknown")
     anomalies = result.get("anomalies") or []
+    figures = "; ".join(f"{label} {text}" for label, text in headline(result.get("metrics") or {}))
+    outcome: str | None = None
     if valid is True:
-        ET.SubElement(suite, "testcase", classname=classname, name=name)
-        return None
-    if valid is False:
+        case = ET.SubElement(suite, "testcase", classname=classname, name=name)
+    elif valid is False:
         case = ET.SubElement(suite, "testcase", classname=classname, name=name)
         failure = ET.SubElement(
             case,
             "failure",
             type="anomaly",
-            message=f"{len(anomalies)} anomalies: "
+            message=f"{len(anomalies)} anomalies{f' ({figures})' if figures else ''}: "
             + "; ".join(str(a.get("message", a.get("kind"))) for a in anomalies[:3]),
         )
         failure.text = "\n".join(_anomaly_line(a) for a in anomalies)
-        return "failures"
-    detail = result.get("error") or "the checker could not decide"
-    _error(
-        suite,
-        classname,
-        name,
-        f"verdict unknown: {detail}",
-        "\n".join(_anomaly_line(a) for a in anomalies),
-    )
-    return "errors"
+        outcome = "failures"
+    else:
+        detail = result.get("error") or "the checker could not decide"
+        case = _error(
+            suite,
+            classname,
+            name,
+            f"verdict unknown: {detail}",
+            "\n".join(_anomaly_line(a) for a in anomalies),
+        )
+        outcome = "errors"
+    if figures:
+        ET.SubElement(case, "system-out").text = figures
+    return outcome
 
 
-def _error(suite: ET.Element, classname: str, name: str, message: str, text: str) -> None:
+def _error(suite: ET.Element, classname: str, name: str, message: str, text: str) -> ET.Element:
     case = ET.SubElement(suite, "testcase", classname=classname, name=name)
     error = ET.SubElement(case, "error", type="unknown", message=message)
     error.text = text or message
+    return case
 
 
 def _anomaly_line(anomaly: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from chaoskit.checkers.figures import headline
 from chaoskit.report import _charts as charts
 from chaoskit.report._downsample import DEFAULT_BUDGET, downsample
 from chaoskit.report._html import (
@@ -115,24 +116,34 @@ def _metric_text(value: Any) -> str:
 
 
 def _checkers(view: RunView) -> str:
+    """Per checker: verdict, anomalies and the headline figures; every metric one click
+    away in a ``details`` element."""
     if view.results is None:
         return "<p>Not checked yet: run <code>chaoskit check RUN_DIR</code>.</p>"
     rows, classes = [], []
     for name, result in (view.results.get("checkers") or {}).items():
         valid = result.get("valid", "unknown")
         metrics = result.get("metrics") or {}
+        figures = "<br>".join(
+            f'<span class="figure">{esc(label)}: <b>{esc(text)}</b></span>'
+            for label, text in headline(metrics)
+        )
+        every = "<br>".join(f"{esc(k)}: {esc(_metric_text(v))}" for k, v in metrics.items())
         rows.append(
             [
                 esc(name),
                 badge(valid),
                 esc(len(result.get("anomalies") or [])),
+                figures,
                 esc(result.get("error") or ""),
-                "<br>".join(f"{esc(k)}: {esc(_metric_text(v))}" for k, v in metrics.items()),
+                f"<details><summary>{len(metrics)} metrics</summary>{every}</details>"
+                if metrics
+                else "",
             ]
         )
         classes.append(f"r-{verdict_class(valid)}")
     return table(
-        ["checker", "verdict", "anomalies", "error", "metrics"],
+        ["checker", "verdict", "anomalies", "figures", "error", "all metrics"],
         rows,
         row_classes=classes,
         attrs='id="checker-table"',
@@ -206,15 +217,26 @@ def _anomalies(view: RunView) -> str:
                 esc(length),
                 esc(", ".join(map(str, a.get("nodes") or []))),
                 esc(", ".join(map(str, a.get("terms") or []))),
-                esc(", ".join(map(str, a.get("faults") or []))),
+                esc(_faults_told(a)),
                 esc(a.get("message", "")),
             ]
         )
     return table(
-        ["checker", "kind", "window", "length", "nodes", "terms", "faults active", "message"],
+        ["checker", "kind", "window", "length", "nodes", "terms", "faults", "message"],
         rows,
         attrs='id="anomaly-table"',
     )
+
+
+def _faults_told(anomaly: dict[str, Any]) -> str:
+    """The faults active in an anomaly's window, then those healed (or beginning)
+    right before (or after) it: ``kill#1; after partition#2 (healed 212 ms before)``."""
+    parts = [", ".join(map(str, anomaly.get("faults") or []))]
+    for f in anomaly.get("after_faults") or []:
+        parts.append(f"after {f.get('fault')} (healed {millis(f.get('healed_before_ms'))} before)")
+    for f in anomaly.get("before_faults") or []:
+        parts.append(f"before {f.get('fault')} (began {millis(f.get('began_after_ms'))} after)")
+    return "; ".join(p for p in parts if p)
 
 
 def _faults(view: RunView) -> str:

@@ -102,6 +102,7 @@ class ActiveRun:
 def _field_types() -> dict[str, Any]:
     """Each entry field's type, as ``isinstance`` takes it (``list[int]`` -> ``list``),
     read from the dataclass itself so a new field is never left unchecked."""
+
     def checkable(hint: Any) -> Any:
         if get_origin(hint) is list:
             return list

@@ -129,11 +129,30 @@ def test_keys_are_checked_apart_and_reported_per_key() -> None:
     assert result.metrics["keys"] == 2
 
 
-def test_no_model_is_unknown_and_empty_history_is_trivially_valid() -> None:
+def test_no_model_is_unknown_and_an_empty_history_is_no_evidence() -> None:
     h = history((1, "write", 1, 0, "ok", 1, 10))
     assert check(h, None).valid == "unknown"
     empty = check([], None)
-    assert empty.valid is True and empty.metrics["checked"] is False
+    assert empty.valid == "unknown" and empty.metrics["checked"] is False
+    assert "no evidence" in (empty.error or "")
+
+
+def test_a_history_whose_reads_all_ended_info_or_fail_is_unknown_never_valid() -> None:
+    h = history(
+        (1, "write", 1, 0, "ok", 1, 10),
+        (2, "read", None, 20, "info", None, 30),
+        (3, "read", None, 40, "fail", None, 50),
+        (4, "cas", [1, 2], 60, "fail", None, 70),  # fail: it did not happen
+        (5, "write", 2, 80, "none", None, 0),
+    )
+    result = check(h)
+    assert result.valid == "unknown"
+    assert "no read or compare-and-set completed ok" in (result.error or "")
+    assert result.metrics["observing_ops"] == 0 and result.metrics["ops"] == 2
+    # One ok read is evidence; so is an ok compare-and-set.
+    assert check([*h, *history((6, "read", None, 90, "ok", 1, 95))]).valid is True
+    cas = check([*h, *history((6, "cas", [1, 3], 90, "ok", None, 95))])
+    assert cas.valid is True and cas.metrics["observing_ops"] == 1
 
 
 def test_bad_pairing_is_unknown_with_the_error() -> None:

@@ -226,17 +226,129 @@ def test_stale_leader_with_no_fault_counts_from_being_superseded() -> None:
     assert "with no fault active" in stale["message"]
 
 
-def test_paused_leader_seen_again_in_the_same_term_is_one_claim() -> None:
+def pause(fid: int, node: str, start_ms: int, stop_ms: int) -> list[dict[str, Any]]:
+    return [
+        {"time": start_ms * MS, "type": "start", "id": fid, "fault": "pause-leader",
+         "down": [node], "cut": []},
+        {"time": stop_ms * MS, "type": "stop", "id": fid, "fault": "pause-leader"},
+    ]  # fmt: skip
+
+
+def test_a_paused_leader_seen_again_in_the_same_term_is_two_claims_and_a_gap() -> None:
     obs = sampled("n1", 0, 500, "leader", 4, "n1") + sampled("n1", 500, 900, "down")
     obs += sampled("n1", 900, 1500, "leader", 4, "n1")
     obs += sampled("n2", 0, 1500, "follower", 4, "n1", offset_ms=3)
-    nemesis = [
-        {"time": 500 * MS, "type": "start", "id": 1, "fault": "pause", "down": ["n1"], "cut": []},
-        {"time": 900 * MS, "type": "stop", "id": 1, "fault": "pause"},
-    ]
-    result = check(run_of(obs, nemesis))
+    result = check(run_of(obs, pause(1, "n1", 500, 900)))
     assert result.valid is True
-    assert result.metrics["claims"] == 1
+    assert result.metrics["claims"] == 2
+    assert result.metrics["unobserved_claims"] == 1
+    assert result.metrics["unobserved_claim_ms"] == 425.0  # its last answer 475, next 900
+
+
+def paused_leader_scenario(terms: bool) -> RunData:
+    """n1 leads, is paused 10-19.9 s (answers ``down`` until 20 s), n2 is elected at 15 s;
+    n1 says twice more that it leads (20.000 and 20.050 s), then follows n2.
+
+    ``terms`` false: the same answers from a target that reports no term.
+    """
+
+    def t(term: int) -> int | None:
+        return term if terms else None
+
+    obs = sampled("n1", 0, 10_000, "leader", t(1), "n1", every_ms=50)
+    obs += sampled("n1", 10_000, 20_000, "down", every_ms=50, offset_ms=1)
+    obs += sampled("n1", 20_000, 20_100, "leader", t(1), "n1", every_ms=50)
+    obs += sampled("n1", 20_100, 25_000, "follower", t(2), "n2", every_ms=50)
+    obs += sampled("n2", 0, 15_000, "follower", t(1), "n1", every_ms=50, offset_ms=2)
+    obs += sampled("n2", 15_000, 25_000, "leader", t(2), "n2", every_ms=50, offset_ms=2)
+    obs += sampled("n3", 0, 25_000, "follower", None, None, every_ms=50, offset_ms=3)
+    return run_of(obs, pause(1, "n1", 10_000, 19_900), nodes=["n1", "n2", "n3"])
+
+
+@pytest.mark.parametrize("terms", [True, False])
+def test_a_paused_leader_is_not_counted_as_leading_while_it_cannot_be_asked(
+    terms: bool,
+) -> None:
+    result = check(paused_leader_scenario(terms))
+    assert result.valid is False
+    [anomaly] = result.anomalies
+    # Observed: n1's answers at 20.000 and 20.050 s against n2's claim.
+    assert (anomaly["start"], anomaly["end"]) == (20_000 * MS, 20_050 * MS)
+    assert anomaly["duration_ms"] == 50.0
+    # Unobserved: from n1's last answer before the pause (9.95 s) to 20 s, against n2's
+    # claim from 15.002 s: 4.998 s, apart.
+    assert anomaly["unobserved_ms"] == 4998.0
+    assert anomaly["unobserved_nodes"] == ["n1"]
+    assert anomaly["faults"] == []
+    assert anomaly["after_faults"] == [
+        {"fault": "pause-leader#1", "id": 1, "healed_before_ms": 100.0}
+    ]
+    assert (
+        "both led for 50 ms (and 5.00 s more while n1 could not be asked)" in (anomaly["message"])
+    )
+    assert anomaly["message"].endswith("after pause-leader#1, healed 100 ms before")
+    assert result.metrics["max_overlap_ms"] == 50.0
+    assert result.metrics["unobserved_overlap_ms"] == 4998.0
+
+
+def test_the_same_pause_with_and_without_terms_gives_the_same_figures() -> None:
+    with_terms, without = (check(paused_leader_scenario(t)) for t in (True, False))
+    for key in ("max_overlap_ms", "unobserved_overlap_ms", "unobserved_claim_ms", "claims"):
+        assert with_terms.metrics[key] == without.metrics[key], key
+    figures = ("start", "end", "duration_ms", "unobserved_ms", "faults", "after_faults")
+    for key in figures:
+        assert with_terms.anomalies[0][key] == without.anomalies[0][key], key
+
+
+def test_the_fault_log_hides_a_paused_node_even_when_something_answers_for_it() -> None:
+    # A status endpoint outside the paused process (a sidecar) keeps saying "leader":
+    # the fault log says the node was paused, so those answers are not leadership.
+    obs = sampled("n1", 0, 2000, "leader", None, "n1")
+    obs += sampled("n2", 0, 1000, "follower", None, "n1", offset_ms=3)
+    obs += sampled("n2", 1000, 2000, "leader", None, "n2", offset_ms=3)
+    result = check(run_of(obs, pause(1, "n1", 900, 1900), nodes=["n1", "n2", "n3"]))
+    [anomaly] = result.anomalies
+    assert (anomaly["start"], anomaly["end"]) == (1900 * MS, 1975 * MS)
+    assert anomaly["unobserved_ms"] == 897.0  # n1 875-1900 against n2 from 1003
+    assert anomaly["faults"] == ["pause-leader#1"]  # the window opens as it heals
+
+
+def test_overlap_only_in_unobserved_time_is_no_anomaly_but_is_listed() -> None:
+    # n2 led only while n1 was paused; n1 comes back leading term 1 after n2 stepped
+    # down: the two claimed at once only in time n1 could not be asked.
+    obs = sampled("n1", 0, 1000, "leader", 1, "n1") + sampled("n1", 1000, 2000, "down")
+    obs += sampled("n1", 2000, 2100, "leader", 1, "n1")
+    obs += sampled("n1", 2100, 3000, "follower", 2, "n2")
+    obs += sampled("n2", 0, 1500, "follower", 1, "n1", offset_ms=3)
+    obs += sampled("n2", 1500, 1990, "leader", 2, "n2", offset_ms=3)
+    obs += sampled("n2", 1990, 3000, "follower", 2, "n2", offset_ms=3)
+    result = check(run_of(obs, pause(1, "n1", 1000, 2000), nodes=["n1", "n2", "n3"]))
+    assert result.valid is True
+    [listed] = result.metrics["unobserved_overlaps"]
+    assert listed["nodes"] == ["n1", "n2"] and listed["terms"] == [1, 2]
+    assert listed["unobserved_nodes"] == ["n1"]
+    assert (listed["start"], listed["end"]) == (1503 * MS, 1978 * MS)
+    assert result.metrics["unobserved_overlap_ms"] == 475.0
+
+
+def test_an_overlap_soon_after_a_heal_names_the_fault_that_healed() -> None:
+    obs = sampled("n1", 0, 5000, "leader", None, "n1")
+    obs += sampled("n2", 0, 3000, "follower", None, "n1", offset_ms=3)
+    obs += sampled("n2", 3000, 3400, "leader", None, "n2", offset_ms=3)
+    obs += sampled("n2", 3400, 5000, "follower", None, "n1", offset_ms=3)
+    nemesis = partition(7, 1000, 2800, ["n1"], ["n2", "n3"])
+    result = check(run_of(obs, nemesis, nodes=["n1", "n2", "n3"], deadline=2.0))
+    [anomaly] = result.anomalies
+    assert anomaly["faults"] == []
+    assert anomaly["after_faults"] == [{"fault": "partition#7", "id": 7, "healed_before_ms": 203.0}]
+    assert (
+        anomaly["message"]
+        == "n1 and n2 both led for 375 ms after partition#7, healed 203 ms before"
+    )
+    # Past the window (the election deadline): no fault named.
+    late = check(run_of(obs, nemesis, nodes=["n1", "n2", "n3"], deadline=0.1))
+    assert late.anomalies[0]["after_faults"] == []
+    assert late.anomalies[0]["message"].endswith("with no fault active")
 
 
 def test_two_leaders_of_one_term_at_different_times_break_election_safety() -> None:

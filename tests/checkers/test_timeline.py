@@ -14,12 +14,15 @@ from chaoskit.checkers._faults import (
     FaultSpan,
     cut_off_intervals,
     describe_faults,
+    fault_context,
     faults_during,
     free_stretches,
     read_faults,
     segments,
 )
 from chaoskit.checkers._timeline import (
+    ClaimBuilder,
+    Hidden,
     deadline_s,
     find_claims,
     load_timeline,
@@ -55,23 +58,75 @@ def cut_between(*groups: list[str]) -> frozenset[tuple[str, str]]:
 # -- claims -----------------------------------------------------------------------------
 
 
-def test_claim_spans_first_to_last_leader_answer_of_a_term_across_down() -> None:
+def test_a_claim_ends_at_the_last_answer_before_a_down_one_and_the_gap_is_unobserved() -> None:
     samples = samples_of(
         [
             obs(0, "n1", "leader", 3),
+            obs(5, "n1", "leader", 3),
             obs(10, "n1", "down"),
             obs(20, "n1", "leader", 3),
             obs(30, "n1", "follower", 4),
         ]
     )
-    [claim] = find_claims(samples)
-    assert (claim.node, claim.term, claim.start, claim.end, claim.samples) == (
-        "n1",
-        3,
-        0,
-        20 * MS,
-        2,
-    )
+    builder = ClaimBuilder()
+    for s in samples:
+        builder.add(s)
+    spans = [(c.term, c.start // MS, c.end // MS, c.samples) for c in builder.claims()]
+    assert spans == [(3, 0, 5, 2), (3, 20, 20, 1)]
+    [gap] = builder.unobserved
+    assert (gap.node, gap.term, gap.start // MS, gap.end // MS) == ("n1", 3, 5, 20)
+    assert gap.observed is False and gap.to_json()["observed"] is False
+    assert find_claims(samples) == builder.claims()
+
+
+def test_a_gap_is_unobserved_only_when_the_same_term_leads_on_both_sides() -> None:
+    def gaps(*answers: tuple[int, str, int | None]) -> list[tuple[int, int]]:
+        builder = ClaimBuilder()
+        for s in samples_of([obs(t, "n1", role, term) for t, role, term in answers]):
+            builder.add(s)
+        return [(g.start // MS, g.end // MS) for g in builder.unobserved]
+
+    assert gaps((0, "leader", 1), (10, "down", None), (20, "leader", 2)) == []
+    assert gaps((0, "leader", 1), (10, "down", None), (15, "follower", 1), (20, "leader", 1)) == []
+    assert gaps((0, "leader", None), (10, "down", None), (20, "leader", None)) == [(0, 20)]
+
+
+def test_the_fault_log_hides_a_node_it_took_down() -> None:
+    pause = FaultSpan(1, "pause", 10 * MS, 20 * MS, frozenset({"n1"}))
+    answers = [obs(t, "n1", "leader", 2) for t in (0, 9, 12, 19, 20, 25)]
+    builder = ClaimBuilder(Hidden.of([pause]))
+    for s in samples_of(answers):
+        builder.add(s)
+    assert [(c.start // MS, c.end // MS) for c in builder.claims()] == [(0, 9), (20, 25)]
+    assert [(g.start // MS, g.end // MS) for g in builder.unobserved] == [(9, 20)]
+    # A fault that began and ended between two answers cuts the claim too.
+    short = FaultSpan(2, "kill", 3 * MS, 4 * MS, frozenset({"n1"}))
+    builder = ClaimBuilder(Hidden.of([short]))
+    for s in samples_of([obs(0, "n1", "leader", 2), obs(5, "n1", "leader", 2)]):
+        builder.add(s)
+    assert [(c.start // MS, c.end // MS) for c in builder.claims()] == [(0, 0), (5, 5)]
+
+
+def test_hidden_spans_merge_and_a_fault_never_stopped_hides_to_the_end() -> None:
+    faults = [
+        FaultSpan(1, "pause", 10, 20, frozenset({"a"})),
+        FaultSpan(2, "kill", 15, 30, frozenset({"a", "b"})),
+        FaultSpan(3, "pause", 50, None, frozenset({"a"})),
+    ]
+    for hidden in (Hidden.of(faults), _live(faults)):
+        assert [hidden.covers("a", t) for t in (9, 10, 25, 30, 49, 50, 10**15)] == [
+            False, True, True, False, False, True, True,
+        ]  # fmt: skip
+        assert hidden.between("a", 30, 49) is False and hidden.between("a", 30, 50) is True
+        assert hidden.between("b", 0, 14) is False and hidden.between("b", 28, 40) is True
+        assert hidden.between("c", 0, 100) is False
+
+
+def _live(faults: list[FaultSpan]) -> Hidden:
+    hidden = Hidden()
+    for f in faults:
+        hidden.add(f)
+    return hidden
 
 
 def test_down_and_follower_answers_are_not_claims() -> None:
@@ -169,6 +224,32 @@ def test_faults_during_is_inclusive_and_described_for_humans() -> None:
     assert faults_during(faults, 0, 9, 100) == []
     assert describe_faults(faults) == "during partition#1 and kill#2"
     assert describe_faults([]) == "with no fault active"
+
+
+def test_fault_context_names_active_faults_and_those_healed_within_the_window() -> None:
+    s = 1_000_000_000
+    kill = FaultSpan(1, "kill-leader", 0, 10 * s, frozenset({"n1"}))
+    part = FaultSpan(2, "partition", 11 * s, 20 * s)
+    late = FaultSpan(3, "pause", 30 * s, None, frozenset({"n2"}))
+    faults = [kill, part, late]
+    ctx = fault_context(faults, 10 * s + 200 * MS, 10 * s + 500 * MS, 40 * s, 5 * s)
+    assert ctx.text() == "after kill-leader#1, healed 200 ms before"
+    assert ctx.fields() == {
+        "faults": [],
+        "fault_ids": [],
+        "after_faults": [{"fault": "kill-leader#1", "id": 1, "healed_before_ms": 200.0}],
+    }
+    # A fault active since after the heal tells the anomaly, not the heal.
+    during = fault_context(faults, 12 * s, 13 * s, 40 * s, 5 * s)
+    assert during.text() == "during partition#2"
+    skew = FaultSpan(4, "clock-skew", 0, None)
+    after_heal = fault_context([*faults, skew], 10_500 * MS, 10_800 * MS, 40 * s, 5 * s)
+    assert after_heal.text() == "during clock-skew#4, after kill-leader#1, healed 500 ms before"
+    both = fault_context(faults, 21 * s, 22 * s, 40 * s, 12 * s)
+    assert both.text() == "after partition#2 and kill-leader#1, healed 1.00 s and 11.00 s before"
+    quiet = fault_context(faults, 26 * s, 27 * s, 40 * s, 5 * s)
+    assert quiet.text() == "with no fault active" and quiet.fields()["after_faults"] == []
+    assert fault_context(faults, 35 * s, 36 * s, 40 * s, 5 * s).text() == "during pause#3"
 
 
 def test_free_stretches_fill_the_gaps_between_busy_intervals() -> None:

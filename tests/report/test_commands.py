@@ -35,3 +35,16 @@ def test_nightly_exit_status_follows_the_cells(
     result = CliRunner().invoke(cli, ["nightly", str(matrix), "--store", str(store)])
     assert result.exit_code == 1, result.output
     assert "nightly matrix" in result.output
+
+
+def test_check_leads_with_the_headline_figures_and_shows_every_metric_on_request(
+    bad_run: Path,
+) -> None:
+    plain = CliRunner().invoke(cli, ["check", str(bad_run)], env={"COLUMNS": "250"})
+    assert plain.exit_code in (0, 1), plain.output
+    assert "longest overlap" in plain.output and "failover p99" in plain.output
+    assert "max_overlap_ms" not in plain.output
+    every = CliRunner().invoke(cli, ["check", str(bad_run), "--all-metrics"])
+    assert every.exit_code == plain.exit_code, every.output
+    assert "split-brain metrics:" in every.output
+    assert '"max_overlap_ms"' in every.output and '"sampling_interval_ms"' in every.output

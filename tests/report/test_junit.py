@@ -22,6 +22,12 @@ def test_invalid_checkers_are_failures_listing_anomalies(bad_run: Path) -> None:
     assert set(found) == {"split-brain", "stalled-election", "stats"}
     failure = found["split-brain"].find("failure")
     assert failure is not None and "nodes=n1,n3" in (failure.text or "")
+    # The headline figures lead the message and are the case's output.
+    assert "(longest overlap " in failure.get("message", "")
+    out = found["split-brain"].find("system-out")
+    assert out is not None and (out.text or "").startswith("longest overlap ")
+    stalled = found["stalled-election"].find("system-out")
+    assert stalled is not None and "failover p99" in (stalled.text or "")
     assert found["stats"].find("failure") is None
     props = {p.get("name"): p.get("value") for p in root.iter("property")}
     assert props["seed"] == "3" and props["command"].startswith("chaoskit run")

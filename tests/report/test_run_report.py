@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -91,3 +92,25 @@ def test_large_run_stays_under_budget_and_keeps_every_anomaly(store: Path) -> No
     page = path.read_text()
     assert "100000 completed ops" in page and "drawn" in page
     assert page.count('class="anomaly-kind"') == 2
+
+
+def test_checker_table_leads_with_headline_figures_and_keeps_every_metric(
+    bad_run: Path,
+) -> None:
+    page = write_run_report(bad_run).read_text()
+    start = page.index('id="checker-table"')
+    table = page[start : page.index("</table>", start)]
+    assert "longest overlap: <b>" in table and "failover p99: <b>" in table
+    assert table.count("<details><summary>") == 3  # one per checker
+    assert "sampling_interval_ms: " in table  # inside the details, one click away
+
+
+def test_the_anomaly_table_names_a_fault_healed_just_before(bad_run: Path) -> None:
+    results_path = bad_run / "results.json"
+    results = json.loads(results_path.read_text())
+    anomaly = results["checkers"]["split-brain"]["anomalies"][0]
+    anomaly["faults"] = []
+    anomaly["after_faults"] = [{"fault": "kill-leader#1", "id": 1, "healed_before_ms": 212.0}]
+    results_path.write_text(json.dumps(results))
+    page = write_run_report(bad_run).read_text()
+    assert "after kill-leader#1 (healed 212 ms before)" in page

@@ -320,6 +320,7 @@ def _write_results(run_dir: Path, spec: SyntheticSpec, sim: _Sim, history: list[
             "metrics": {
                 "sampling_interval_ms": sampling,
                 "claims": len(sim.terms) + len(sim.stale),
+                "max_overlap_ms": max(((a["end"] - a["start"]) / MS for a in split), default=0.0),
             },
         },
         "stalled-election": {
