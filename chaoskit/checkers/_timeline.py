@@ -104,31 +104,33 @@ def load_timeline(run: RunData) -> Timeline:
 
 
 def samples_of(observations: Iterable[Record]) -> list[Sample]:
-    """Observations as ``Sample`` tuples sorted by controller time (stable for ties).
+    """Observations as ``Sample`` tuples sorted by controller time (stable for ties)."""
+    out = [sample_of(rec) for rec in observations]
+    out.sort(key=_by_time)
+    return out
+
+
+def sample_of(rec: Record) -> Sample:
+    """One observation as a ``Sample`` (the live checks read them one at a time).
 
     The hot loop of every leader check (200k records for a long run): fields already of
     the right type are taken as they are, and only odd ones go through conversion.
     """
-    out: list[Sample] = []
-    append = out.append
-    for rec in observations:
-        t = rec.get("time")
-        node = rec.get("node")
-        term = rec.get("term")
-        latency = rec.get("latency") or 0
-        if type(t) is not int:
-            t = record_time(rec, "observation")
-        if type(node) is not str:
-            if node is None:
-                raise HistoryFormatError(f"an observation names no node: {rec!r}")
-            node = str(node)
-        if term is not None and type(term) is not int:
-            term = int(term)
-        if type(latency) is not int:
-            latency = int(latency)
-        append(Sample(t, node, rec.get("role") or "down", term, rec.get("leader"), latency))
-    out.sort(key=_by_time)
-    return out
+    t = rec.get("time")
+    node = rec.get("node")
+    term = rec.get("term")
+    latency = rec.get("latency") or 0
+    if type(t) is not int:
+        t = record_time(rec, "observation")
+    if type(node) is not str:
+        if node is None:
+            raise HistoryFormatError(f"an observation names no node: {rec!r}")
+        node = str(node)
+    if term is not None and type(term) is not int:
+        term = int(term)
+    if type(latency) is not int:
+        latency = int(latency)
+    return Sample(t, node, rec.get("role") or "down", term, rec.get("leader"), latency)
 
 
 def _by_time(s: Sample) -> int:
@@ -183,31 +185,51 @@ def node_ids(
 
 def find_claims(samples: Iterable[Sample]) -> list[Claim]:
     """Every leadership claim, sorted by start (see the module docstring for the rules)."""
-    by_term: dict[tuple[str, int], Claim] = {}
-    runs: list[Claim] = []
-    open_run: dict[str, Claim] = {}
+    builder = ClaimBuilder()
     for s in samples:
+        builder.add(s)
+    return builder.claims()
+
+
+class ClaimBuilder:
+    """Claims built one sample at a time, in time order: ``find_claims`` feeds it a
+    whole run, the live checks (``checkers/live``) each sample as it is written, so
+    both read leadership by the same rules."""
+
+    def __init__(self) -> None:
+        self._by_term: dict[tuple[str, int], Claim] = {}
+        self._open_run: dict[str, Claim] = {}
+        #: Every claim in the order it was opened (by start, as samples come in order).
+        self.opened: list[Claim] = []
+
+    def add(self, s: Sample) -> Claim | None:
+        """Take one sample; return the claim it opened or extended (None: no claim)."""
         leads = s.role == "leader"
+        claim: Claim | None = None
         if leads and s.term is not None:
-            claim = by_term.get((s.node, s.term))
+            claim = self._by_term.get((s.node, s.term))
             if claim is None:
-                by_term[(s.node, s.term)] = Claim(s.node, s.term, s.time, s.time)
+                claim = self._by_term[(s.node, s.term)] = Claim(s.node, s.term, s.time, s.time)
+                self.opened.append(claim)
             else:
                 claim.end = s.time
                 claim.samples += 1
-        current = open_run.get(s.node)
+        current = self._open_run.get(s.node)
         if leads and s.term is None:
             if current is None:
-                open_run[s.node] = current = Claim(s.node, None, s.time, s.time)
-                runs.append(current)
+                self._open_run[s.node] = current = Claim(s.node, None, s.time, s.time)
+                self.opened.append(current)
             else:
                 current.end = s.time
                 current.samples += 1
+            claim = current
         elif current is not None:
-            del open_run[s.node]
-    claims = [*by_term.values(), *runs]
-    claims.sort(key=lambda c: (c.start, c.node))
-    return claims
+            del self._open_run[s.node]
+        return claim
+
+    def claims(self) -> list[Claim]:
+        """Every claim so far, sorted by start (then node)."""
+        return sorted(self.opened, key=lambda c: (c.start, c.node))
 
 
 def sampling_intervals(samples: Iterable[Sample]) -> dict[str, Any]:

@@ -29,7 +29,10 @@ class LostWritesChecker:
 
     def check(self, run: RunData) -> CheckResult:
         """Compare the adds of ``run.history`` with its last ok ``read-set``."""
-        adds = _adds(run.history)
+        ledger = AddLedger()
+        for rec in run.history:
+            ledger.add(rec)
+        adds = ledger.status
         final = _final_read(run.history)
         metrics: dict[str, Any] = {
             "acknowledged": sum(1 for s in adds.values() if s == "ok"),
@@ -42,41 +45,58 @@ class LostWritesChecker:
                 error="no ok final read-set in the history: cannot tell what survived",
             )
         record, seen = final
-        lost = [e for e, status in adds.items() if status == "ok" and e not in seen]
-        unexpected = [e for e in seen if adds.get(e) in (None, "fail")]
-        metrics |= {"final_read": len(seen), "lost": len(lost), "unexpected": len(unexpected)}
-        anomalies = [_anomaly("lost-write", e, record, adds) for e in lost]
-        anomalies += [_anomaly("unexpected-element", e, record, adds) for e in unexpected]
+        anomalies = compare(adds, record, seen)
+        lost = sum(1 for a in anomalies if a["kind"] == "lost-write")
+        metrics |= {"final_read": len(seen), "lost": lost, "unexpected": len(anomalies) - lost}
         return CheckResult(valid=not anomalies, anomalies=anomalies, metrics=metrics)
 
 
-def _adds(history: list[Record]) -> dict[Any, str]:
-    """Element -> the best outcome any add of it got (ok > info > fail > invoked)."""
-    rank = {"invoke": 0, "fail": 1, "info": 2, "ok": 3}
-    pending: dict[Any, Any] = {}
-    status: dict[Any, str] = {}
-    for rec in history:
+class AddLedger:
+    """Element -> the best outcome any add of it got (ok > info > fail > invoked), one
+    history record at a time (offline and live)."""
+
+    RANK = {"invoke": 0, "fail": 1, "info": 2, "ok": 3}
+
+    def __init__(self) -> None:
+        self._pending: dict[Any, Any] = {}
+        self.status: dict[Any, str] = {}
+
+    def add(self, rec: Record) -> None:
         if rec.get("f") != "add":
-            continue
+            return
         kind = rec.get("type")
         proc = rec.get("process")
         if kind == "invoke":
             element = freeze(rec.get("value"))
-            pending[proc] = element
-            status.setdefault(element, "invoke")
-        elif proc in pending and kind in rank:
-            element = pending.pop(proc)
-            if rank[kind] > rank[status[element]]:
-                status[element] = kind
-    return status
+            self._pending[proc] = element
+            self.status.setdefault(element, "invoke")
+        elif proc in self._pending and kind in self.RANK:
+            element = self._pending.pop(proc)
+            if self.RANK[kind] > self.RANK[self.status[element]]:
+                self.status[element] = kind
+
+
+def read_set(rec: Record) -> set[Any] | None:
+    """The elements of an ok ``read-set`` record (None for any other record)."""
+    if rec.get("f") != "read-set" or rec.get("type") != "ok":
+        return None
+    value = rec.get("value")
+    return {freeze(v) for v in (value if isinstance(value, list) else [])}
+
+
+def compare(adds: dict[Any, str], final: Record, seen: set[Any]) -> list[dict[str, Any]]:
+    """The lost and unexpected elements of the final read ``final`` (elements ``seen``)."""
+    lost = [e for e, status in adds.items() if status == "ok" and e not in seen]
+    unexpected = [e for e in seen if adds.get(e) in (None, "fail")]
+    anomalies = [_anomaly("lost-write", e, final, adds) for e in lost]
+    return anomalies + [_anomaly("unexpected-element", e, final, adds) for e in unexpected]
 
 
 def _final_read(history: list[Record]) -> tuple[Record, set[Any]] | None:
     for rec in reversed(history):
-        if rec.get("f") == "read-set" and rec.get("type") == "ok":
-            value = rec.get("value")
-            elements = value if isinstance(value, list) else []
-            return rec, {freeze(v) for v in elements}
+        seen = read_set(rec)
+        if seen is not None:
+            return rec, seen
     return None
 
 

@@ -56,6 +56,7 @@ from chaoskit.checkers._faults import (
     free_stretches,
     segments,
 )
+from chaoskit.checkers._per_term import election_safety, term_regressions
 from chaoskit.checkers._timeline import (
     MAX_LISTED,
     Claim,
@@ -110,10 +111,31 @@ def find_overlaps(claims: Sequence[Claim]) -> list[Overlap]:
     for claim in claims:
         active = [a for a in active if a.end >= claim.start]
         for other in active:
-            if other.node != claim.node:
-                out.append(Overlap(other, claim, claim.start, min(other.end, claim.end)))
+            found = overlap(other, claim)
+            if found is not None:
+                out.append(found)
         active.append(claim)
     return out
+
+
+def overlap(first: Claim, second: Claim) -> Overlap | None:
+    """The overlap of two claims by different nodes (``first`` started no later), if any:
+    the one rule the offline sweep and the live check share."""
+    start, end = max(first.start, second.start), min(first.end, second.end)
+    if first.node == second.node or start > end:
+        return None
+    return Overlap(first, second, start, end)
+
+
+def pair_key(o: Overlap) -> frozenset[tuple[str, int | None]]:
+    """The two (node, term) of an overlap, in either order."""
+    return frozenset({(o.a.node, o.a.term), (o.b.node, o.b.term)})
+
+
+def reported(o: Overlap, policy: str) -> bool:
+    """Whether an overlap is an anomaly: same term or no term always, a stale leader
+    overlapping its successor only under ``strict``."""
+    return o.same_term is not False or policy == "strict"
 
 
 class SplitBrainChecker:
@@ -132,13 +154,11 @@ class SplitBrainChecker:
         overlaps = find_overlaps(claims)
         anomalies: list[dict[str, Any]] = []
         for same_term in (True, None, False):
-            if same_term is False and tl.policy != "strict":
-                continue
-            chosen = [o for o in overlaps if o.same_term is same_term]
-            anomalies += [_episode(tl, group) for group in merge(chosen)]
+            chosen = [o for o in overlaps if o.same_term is same_term and reported(o, tl.policy)]
+            anomalies += [episode(tl, group) for group in merge(chosen)]
         anomalies += stale_leaders(tl, claims)
         if tl.policy == "per-term":
-            anomalies += election_safety(tl, claims, overlaps)
+            anomalies += election_safety(tl, claims, {pair_key(o) for o in overlaps})
             anomalies += term_regressions(tl)
         anomalies.sort(key=lambda a: (a["start"], a["kind"]))
         cross = [o for o in overlaps if o.same_term is False]
@@ -189,7 +209,7 @@ def _union_length(intervals: Sequence[tuple[int, int]]) -> int:
     return total
 
 
-def _episode(tl: Timeline, group: Sequence[Overlap]) -> dict[str, Any]:
+def episode(tl: Timeline, group: Sequence[Overlap]) -> dict[str, Any]:
     """One ``split-brain`` anomaly for a merged group of overlapping pairs."""
     start = min(o.start for o in group)
     end = max(o.end for o in group)
@@ -310,81 +330,6 @@ def stale_leaders(tl: Timeline, claims: Sequence[Claim]) -> list[dict[str, Any]]
                     f"{claim.node} (term {claim.term}) still claimed leadership "
                     f"{human(end - start)} after {after} (deadline {tl.deadline_s:g} s; "
                     f"{newer.node} led term {newer.term}) {describe_faults(faults)}"
-                ),
-            }
-        )
-    return out
-
-
-def election_safety(
-    tl: Timeline, claims: Sequence[Claim], overlaps: Sequence[Overlap]
-) -> list[dict[str, Any]]:
-    """Two nodes leading the same term at different times (overlapping ones are above)."""
-    overlapping = {frozenset({(o.a.node, o.a.term), (o.b.node, o.b.term)}) for o in overlaps}
-    by_term: dict[int, list[Claim]] = {}
-    for c in claims:
-        if c.term is not None:
-            by_term.setdefault(c.term, []).append(c)
-    out: list[dict[str, Any]] = []
-    for term, group in sorted(by_term.items()):
-        for i, first in enumerate(group):
-            for second in group[i + 1 :]:
-                key = frozenset({(first.node, term), (second.node, term)})
-                if first.node == second.node or key in overlapping:
-                    continue
-                start, end = min(first.start, second.start), max(first.end, second.end)
-                faults = faults_during(tl.faults, start, end, tl.end)
-                out.append(
-                    {
-                        "kind": "election-safety",
-                        "same_term": True,
-                        "nodes": sorted({first.node, second.node}),
-                        "terms": [term],
-                        "start": start,
-                        "end": end,
-                        "duration_ms": 0.0,
-                        "claims": [first.to_json(), second.to_json()],
-                        **fault_fields(faults),
-                        "message": (
-                            f"{first.node} and {second.node} both led term {term}, at different "
-                            f"times: two leaders in one term {describe_faults(faults)}"
-                        ),
-                    }
-                )
-    return out
-
-
-def term_regressions(tl: Timeline) -> list[dict[str, Any]]:
-    """``term-regression`` anomalies: a node answering with a lower term than it had.
-
-    A term only grows in Raft (section 5.1) and is persisted with the vote; a node
-    that comes back with a lower one lost both, and may grant a second vote in a term
-    it already voted in. One anomaly per drop, from the last answer with the higher term
-    to the first with the lower one.
-    """
-    last: dict[str, tuple[int, int]] = {}
-    out: list[dict[str, Any]] = []
-    for s in tl.samples:
-        if s.term is None or s.role == "down":
-            continue
-        before = last.get(s.node)
-        last[s.node] = (s.term, s.time)
-        if before is None or s.term >= before[0]:
-            continue
-        faults = faults_during(tl.faults, before[1], s.time, tl.end)
-        out.append(
-            {
-                "kind": "term-regression",
-                "same_term": None,
-                "nodes": [s.node],
-                "terms": [before[0], s.term],
-                "start": before[1],
-                "end": s.time,
-                "duration_ms": 0.0,
-                **fault_fields(faults),
-                "message": (
-                    f"{s.node} went back from term {before[0]} to term {s.term}: it lost the "
-                    f"term it voted in and can vote twice in one term {describe_faults(faults)}"
                 ),
             }
         )

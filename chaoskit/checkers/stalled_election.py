@@ -37,7 +37,7 @@ Rules (docs/architecture.md, "What the leader checks mean"):
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,14 +85,28 @@ def cluster_up_at(samples: Sequence[Sample], nodes: Sequence[str]) -> int | None
     The observer starts with the nodes, so its first answers are often connection
     errors from processes still loading; an election cannot start before the nodes do.
     """
-    need = len(nodes) // 2 + 1
-    answered: set[str] = set()
+    watch = MajorityAnswered(nodes)
     for s in samples:
-        if s.role != "down" and s.node not in answered:
-            answered.add(s.node)
-            if len(answered) >= need:
-                return s.time
+        if watch.add(s) is not None:
+            return watch.up_at
     return None
+
+
+class MajorityAnswered:
+    """``cluster_up_at`` one sample at a time (offline and live)."""
+
+    def __init__(self, nodes: Sequence[str]) -> None:
+        self.need = len(nodes) // 2 + 1
+        self.answered: set[str] = set()
+        self.up_at: int | None = None
+
+    def add(self, s: Sample) -> int | None:
+        """The time the majority first answered, once it has."""
+        if self.up_at is None and s.role != "down" and s.node not in self.answered:
+            self.answered.add(s.node)
+            if len(self.answered) >= self.need:
+                self.up_at = s.time
+        return self.up_at
 
 
 def until_answered(tl: Timeline) -> list[FaultSpan]:
@@ -105,16 +119,28 @@ def until_answered(tl: Timeline) -> list[FaultSpan]:
     for s in tl.samples:
         if s.role != "down":
             answers.setdefault(s.node, []).append(s.time)
-    out = list(tl.faults)
-    for f in tl.faults:
+
+    def back(node: str, since: int) -> int | None:
+        times = answers.get(node, [])
+        i = bisect.bisect_left(times, since)
+        return times[i] if i < len(times) else None
+
+    return down_until_answered(tl.faults, back)
+
+
+def down_until_answered(
+    faults: Sequence[FaultSpan], back: Callable[[str, int], int | None]
+) -> list[FaultSpan]:
+    """``until_answered`` given ``back(node, t)``: the node's first answer at or after
+    ``t`` (None: none yet), from the whole run offline or from what came so far live."""
+    out = list(faults)
+    for f in faults:
         if f.stop is None:
             continue
         for node in sorted(f.down):
-            times = answers.get(node, [])
-            i = bisect.bisect_left(times, f.stop)
-            back = times[i] if i < len(times) else None
-            if back is None or back > f.stop:
-                out.append(FaultSpan(f.id, f.fault, f.stop, back, frozenset({node})))
+            answer = back(node, f.stop)
+            if answer is None or answer > f.stop:
+                out.append(FaultSpan(f.id, f.fault, f.stop, answer, frozenset({node})))
     return sorted(out, key=lambda f: f.start)
 
 
@@ -122,30 +148,42 @@ def leaderless_windows(samples: Sequence[Sample], horizon: int) -> list[Window]:
     """Windows in which no node's latest answer was "leader", up to ``horizon``."""
     if not samples:
         return []
-    leading: dict[str, bool] = {}
-    count = 0
-    windows: list[Window] = []
-    current: Window | None = Window(samples[0].time, initial=True)
+    tracker = LeaderlessTracker(samples[0].time)
     for s in samples:
         if s.time > horizon:
             break
-        now = s.role == "leader"
-        if now != leading.get(s.node, False):
-            leading[s.node] = now
-            count += 1 if now else -1
-            if now and count == 1 and current is not None:
-                current.end = s.time
-                windows.append(current)
-                current = None
-            elif not now and count == 0:
-                current = Window(s.time)
-        if current is not None and s.term is not None:
-            current.terms.add(s.term)
+        tracker.add(s)
+    current = tracker.current
     if current is not None:
         current.end = max(current.start, min(horizon, samples[-1].time))
         current.open = True
-        windows.append(current)
-    return windows
+        tracker.windows.append(current)
+    return tracker.windows
+
+
+class LeaderlessTracker:
+    """Leaderless windows one sample at a time: ``current`` is the open one (None while
+    some node's latest answer says it leads), ``windows`` the closed ones."""
+
+    def __init__(self, first: int) -> None:
+        self._leading: dict[str, bool] = {}
+        self._count = 0
+        self.windows: list[Window] = []
+        self.current: Window | None = Window(first, initial=True)
+
+    def add(self, s: Sample) -> None:
+        now = s.role == "leader"
+        if now != self._leading.get(s.node, False):
+            self._leading[s.node] = now
+            self._count += 1 if now else -1
+            if now and self._count == 1 and self.current is not None:
+                self.current.end = s.time
+                self.windows.append(self.current)
+                self.current = None
+            elif not now and self._count == 0:
+                self.current = Window(s.time)
+        if self.current is not None and s.term is not None:
+            self.current.terms.add(s.term)
 
 
 def healthy_stretches(
@@ -307,7 +345,7 @@ class StalledElectionChecker:
                 w.counted_from = w.end if up_at is None else up_at
         starts = [seg.start for seg in segs]
         stretches = {id(w): healthy_stretches(w, segs, starts) for w in windows}
-        anomalies = [a for w in windows for a in _overruns(tl, w, stretches[id(w)])]
+        anomalies = [a for w in windows for a in overruns(tl, w, stretches[id(w)])]
         events = failovers(tl, conn, horizon)
         first = next((w for w in windows if w.initial and not w.open), None)
         later = [ms(w.end - w.start) for w in windows if not w.initial]
@@ -337,7 +375,7 @@ class StalledElectionChecker:
         )
 
 
-def _overruns(
+def overruns(
     tl: Timeline, window: Window, stretches: Sequence[tuple[int, int, set[str]]]
 ) -> list[dict[str, Any]]:
     """A ``stalled-election`` anomaly per healthy stretch of ``window`` past the deadline."""

@@ -43,6 +43,8 @@ class Observer:
         self.timeout = timeout
         self.latest: dict[str, Record] = {}
         self.samples = 0
+        #: When some node first said it leads (run clock, ns): the end of start-up.
+        self.first_leader: int | None = None
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._http = node_client(timeout=timeout, limit=4 * len(self.nodes) + 4)
@@ -106,6 +108,8 @@ class Observer:
                 "latency": now - sent,
                 "error": type(exc).__name__,
             }
+        if self.first_leader is None and rec["role"] == "leader":
+            self.first_leader = rec["time"]
         self.writer.write(rec)
         self.latest[node.id] = rec
         self.samples += 1

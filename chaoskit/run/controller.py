@@ -36,6 +36,7 @@ from chaoskit.run.record import RunRecord, log_to_run, stop_logging
 from chaoskit.run.result import RunResult
 from chaoskit.run.schedule import Step, build_schedule, schedule_rng
 from chaoskit.run.settings import repeat_command
+from chaoskit.run.timings import TIMINGS, Timings
 from chaoskit.store.rundir import LOGS, RESULTS, create_run_dir, load_run, write_json
 from chaoskit.store.streams import JsonlWriter, RunClock
 
@@ -48,6 +49,7 @@ class Controller:
     """Carries out one planned run; ``await execute()`` returns its ``RunResult``."""
 
     def __init__(self, plan: RunPlan) -> None:
+        self.timings = Timings()
         self.plan = plan
         self.config = plan.config
         self.seed = int(self.config.seed or 0)
@@ -137,6 +139,7 @@ class Controller:
             run_clock=self.clock,
             watch=self.watch,
             nodes_known=self._nodes_known,
+            timings=self.timings,
         )
         try:
             await launch(self.cluster, context)
@@ -155,6 +158,7 @@ class Controller:
 
     async def finish(self, *, interrupted: bool = False, error: str | None = None) -> RunResult:
         """Final phase (unless cut short), teardown, checkers, results and reports."""
+        self.timings.mark("main_end")
         try:
             if not interrupted and error is None:
                 await self._final_phase()
@@ -166,12 +170,15 @@ class Controller:
         finally:
             await self._teardown()
         self._write_config(finished=not interrupted and error is None)
-        results = run_checkers(load_run(self.run_dir), self.plan.checkers)
+        with self.timings.step("check"):
+            results = run_checkers(load_run(self.run_dir), self.plan.checkers)
         if error:
             results["error"] = error
         write_json(self.run_dir / RESULTS, results)
-        for warning in self.record.write_reports():
-            self.progress.warn(warning)
+        with self.timings.step("reports"):
+            for warning in self.record.write_reports():
+                self.progress.warn(warning)
+        self._write_timings()
         return RunResult(
             self.run_dir,
             results,
@@ -199,6 +206,7 @@ class Controller:
         steps = self._schedule()
         write_json(self.run_dir / "schedule.json", [s.to_json() for s in steps])
         self.start_load()
+        self.timings.mark("main_start")
         self.progress.start(self._snapshot)
         try:
             await self._run_schedule(steps)
@@ -284,14 +292,18 @@ class Controller:
     async def _final_phase(self) -> None:
         """Heal everything, wait for a leader, run the final reads."""
         self.phase = "final"
-        await self.faults.heal_everything(self.progress.warn)
+        with self.timings.step("final.heal"):
+            await self.faults.heal_everything(self.progress.warn)
         for writer in (self.history, self.observations, self.nemesis_log):
             writer.sync()
         wait = max(5.0, 3 * self.plan.election_deadline)
-        await self._wait_for_leader(wait)
-        if self.clients is not None:
-            await self.clients.final(timeout=wait)
-        await asyncio.sleep(SETTLE_S)
+        with self.timings.step("final.leader"):
+            await self._wait_for_leader(wait)
+        with self.timings.step("final.reads"):
+            if self.clients is not None:
+                await self.clients.final(timeout=wait)
+        with self.timings.step("final.settle"):
+            await asyncio.sleep(SETTLE_S)
 
     async def _wait_for_leader(self, timeout: float) -> None:
         observer = self.cluster.observer
@@ -308,10 +320,10 @@ class Controller:
         rest from running; if healing or closing the network failed, the run stays in
         the registry of active runs for ``chaoskit cleanup``.
         """
-        step = TEARDOWN_STEP_S
-        with contextlib.suppress(Exception):
+        step, timed = TEARDOWN_STEP_S, self.timings.step
+        with timed("teardown.clients"), contextlib.suppress(Exception):
             await asyncio.wait_for(self.stop_load(), step)
-        with contextlib.suppress(Exception):
+        with timed("teardown.heal"), contextlib.suppress(Exception):
             await asyncio.wait_for(self.faults.heal_everything(self.progress.warn), 2 * step)
         network = self.cluster.network
         healed = network is None or not network.faulty_links()
@@ -320,10 +332,10 @@ class Controller:
                 await self.clients.http.aclose()
         with contextlib.suppress(Exception):
             await self.plan.target.aclose()
-        with contextlib.suppress(Exception):
+        with timed("teardown.audit"), contextlib.suppress(Exception):
             await asyncio.wait_for(self._audit(), step)
         self.watch.close()
-        closed = await self.cluster.close(step)
+        closed = await self.cluster.close(step, self.timings)
         self.end_time = self.clock.now()
         for writer in (self.history, self.observations, self.nemesis_log):
             writer.close()
@@ -342,6 +354,13 @@ class Controller:
         warning = self.record.register(self.cluster)
         if warning:
             self.progress.warn(warning)
+
+    def _write_timings(self) -> None:
+        observer = self.cluster.observer
+        if observer is not None and observer.first_leader is not None:
+            self.timings.marks["first_leader"] = round(observer.first_leader / 1e9, 4)
+        self.timings.mark("done")
+        write_json(self.run_dir / TIMINGS, self.timings.to_json())
 
     def _write_config(self, *, finished: bool) -> None:
         self.record.write_config(self.cluster, finished=finished, end_time=self.end_time)

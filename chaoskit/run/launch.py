@@ -31,6 +31,7 @@ from chaoskit.observe.observer import Observer
 from chaoskit.proxy import ProxyClient, ProxyServer
 from chaoskit.proxy._watch import FaultApiWatch
 from chaoskit.run.plan import RunPlan
+from chaoskit.run.timings import Timings
 from chaoskit.runtimes.local import LocalRuntime
 from chaoskit.runtimes.ports import PortLease, lease_ports
 from chaoskit.store.rundir import LOGS
@@ -55,29 +56,32 @@ class Cluster:
     #: A compose file's proxies: adopted for the run, reset afterwards, never deleted.
     adopted_proxies: list[str] = field(default_factory=list)
 
-    async def close(self, step_s: float) -> bool:
+    async def close(self, step_s: float, timings: Timings | None = None) -> bool:
         """Stop observing, stop every node, remove the network and the proxy, free the
         ports and the clock files; each step bounded by ``step_s`` (twice that for the
         nodes and the network). False when the network could not be closed: some of
         its faults or proxies may remain (the run then stays in the registry)."""
+        timings = timings or Timings()
         closed = True
         if self.observer is not None:
-            with contextlib.suppress(Exception):
+            with timings.step("teardown.observer"), contextlib.suppress(Exception):
                 await asyncio.wait_for(self.observer.stop(), step_s)
         if self.runtime is not None:
-            with contextlib.suppress(Exception):
+            with timings.step("teardown.nodes"), contextlib.suppress(Exception):
                 await asyncio.wait_for(self.runtime.close(), 2 * step_s)
         if self.network is not None:
-            try:
-                await asyncio.wait_for(self.network.close(), 2 * step_s)
-            except Exception:  # noqa: BLE001 - reported to the caller
-                closed = False
-        if self.proxy is not None:
-            with contextlib.suppress(Exception):
-                await self.proxy.aclose()
-        if self.proxy_server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.proxy_server.close(), step_s)
+            with timings.step("teardown.network"):
+                try:
+                    await asyncio.wait_for(self.network.close(), 2 * step_s)
+                except Exception:  # noqa: BLE001 - reported to the caller
+                    closed = False
+        with timings.step("teardown.proxy"):
+            if self.proxy is not None:
+                with contextlib.suppress(Exception):
+                    await self.proxy.aclose()
+            if self.proxy_server is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.proxy_server.close(), step_s)
         if self.ports is not None:
             self.ports.release()
         if self.clock is not None:
@@ -101,6 +105,8 @@ class LaunchContext:
     #: Called once the nodes' addresses are known, before any node starts (the
     #: controller records config.json and the registry entry then).
     nodes_known: Callable[[], None]
+    #: Where the start-up steps' durations go (timings.json).
+    timings: Timings = field(default_factory=Timings)
 
 
 async def launch(cluster: Cluster, ctx: LaunchContext) -> None:
@@ -115,7 +121,8 @@ async def launch(cluster: Cluster, ctx: LaunchContext) -> None:
     else:
         await _start_processes(cluster, ctx, ids)
     cluster.observer = Observer(ctx.plan.target, cluster.nodes, ctx.observations, ctx.run_clock)
-    await wait_ready(cluster, ctx.run_dir)
+    with ctx.timings.step("launch.ready"):
+        await wait_ready(cluster, ctx.run_dir)
     cluster.observer.start()
 
 
@@ -126,7 +133,8 @@ async def _start_processes(cluster: Cluster, ctx: LaunchContext, ids: list[str])
     # per pair each; a separate peer port (etcd) one more port per node.
     kinds = target.peer_ports
     separate = int(target.separate_peer_port and not kinds)
-    cluster.ports = lease_ports(len(ids) * (1 + len(kinds) + separate))
+    with ctx.timings.step("launch.ports"):
+        cluster.ports = lease_ports(len(ids) * (1 + len(kinds) + separate))
     ports = cluster.ports.ports
     named = {
         nid: {k: ports[len(ids) * (1 + j) + i] for j, k in enumerate(kinds)}
@@ -145,19 +153,22 @@ async def _start_processes(cluster: Cluster, ctx: LaunchContext, ids: list[str])
     ]
     for node in cluster.nodes:
         node.data_dir.mkdir(parents=True, exist_ok=True)
-    network = await _embedded_or_given_proxy(cluster, ctx)
-    peers: dict[str, Any] = (
-        await network.setup_named(cluster.nodes, named)
-        if kinds
-        else await network.setup(cluster.nodes)
-    )
+    with ctx.timings.step("launch.proxy_start"):
+        network = await _embedded_or_given_proxy(cluster, ctx)
+    with ctx.timings.step("launch.proxy_links"):
+        peers: dict[str, Any] = (
+            await network.setup_named(cluster.nodes, named)
+            if kinds
+            else await network.setup(cluster.nodes)
+        )
     cluster.clock = _clock_if_needed(ctx, ids)
     env = cluster.clock.env_for if cluster.clock is not None else None
     runtime = LocalRuntime(ctx.run_id, ctx.run_dir / LOGS, extra_env=env)
     cluster.runtime = runtime
     ctx.nodes_known()
-    for node in cluster.nodes:
-        await runtime.launch(node, target.launch(node, peers[node.id]))
+    with ctx.timings.step("launch.spawn"):
+        for node in cluster.nodes:
+            await runtime.launch(node, target.launch(node, peers[node.id]))
 
 
 async def _embedded_or_given_proxy(cluster: Cluster, ctx: LaunchContext) -> ProxyNetwork:
