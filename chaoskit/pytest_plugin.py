@@ -136,9 +136,26 @@ def chaos_run(request: pytest.FixtureRequest) -> RunResult:
         )
     args, kwargs = _marker(request)
     config = build_config(args, kwargs, request.config, request.node.nodeid)
-    result = run(config)
+    result = run(config, on_anomaly=_live_reporter(request))
     _record(request, result)
     return result
+
+
+def _live_reporter(request: pytest.FixtureRequest) -> Any:
+    """Each anomaly the live checks find, on pytest's terminal while the test runs
+    (output capture does not hold it back: it is written by the terminal reporter)."""
+    from chaoskit.run.live import line
+
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return None
+    nodeid = request.node.nodeid
+
+    def show(anomaly: dict[str, Any]) -> None:
+        reporter.ensure_newline()
+        reporter.write_line(f"chaoskit: {nodeid}: anomaly {line(anomaly)}", red=True)
+
+    return show
 
 
 @pytest.fixture

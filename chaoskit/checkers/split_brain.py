@@ -209,8 +209,9 @@ def _union_length(intervals: Sequence[tuple[int, int]]) -> int:
     return total
 
 
-def episode(tl: Timeline, group: Sequence[Overlap]) -> dict[str, Any]:
-    """One ``split-brain`` anomaly for a merged group of overlapping pairs."""
+def episode(tl: Timeline, group: Sequence[Overlap], *, live: bool = False) -> dict[str, Any]:
+    """One ``split-brain`` anomaly for a merged group of overlapping pairs (``live``: as
+    the live check reports it, the moment the overlap shows, before it has a length)."""
     start = min(o.start for o in group)
     end = max(o.end for o in group)
     involved = {(c.node, c.term, c.start): c for o in group for c in (o.a, o.b)}
@@ -223,6 +224,8 @@ def episode(tl: Timeline, group: Sequence[Overlap]) -> dict[str, Any]:
         terms_of.setdefault(c.node, []).append(c.term)
     who = _join([_who(node, terms) for node, terms in terms_of.items()])
     verb = "both led" if len(nodes) == 2 else "led at once"
+    if live:
+        verb = "both lead" if len(nodes) == 2 else "lead at once"
     return {
         "kind": "split-brain",
         "same_term": group[0].same_term,
@@ -234,7 +237,8 @@ def episode(tl: Timeline, group: Sequence[Overlap]) -> dict[str, Any]:
         "pairs": len(group),
         "claims": [c.to_json() for c in claims[:MAX_LISTED]],
         **fault_fields(faults),
-        "message": f"{who} {verb} for {human(duration)} {describe_faults(faults)}",
+        "message": f"{who} {verb}{'' if live else ' for ' + human(duration)} "
+        f"{describe_faults(faults)}",
     }
 
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import random
 import time
 import uuid
 
 from chaoskit.checkers.checking import run_checkers
+from chaoskit.checkers.stats import SAMPLING_SLACK
 from chaoskit.clients.http import node_client
 from chaoskit.clients.runner import ClientRunner
 from chaoskit.core.records import HISTORY, NEMESIS, OBSERVATIONS
@@ -30,6 +32,7 @@ from chaoskit.proxy._watch import FaultApiWatch
 from chaoskit.run.config import NemesisSpec, RunConfig
 from chaoskit.run.faults import FaultBook
 from chaoskit.run.launch import Cluster, LaunchContext, launch
+from chaoskit.run.live import LiveWatch, OnAnomaly
 from chaoskit.run.plan import RunPlan, build_nemesis, plan_run
 from chaoskit.run.progress import Progress, Snapshot
 from chaoskit.run.record import RunRecord, log_to_run, stop_logging
@@ -40,7 +43,10 @@ from chaoskit.run.timings import TIMINGS, Timings
 from chaoskit.store.rundir import LOGS, RESULTS, create_run_dir, load_run, write_json
 from chaoskit.store.streams import JsonlWriter, RunClock
 
+#: Longest wait for the last observations after the final reads, and how many
+#: rounds of every node it waits for.
 SETTLE_S = 0.5
+SETTLE_ROUNDS = 3
 #: Longest wait for one teardown step (twice that for healing and stopping nodes).
 TEARDOWN_STEP_S = 30.0
 
@@ -48,7 +54,7 @@ TEARDOWN_STEP_S = 30.0
 class Controller:
     """Carries out one planned run; ``await execute()`` returns its ``RunResult``."""
 
-    def __init__(self, plan: RunPlan) -> None:
+    def __init__(self, plan: RunPlan, *, on_anomaly: OnAnomaly | None = None) -> None:
         self.timings = Timings()
         self.plan = plan
         self.config = plan.config
@@ -74,6 +80,14 @@ class Controller:
         self._client_task: asyncio.Task[None] | None = None
         self._stop_clients = asyncio.Event()
         self.progress = Progress(enabled=self.config.progress)
+        #: The live checks; ``on_anomaly`` hears of each anomaly the moment it is found.
+        self.live = LiveWatch(
+            list(plan.checkers),
+            clock=self.clock,
+            progress=self.progress,
+            fail_fast=self.config.fail_fast,
+            on_anomaly=on_anomaly,
+        )
         self._log_handler = log_to_run(self.run_dir)
         self.phase = "starting"
         self.end_time: int | None = None
@@ -150,11 +164,18 @@ class Controller:
         except BaseException:
             await self._teardown()
             raise
+        # Everything allocated so far (imports, the cluster) lives for the whole run:
+        # frozen, the full collections of the run no longer walk it, which took the
+        # observer's loop 50-350 ms at a time on a loaded machine. Undone in finish().
+        gc.freeze()
         self.phase = "running"
 
     def _nodes_known(self) -> None:
         self._write_config(finished=False)
         self._register()
+        streams = (self.observations, self.nemesis_log, self.history)
+        self.live.start(self.record.stored, streams)
+        self.record.preload_reports()  # while the nodes start, the controller waits
 
     async def finish(self, *, interrupted: bool = False, error: str | None = None) -> RunResult:
         """Final phase (unless cut short), teardown, checkers, results and reports."""
@@ -174,11 +195,13 @@ class Controller:
             results = run_checkers(load_run(self.run_dir), self.plan.checkers)
         if error:
             results["error"] = error
+        self.live.add_to(results)
         write_json(self.run_dir / RESULTS, results)
         with self.timings.step("reports"):
             for warning in self.record.write_reports():
                 self.progress.warn(warning)
         self._write_timings()
+        gc.unfreeze()
         return RunResult(
             self.run_dir,
             results,
@@ -261,16 +284,22 @@ class Controller:
         loop = asyncio.get_running_loop()
         origin = loop.time()
         for step in steps:
-            delay = origin + step.at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if await self._pause(origin + step.at - loop.time()):
+                return
             if step.action == "start":
                 await self.faults.start(step.nemesis)
             else:
                 await self.faults.stop(step.nemesis)
-        delay = origin + self.config.time_limit - loop.time()
+        await self._pause(origin + self.config.time_limit - loop.time())
+
+    async def _pause(self, delay: float) -> bool:
+        """Wait ``delay`` seconds, less when ``--fail-fast`` stops the run (then True).
+        Fault steps are never cut in half: the schedule stops between them."""
         if delay > 0:
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self.live.stop.wait()
+        return self.live.stop.is_set()
 
     def _snapshot(self) -> Snapshot | None:
         """What the live display shows now."""
@@ -278,6 +307,7 @@ class Controller:
         if observer is None:
             return None
         elapsed = self.clock.now() / 1e9
+        found = self.live.anomalies
         return Snapshot(
             title=f"{self.plan.target.name} / {self.config.nemesis_label}",
             seed=self.seed,
@@ -287,6 +317,12 @@ class Controller:
             roles=observer.roles(),
             faults=[f"{a.fault.fault}#{a.id}" for a in self.faults.active.values()],
             ops=self.clients.ops_done if self.clients is not None else 0,
+            anomalies=len(found),
+            sampling_p99_ms=observer.recent_p99_ms(),
+            sampling_goal_ms=observer.interval * 1000 * SAMPLING_SLACK,
+            last_anomaly=f"{found[-1].get('kind')} {' '.join(found[-1].get('nodes', []))}"
+            if found
+            else "",
         )
 
     async def _final_phase(self) -> None:
@@ -297,21 +333,17 @@ class Controller:
         for writer in (self.history, self.observations, self.nemesis_log):
             writer.sync()
         wait = max(5.0, 3 * self.plan.election_deadline)
+        observer = self.cluster.observer
+        assert observer is not None
         with self.timings.step("final.leader"):
-            await self._wait_for_leader(wait)
+            await observer.wait_for_leader(wait)
         with self.timings.step("final.reads"):
             if self.clients is not None:
                 await self.clients.final(timeout=wait)
+        # The run ends on what every node said after the final reads, and a leader
+        # elected at the final heal shows the streak the failover figure needs.
         with self.timings.step("final.settle"):
-            await asyncio.sleep(SETTLE_S)
-
-    async def _wait_for_leader(self, timeout: float) -> None:
-        observer = self.cluster.observer
-        assert observer is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline and observer.current_leader() is None:
-            await asyncio.sleep(0.05)
+            await observer.rounds(SETTLE_ROUNDS, SETTLE_S)
 
     async def _teardown(self) -> None:
         """Runs on every exit path: heal, stop nodes, close listeners, flush streams.
@@ -373,7 +405,7 @@ def _uncancel() -> None:
         task.uncancel()
 
 
-async def execute(config: RunConfig) -> RunResult:
-    """Plan and carry out one run."""
+async def execute(config: RunConfig, *, on_anomaly: OnAnomaly | None = None) -> RunResult:
+    """Plan and carry out one run; ``on_anomaly`` hears of each anomaly found live."""
     plan = plan_run(config.with_seed())
-    return await Controller(plan).execute()
+    return await Controller(plan, on_anomaly=on_anomaly).execute()

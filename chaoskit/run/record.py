@@ -9,12 +9,16 @@ launch found (node addresses, image).
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaoskit.observe.observer import DEFAULT_INTERVAL_S as OBSERVE_INTERVAL_S
 from chaoskit.run.launch import Cluster
 from chaoskit.run.plan import RunPlan
 from chaoskit.run.settings import config_json
@@ -59,6 +63,7 @@ class RunRecord:
                 "end_time": end_time,
                 "node_addresses": {n.id: f"{n.host}:{n.port}" for n in cluster.nodes},
                 "image": cluster.runtime.image if cluster.runtime is not None else None,
+                "observe_interval_ms": OBSERVE_INTERVAL_S * 1000,
             }
         )
         self.stored = stored
@@ -96,6 +101,16 @@ class RunRecord:
     def unregister(self) -> None:
         """Nothing of the run is left for ``chaoskit cleanup``."""
         unregister(self.run_id)
+
+    def preload_reports(self) -> None:
+        """Import the report writer (matplotlib: about a second) in a thread while the
+        nodes start, instead of after the run; a failed import shows in write_reports."""
+
+        def load() -> None:
+            with contextlib.suppress(Exception):
+                importlib.import_module("chaoskit.report")
+
+        threading.Thread(target=load, name="chaoskit-report-import", daemon=True).start()
 
     def write_reports(self) -> list[str]:
         """report.html and junit.xml; a report that fails never loses the run (the

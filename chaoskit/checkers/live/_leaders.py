@@ -104,7 +104,7 @@ class LiveSplitBrain:
                 current.append(found)
                 return
         self._episodes[kind] = [found]
-        self.emit(NAME, episode(self.run.timeline(), [found]))
+        self.emit(NAME, episode(self.run.timeline(), [found], live=True))
 
     def _opened(self, claim: Claim) -> None:
         """A new claim of a term: another node that led it must have stopped before."""
