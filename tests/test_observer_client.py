@@ -84,7 +84,7 @@ async def test_plain_gets_share_one_kept_open_connection(serve) -> None:
 
 async def test_chunked_and_closing_answers_are_read(serve) -> None:
     replies = [
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n",
+        b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{"a\r\n4\r\n":1}\r\n0\r\n\r\n',
         b"HTTP/1.1 503 Busy\r\nConnection: close\r\nContent-Length: 2\r\n\r\nno",
         ok(b"{}"),
     ]
