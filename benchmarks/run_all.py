@@ -1,7 +1,7 @@
 """Every quick benchmark, one after the other: ``python benchmarks/run_all.py``.
 
-Runs the proxy, election, linearizability and report benchmarks, then Docker start-up
-when an engine answers (``--no-docker`` skips it). The two long ones run only when
+Runs the proxy, election, linearizability, report, live-check, observer and set-up
+benchmarks, then Docker start-up when an engine answers (``--no-docker`` skips it). The two long ones run only when
 asked: ``--detection`` (about 40 minutes of chaoskit runs) and ``--endurance MINUTES``
 (one run of that length). Each benchmark prints its own figures; this script adds
 how long each took and exits non-zero if any of them failed.
@@ -18,7 +18,15 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-QUICK = ("proxy_bench.py", "raft_election.py", "linearizability.py", "report_size.py")
+QUICK = (
+    "proxy_bench.py",
+    "raft_election.py",
+    "linearizability.py",
+    "report_size.py",
+    "live_checks.py",
+    "observer.py",
+    "setup_teardown.py",
+)
 
 
 def engine_answers() -> bool:

@@ -175,7 +175,6 @@ class Controller:
         self._register()
         streams = (self.observations, self.nemesis_log, self.history)
         self.live.start(self.record.stored, streams)
-        self.record.preload_reports()  # while the nodes start, the controller waits
 
     async def finish(self, *, interrupted: bool = False, error: str | None = None) -> RunResult:
         """Final phase (unless cut short), teardown, checkers, results and reports."""

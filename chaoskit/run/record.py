@@ -9,10 +9,7 @@ launch found (node addresses, image).
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import logging
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,16 +98,6 @@ class RunRecord:
     def unregister(self) -> None:
         """Nothing of the run is left for ``chaoskit cleanup``."""
         unregister(self.run_id)
-
-    def preload_reports(self) -> None:
-        """Import the report writer (matplotlib: about a second) in a thread while the
-        nodes start, instead of after the run; a failed import shows in write_reports."""
-
-        def load() -> None:
-            with contextlib.suppress(Exception):
-                importlib.import_module("chaoskit.report")
-
-        threading.Thread(target=load, name="chaoskit-report-import", daemon=True).start()
 
     def write_reports(self) -> list[str]:
         """report.html and junit.xml; a report that fails never loses the run (the

@@ -10,7 +10,8 @@ them.
 - ``steps``: seconds per named step, in the order they ran (``launch.ports``,
   ``launch.proxy_links``, ``teardown.nodes``, ...); a step that runs twice adds up.
 - ``marks``: seconds since the controller was created at which a moment was reached
-  (``main_start``, ``first_leader``, ``main_end``, ``done``).
+  (``main_start``, ``first_leader``, ``main_end``, ``done``); ``process_start`` is
+  negative: how long the process had run before (the CLI's own start-up).
 - ``setup_s``: controller created -> main phase starts; ``teardown_s``: main phase
   ends -> results and reports written (final phase, teardown, checks, reports).
 """
@@ -18,8 +19,10 @@ them.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 TIMINGS = "timings.json"
@@ -32,6 +35,9 @@ class Timings:
         self._origin = time.perf_counter()
         self.steps: dict[str, float] = {}
         self.marks: dict[str, float] = {}
+        age = process_age()
+        if age is not None:
+            self.marks["process_start"] = round(-age, 4)
 
     def now(self) -> float:
         """Seconds since the controller was created."""
@@ -58,3 +64,13 @@ class Timings:
         if "main_end" in self.marks and "done" in self.marks:
             out["teardown_s"] = round(self.marks["done"] - self.marks["main_end"], 4)
         return out
+
+
+def process_age() -> float | None:
+    """Seconds since this process started (Linux: /proc), None where unknown."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - started
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
