@@ -9,6 +9,8 @@ them.
 
 - ``steps``: seconds per named step, in the order they ran (``launch.ports``,
   ``launch.proxy_links``, ``teardown.nodes``, ...); a step that runs twice adds up.
+  ``cpu``: the controller's CPU seconds in each step: on a loaded machine the wall
+  time says how long the step waited, the CPU what it cost.
 - ``marks``: seconds since the controller was created at which a moment was reached
   (``main_start``, ``first_leader``, ``main_end``, ``done``); ``process_start`` is
   negative: how long the process had run before (the CLI's own start-up).
@@ -34,6 +36,7 @@ class Timings:
     def __init__(self) -> None:
         self._origin = time.perf_counter()
         self.steps: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.marks: dict[str, float] = {}
         age = process_age()
         if age is not None:
@@ -46,19 +49,25 @@ class Timings:
     @contextlib.contextmanager
     def step(self, name: str) -> Iterator[None]:
         """Time the body as step ``name`` (it counts even when the body raises)."""
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
             spent = time.perf_counter() - started
             self.steps[name] = round(self.steps.get(name, 0.0) + spent, 4)
+            used = time.process_time() - cpu
+            self.cpu[name] = round(self.cpu.get(name, 0.0) + used, 4)
 
     def mark(self, name: str) -> None:
         """Note the first time moment ``name`` was reached."""
         self.marks.setdefault(name, round(self.now(), 4))
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"steps": dict(self.steps), "marks": dict(self.marks)}
+        out: dict[str, Any] = {
+            "steps": dict(self.steps),
+            "cpu": dict(self.cpu),
+            "marks": dict(self.marks),
+        }
         if "main_start" in self.marks:
             out["setup_s"] = self.marks["main_start"]
         if "main_end" in self.marks and "done" in self.marks:

@@ -42,7 +42,8 @@ def test_fail_fast_ends_the_run_at_the_first_live_anomaly(stopped: CliRun) -> No
     faults = stopped.records("nemesis.jsonl")
     starts = {r["id"] for r in faults if r["type"] == "start"}
     assert starts == {r["id"] for r in faults if r["type"] == "stop"}
-    assert (stopped.run_dir / "report.html").exists()
+    report = (stopped.run_dir / "report.html").read_text()
+    assert "STOPPED EARLY at" in report and "(--fail-fast): split-brain" in report
     run_id = json.loads((stopped.run_dir / "config.json").read_text())["run_id"]
     assert find_leftovers(run_id) == {}
 
