@@ -130,14 +130,22 @@ async def launch(cluster: Cluster, ctx: LaunchContext) -> None:
 
 
 async def _start_processes(cluster: Cluster, ctx: LaunchContext, ids: list[str]) -> None:
-    """Local processes, each peer link through its own proxy (or one per destination)."""
+    """Local processes, each peer link through its own proxy (or one per destination).
+
+    With a proxy per pair (the reference nodes), the port of every link's proxy is
+    leased with the nodes' own, so the nodes start as soon as the proxy answers and
+    their links are made while they boot (an interpreter and aiohttp: most of a second
+    each). A proxy that does not answer still means no node was started.
+    """
     target = ctx.plan.target
     # Several peer ports (ZooKeeper: quorum, election) get a port per node and a proxy
     # per pair each; a separate peer port (etcd) one more port per node.
     kinds = target.peer_ports
     separate = int(target.separate_peer_port and not kinds)
+    early = not kinds and target.proxy_mode == "pair"
+    links = [(a, b) for a in ids for b in ids if a != b] if early else []
     with ctx.timings.step("launch.ports"):
-        cluster.ports = lease_ports(len(ids) * (1 + len(kinds) + separate))
+        cluster.ports = lease_ports(len(ids) * (1 + len(kinds) + separate) + len(links))
     ports = cluster.ports.ports
     named = {
         nid: {k: ports[len(ids) * (1 + j) + i] for j, k in enumerate(kinds)}
@@ -156,22 +164,44 @@ async def _start_processes(cluster: Cluster, ctx: LaunchContext, ids: list[str])
     ]
     for node in cluster.nodes:
         node.data_dir.mkdir(parents=True, exist_ok=True)
-    with ctx.timings.step("launch.proxy_start"):
-        network = await _embedded_or_given_proxy(cluster, ctx)
+    cluster.clock = _clock_if_needed(ctx, ids)
+    env = cluster.clock.env_for if cluster.clock is not None else None
+    cluster.runtime = LocalRuntime(ctx.run_id, ctx.run_dir / LOGS, extra_env=env)
+    if early:
+        listen = dict(zip(links, ports[len(ports) - len(links) :], strict=True))
+        peers: dict[str, Any] = {a: {} for a in ids}
+        for (a, b), port in listen.items():
+            peers[a][b] = ("127.0.0.1", port)
+        network = await _proxy(cluster, ctx)
+        await _spawn(cluster, ctx, peers)
+        with ctx.timings.step("launch.proxy_links"):
+            made = await network.setup(cluster.nodes, listen)
+        if made != peers:
+            raise SetupError("the fault proxy did not listen on the ports the nodes were given")
+        return
+    network = await _proxy(cluster, ctx)
     with ctx.timings.step("launch.proxy_links"):
-        peers: dict[str, Any] = (
+        peers = (
             await network.setup_named(cluster.nodes, named)
             if kinds
             else await network.setup(cluster.nodes)
         )
-    cluster.clock = _clock_if_needed(ctx, ids)
-    env = cluster.clock.env_for if cluster.clock is not None else None
-    runtime = LocalRuntime(ctx.run_id, ctx.run_dir / LOGS, extra_env=env)
-    cluster.runtime = runtime
+    await _spawn(cluster, ctx, peers)
+
+
+async def _proxy(cluster: Cluster, ctx: LaunchContext) -> ProxyNetwork:
+    with ctx.timings.step("launch.proxy_start"):
+        return await _embedded_or_given_proxy(cluster, ctx)
+
+
+async def _spawn(cluster: Cluster, ctx: LaunchContext, peers: dict[str, Any]) -> None:
+    """Record where the nodes are (config.json, the registry), then start each one."""
+    runtime = cluster.runtime
+    assert runtime is not None
     ctx.nodes_known()
     with ctx.timings.step("launch.spawn"):
         for node in cluster.nodes:
-            await runtime.launch(node, target.launch(node, peers[node.id]))
+            await runtime.launch(node, ctx.plan.target.launch(node, peers[node.id]))
 
 
 async def _embedded_or_given_proxy(cluster: Cluster, ctx: LaunchContext) -> ProxyNetwork:
