@@ -1,10 +1,10 @@
 """Every quick benchmark, one after the other: ``python benchmarks/run_all.py``.
 
 Runs the proxy, election, linearizability, report, live-check, observer and set-up
-benchmarks, then Docker start-up when an engine answers (``--no-docker`` skips it). The two long ones run only when
-asked: ``--detection`` (about 40 minutes of chaoskit runs) and ``--endurance MINUTES``
-(one run of that length). Each benchmark prints its own figures; this script adds
-how long each took and exits non-zero if any of them failed.
+benchmarks, then Docker start-up when an engine answers (``--no-docker`` skips it).
+The two long ones run only when asked: ``--detection`` (about 40 minutes of chaoskit
+runs) and ``--endurance MINUTES`` (one run of that length). Each benchmark prints its
+own figures; this script adds how long each took and exits non-zero if any failed.
 
 Run it on a quiet machine: the figures are wall-clock times on two cores.
 """

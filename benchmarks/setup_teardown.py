@@ -16,6 +16,8 @@ limit, and prints per trial and as medians:
 Side by side, the peer: the least any tool pays for the same cluster, 5 reference Raft
 processes spawned directly and polled until each answers ``/status``, then killed
 and reaped (no proxy, no observer, no checks, no report), and the ratio.
+``--compare DIR`` also runs the ``chaoskit run`` of another checkout (an older
+commit, from ``git archive``), interleaved, and prints its fixed cost alongside.
 
 Figures are wall-clock on the machine that runs it: the load average is printed with
 them, since on two shared cores it moves them more than anything chaoskit does.
@@ -42,16 +44,22 @@ REPO = Path(__file__).resolve().parents[1]
 GOAL_S = 3.0
 
 
-def chaoskit_trial(store: Path, time_limit: float, seed: int) -> dict[str, Any]:
-    """One ``chaoskit run`` as a process: its wall time and its timings.json."""
+def command_wall(store: Path, time_limit: float, seed: int, repo: Path = REPO) -> float:
+    """Run ``chaoskit run`` of the checkout ``repo`` as a process: its wall time."""
     argv = [sys.executable, "-m", "chaoskit", "run", "--time-limit", f"{time_limit:g}"]
     argv += ["--seed", str(seed), "--no-progress", "--store", str(store)]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=str(repo))
     started = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
     wall = time.perf_counter() - started
     if proc.returncode not in (0, 1):
         raise RuntimeError(f"chaoskit run failed ({proc.returncode}): {proc.stderr[-400:]}")
+    return wall
+
+
+def chaoskit_trial(store: Path, time_limit: float, seed: int) -> dict[str, Any]:
+    """One ``chaoskit run`` as a process: its wall time and its timings.json."""
+    wall = command_wall(store, time_limit, seed)
     timings = json.loads(((store / "latest").resolve() / "timings.json").read_text())
     marks = timings["marks"]
     before = -marks.get("process_start", 0.0)
@@ -84,13 +92,18 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--time-limit", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--compare", type=Path, help="another chaoskit checkout to time too")
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} (2 cores here: {os.cpu_count()})")
-    trials, bare = [], []
+    trials, bare, other = [], [], []
     with tempfile.TemporaryDirectory(prefix="ck-setup-") as tmp:
         for i in range(args.trials):
             t = chaoskit_trial(Path(tmp) / "runs", args.time_limit, args.seed + i)
             b = bare_trial(Path(tmp) / f"bare{i}")
+            if args.compare:
+                wall = command_wall(Path(tmp) / "old", args.time_limit, args.seed + i, args.compare)
+                other.append(wall - args.time_limit)
+                print(f"trial {i + 1}: {args.compare}: fixed {other[-1]:.2f} s", flush=True)
             trials.append(t)
             bare.append(b)
             print(
@@ -120,6 +133,12 @@ def main() -> int:
     for name, value in steps.items():
         if value >= 0.005:
             print(f"  {name:32}{value:>10.3f}")
+    if other:
+        old = statistics.median(other)
+        print(
+            f"{'fixed cost, ' + str(args.compare) + ' (s)':34}{old:>10.2f}"
+            f"   this checkout / that one: {med['fixed'] / old:.2f}"
+        )
     verdict = "ok" if core < GOAL_S else "OVER GOAL"
     print(f"goal: set-up + teardown under {GOAL_S:g} s: {core:.2f} s {verdict}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
