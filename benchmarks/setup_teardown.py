@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,9 +58,16 @@ def command_wall(store: Path, time_limit: float, seed: int, repo: Path = REPO) -
     return wall
 
 
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def chaoskit_trial(store: Path, time_limit: float, seed: int) -> dict[str, Any]:
     """One ``chaoskit run`` as a process: its wall time and its timings.json."""
+    cpu = children_cpu()
     wall = command_wall(store, time_limit, seed)
+    cpu = children_cpu() - cpu
     timings = json.loads(((store / "latest").resolve() / "timings.json").read_text())
     marks = timings["marks"]
     before = -marks.get("process_start", 0.0)
@@ -70,7 +78,10 @@ def chaoskit_trial(store: Path, time_limit: float, seed: int) -> dict[str, Any]:
         "setup": timings["setup_s"],
         "teardown": timings["teardown_s"],
         "exit": wall - before - marks["done"],
+        "cpu": cpu,
+        "fixed_cpu": sum(timings["cpu"].values()),
         "steps": timings["steps"],
+        "step_cpu": timings["cpu"],
     }
 
 
@@ -113,10 +124,14 @@ def main() -> int:
                 f"bare cluster {b:.2f} s",
                 flush=True,
             )
-    med = {k: statistics.median(t[k] for t in trials) for k in trials[0] if k != "steps"}
+    med = {k: statistics.median(t[k] for t in trials) for k in trials[0] if "step" not in k}
     steps = {
         name: statistics.median(t["steps"].get(name, 0.0) for t in trials)
         for name in trials[0]["steps"]
+    }
+    step_cpu = {
+        name: statistics.median(t["step_cpu"].get(name, 0.0) for t in trials)
+        for name in trials[0]["step_cpu"]
     }
     core = med["setup"] + med["teardown"]
     bare_med = statistics.median(bare)
@@ -129,10 +144,12 @@ def main() -> int:
     print(f"{'set-up + teardown (s)':34}{core:>10.2f}{bare_med:>14.2f}{core / bare_med:>8.1f}")
     for key in ("command_start", "setup", "teardown", "exit"):
         print(f"  {key:32}{med[key]:>10.2f}")
-    print("steps (median s):")
+    print(f"  {'CPU of the command and its nodes':32}{med['cpu']:>10.2f}")
+    print(f"  {'controller CPU in the steps':32}{med['fixed_cpu']:>10.2f}")
+    print(f"steps (median s){'wall':>26}{'controller CPU':>16}")
     for name, value in steps.items():
         if value >= 0.005:
-            print(f"  {name:32}{value:>10.3f}")
+            print(f"  {name:32}{value:>10.3f}{step_cpu.get(name, 0.0):>16.3f}")
     if other:
         old = statistics.median(other)
         print(
