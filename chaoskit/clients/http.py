@@ -82,7 +82,7 @@ def node_client(*, timeout: float = 5.0, limit: int = 100) -> httpx.AsyncClient:
 
 def observer_client(*, timeout: float = 0.25, limit: int = 100) -> httpx.AsyncClient:
     """The observer's client: the same, but plain GETs go over one kept-open connection
-    per node, read by hand (keepalive.py): a tenth of the CPU per status question."""
+    per node, read by hand (keepalive.py): a sixth of the CPU per status question."""
     from chaoskit.clients.keepalive import ObserverClient
 
     return ObserverClient(AiohttpTransport(limit=limit), timeout=timeout)

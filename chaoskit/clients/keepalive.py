@@ -3,10 +3,11 @@
 The observer asks every node "role, term, leader?" fifty times a second: 450 requests
 a second for 9 nodes, on the event loop that also relays every message between the
 nodes (the embedded proxy) and runs the clients. Through httpx (even on aiohttp's
-transport, ``http.py``) one status question costs about 0.3 ms of the controller's
+transport, ``http.py``) one status question costs about 0.35 ms of the controller's
 CPU, almost all of it in httpx building the request and aiohttp's session machinery;
-written by hand on one connection kept open per node it costs about 0.03 ms
-(``benchmarks/observer.py`` measures both).
+written by hand on one connection kept open per node it costs about 0.06 ms, most of
+that the ``httpx.Response`` targets read (measured against one aiohttp node;
+``benchmarks/observer.py`` measures whole runs both ways).
 
 So ``ObserverClient`` is an ``httpx.AsyncClient`` (targets keep their contract: they
 call ``http.get(...)``, catch httpx's errors, read an ``httpx.Response``) whose GETs

@@ -12,7 +12,7 @@ it, 20 ms, with 9 nodes on two loaded cores (``benchmarks/observer.py``):
 
 - one task per node, all asking at once, each on its own fixed 20 ms grid;
 - one connection per node kept open, the status question written by hand
-  (``clients/keepalive.py``: a tenth of httpx's CPU per question);
+  (``clients/keepalive.py``: a sixth of httpx's CPU per question);
 - ``recent_p99_ms`` watches the intervals reached over the last seconds, so the live
   display and the summary can say so when the machine cannot keep up.
 """
