@@ -144,6 +144,10 @@ async def test_gets_with_extras_and_other_methods_go_through_httpx(serve) -> Non
         await http.get(server.url + "/status")
         await http.get(server.url + "/status", params={"x": "1"})
         await http.get(server.url + "/status", headers={"X-Test": "1"})
+        await http.request("GET", server.url + "/status", timeout=1.0)  # a spec target's
+        await http.request("POST", server.url + "/status", json={})
     assert server.requests[1].startswith(b"GET /status?x=1 HTTP/1.1")
     assert b"x-test: 1" in server.requests[2].lower()
-    assert b"user-agent" not in server.requests[0].lower()  # the lean GET
+    assert b"POST /status" in server.requests[4]
+    lean = [r for r in server.requests if b"user-agent" not in r.lower()]
+    assert lean == [server.requests[0], server.requests[3]]  # the plain GETs

@@ -10,8 +10,9 @@ that the ``httpx.Response`` targets read (measured against one aiohttp node;
 ``benchmarks/observer.py`` measures whole runs both ways).
 
 So ``ObserverClient`` is an ``httpx.AsyncClient`` (targets keep their contract: they
-call ``http.get(...)``, catch httpx's errors, read an ``httpx.Response``) whose GETs
-without extras (no params, headers, cookies, auth; plain ``http://``) go through
+call ``http.get(...)`` or ``http.request("GET", ...)``, catch httpx's errors, read an
+``httpx.Response``) whose GETs without extras (no body, params, headers, cookies,
+auth; plain ``http://``) go through
 ``_Line``: one connection per node, the request bytes built once per URL, the answer
 read by a small HTTP/1.1 reader (Content-Length, chunked, or until close). Anything
 else, and any answer the reader does not handle (1xx, a bad header), goes through
@@ -112,18 +113,26 @@ class ObserverClient(httpx.AsyncClient):
         self._targets: dict[str, _Target | None] = {}
         self._idle: dict[tuple[str, int], list[_Line]] = {}
 
-    async def get(
-        self, url: httpx.URL | str, *, timeout: Any = httpx.USE_CLIENT_DEFAULT, **extras: Any
+    async def request(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        timeout: Any = httpx.USE_CLIENT_DEFAULT,
+        **extras: Any,
     ) -> httpx.Response:
-        """A GET: over a kept-open connection when it is a plain one, else through httpx."""
-        target = self._target(url) if isinstance(url, str) and not any(extras.values()) else None
+        """A plain GET over a kept-open connection; anything else through httpx (``get``
+        comes here too)."""
+        plain = method.upper() == "GET" and all(
+            v is None or v is httpx.USE_CLIENT_DEFAULT for v in extras.values()
+        )
+        target = self._target(url) if plain and isinstance(url, str) else None
         if target is None:
-            return await super().get(url, timeout=timeout, **extras)
-        seconds = _seconds(timeout, self._default_timeout)
+            return await super().request(method, url, timeout=timeout, **extras)
         try:
-            return await self._lean(target, seconds)
+            return await self._lean(target, _seconds(timeout, self._default_timeout))
         except _Unsupported:
-            return await super().get(url, timeout=timeout)
+            return await super().request(method, url, timeout=timeout, **extras)
 
     async def aclose(self) -> None:
         for lines in self._idle.values():
