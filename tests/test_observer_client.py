@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import httpx
 import pytest
 
+from chaoskit.clients import keepalive
 from chaoskit.clients.http import observer_client
 from chaoskit.runtimes.ports import reserve_port
 
@@ -151,3 +152,28 @@ async def test_gets_with_extras_and_other_methods_go_through_httpx(serve) -> Non
     assert b"POST /status" in server.requests[4]
     lean = [r for r in server.requests if b"user-agent" not in r.lower()]
     assert lean == [server.requests[0], server.requests[3]]  # the plain GETs
+
+
+async def test_a_question_cancelled_midway_closes_its_connection(
+    serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The observer stops (or its own time limit fires) while a node is silent: the
+    connection, whose next bytes would be the stale answer, is closed, not reused."""
+    closes: list[object] = []
+    close = keepalive._Line.close
+    monkeypatch.setattr(keepalive._Line, "close", lambda line: (closes.append(line), close(line)))
+
+    async def answer(head: bytes) -> bytes:
+        await asyncio.sleep(30)
+        return ok()
+
+    server = await serve(answer)
+    async with observer_client() as http:
+        question = asyncio.create_task(http.get(server.url + "/status", timeout=10.0))
+        while not server.requests:
+            await asyncio.sleep(0.01)
+        question.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await question
+        assert len(closes) == 1
+        assert not any(http._idle.values())  # nothing left to reuse

@@ -5,20 +5,20 @@ a second for 9 nodes, on the event loop that also relays every message between t
 nodes (the embedded proxy) and runs the clients. Through httpx (even on aiohttp's
 transport, ``http.py``) one status question costs about 0.35 ms of the controller's
 CPU, almost all of it in httpx building the request and aiohttp's session machinery;
-written by hand on one connection kept open per node it costs about 0.06 ms, most of
-that the ``httpx.Response`` targets read (measured against one aiohttp node;
-``benchmarks/observer.py`` measures whole runs both ways).
+written by hand on one connection kept open per node it costs about 0.06 ms (the
+asyncio stream, the ``httpx.Response`` targets read and their own parsing; measured
+against one aiohttp node; ``benchmarks/observer.py`` measures whole runs both ways).
 
 So ``ObserverClient`` is an ``httpx.AsyncClient`` (targets keep their contract: they
 call ``http.get(...)`` or ``http.request("GET", ...)``, catch httpx's errors, read an
 ``httpx.Response``) whose GETs without extras (no body, params, headers, cookies,
-auth; plain ``http://``) go through
-``_Line``: one connection per node, the request bytes built once per URL, the answer
-read by a small HTTP/1.1 reader (Content-Length, chunked, or until close). Anything
-else, and any answer the reader does not handle (1xx, a bad header), goes through
-httpx as before. Errors map onto httpx's: ``ConnectError``, ``ConnectTimeout``,
-``ReadTimeout``, ``ReadError``. A GET is never resent: a connection that broke
-raises, and the next GET opens a new one.
+auth; plain ``http://``) go through ``_Line``: one connection per node, the request
+bytes built once per URL, the answer read by a small HTTP/1.1 reader (Content-Length, chunked, or until close). Anything
+else goes through httpx as before, and so does a GET whose answer the reader does
+not handle (1xx, a bad header): it is asked again there (a status question can be).
+Errors map onto httpx's: ``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``,
+``ReadError``. A GET on a connection that broke is never sent again: it raises, and
+the next GET opens a new connection.
 """
 
 from __future__ import annotations
@@ -169,6 +169,10 @@ class ObserverClient(httpx.AsyncClient):
             if line is not None:
                 line.close()
             raise httpx.ReadError(str(exc) or type(exc).__name__, request=request) from exc
+        except BaseException:  # cancelled mid-question: the connection's state is unknown
+            if line is not None:
+                line.close()
+            raise
         if keep:
             idle.append(line)
         else:
