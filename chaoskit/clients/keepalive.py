@@ -13,9 +13,10 @@ So ``ObserverClient`` is an ``httpx.AsyncClient`` (targets keep their contract: 
 call ``http.get(...)`` or ``http.request("GET", ...)``, catch httpx's errors, read an
 ``httpx.Response``) whose GETs without extras (no body, params, headers, cookies,
 auth; plain ``http://``) go through ``_Line``: one connection per node, the request
-bytes built once per URL, the answer read by a small HTTP/1.1 reader (Content-Length, chunked, or until close). Anything
-else goes through httpx as before, and so does a GET whose answer the reader does
-not handle (1xx, a bad header): it is asked again there (a status question can be).
+bytes built once per URL, the answer read by a small HTTP/1.1 reader (Content-Length,
+chunked, or until close). Anything else goes through httpx as before, and so does a
+GET whose answer the reader does not handle (1xx, a bad header): it is asked again
+there (a status question can be).
 Errors map onto httpx's: ``ConnectError``, ``ConnectTimeout``, ``ReadTimeout``,
 ``ReadError``. A GET on a connection that broke is never sent again: it raises, and
 the next GET opens a new connection.
