@@ -1,11 +1,11 @@
 """Every quick benchmark, one after the other: ``python benchmarks/run_all.py``.
 
-Runs the proxy, election, linearizability, report and nightly split benchmarks, then
-Docker start-up
-when an engine answers (``--no-docker`` skips it). The two long ones run only when
-asked: ``--detection`` (about 40 minutes of chaoskit runs) and ``--endurance MINUTES``
-(one run of that length). Each benchmark prints its own figures; this script adds
-how long each took and exits non-zero if any of them failed.
+Runs the proxy, election, linearizability, report, nightly split, live-check, observer
+and set-up benchmarks, then Docker start-up when an engine answers (``--no-docker``
+skips it). The two long ones run only when asked: ``--detection`` (about 40 minutes of
+chaoskit runs) and ``--endurance MINUTES`` (one run of that length). Each benchmark
+prints its own figures; this script adds how long each took and exits non-zero if any
+of them failed.
 
 Run it on a quiet machine: the figures are wall-clock times on two cores.
 """
@@ -25,6 +25,9 @@ QUICK = (
     "linearizability.py",
     "report_size.py",
     "nightly_split.py",
+    "live_checks.py",
+    "observer.py",
+    "setup_teardown.py",
 )
 
 

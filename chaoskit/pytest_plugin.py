@@ -25,6 +25,7 @@ Options (each with an ini twin): ``--chaos-seed``, ``--chaos-store``,
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -140,9 +141,31 @@ def chaos_run(request: pytest.FixtureRequest) -> RunResult:
         )
     args, kwargs = _marker(request)
     config = build_config(args, kwargs, request.config, request.node.nodeid)
-    result = run(config)
+    result = run(config, on_anomaly=_live_reporter(request))
     _record(request, result)
     return result
+
+
+def _live_reporter(request: pytest.FixtureRequest) -> Any:
+    """Each anomaly the live checks find, on pytest's terminal while the test runs:
+    written by the terminal reporter with output capture suspended for the line, as
+    pytest's own live logging does."""
+    from chaoskit.run.live import line
+
+    plugins = request.config.pluginmanager
+    reporter = plugins.get_plugin("terminalreporter")
+    if reporter is None:
+        return None
+    capture = plugins.get_plugin("capturemanager")
+    nodeid = request.node.nodeid
+
+    def show(anomaly: dict[str, Any]) -> None:
+        uncaptured = capture.global_and_fixture_disabled() if capture else nullcontext()
+        with uncaptured:
+            reporter.ensure_newline()
+            reporter.write_line(f"chaoskit: {nodeid}: anomaly {line(anomaly)}", red=True)
+
+    return show
 
 
 @pytest.fixture

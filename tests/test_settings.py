@@ -61,6 +61,7 @@ def _configs() -> st.SearchStrategy[RunConfig]:
         toxiproxy_url=optional(st.none(), st.just("http://127.0.0.1:8474")),
         fault_s=optional(st.none(), NUMBER),
         heal_s=optional(st.none(), NUMBER),
+        fail_fast=st.booleans(),
         compose_project=st.none(),
         inventory=optional(st.none(), st.just(Path("/abs/inventories/hosts 1.toml"))),
         host_clock=st.booleans(),

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import random
 import weakref
+from typing import TYPE_CHECKING
 
-from faker import Faker
+if TYPE_CHECKING:
+    from faker import Faker
 
 
 class SeededFaker:
@@ -24,6 +26,10 @@ class SeededFaker:
         """The Faker bound to ``rng`` (seeded from it the first time)."""
         fake = self._fakers.get(rng)
         if fake is None:
+            # Imported on first use: faker takes most of a second to import, and only
+            # the kv workload draws from it (every run loads the workload catalogue).
+            from faker import Faker
+
             fake = Faker()
             fake.seed_instance(rng.getrandbits(64))
             self._fakers[rng] = fake

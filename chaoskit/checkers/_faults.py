@@ -60,11 +60,22 @@ def read_faults(nemesis: Iterable[Record]) -> list[FaultSpan]:
 
     A start without a stop has ``stop`` None: ``FaultSpan.end`` makes it last to the end.
     """
-    spans: list[FaultSpan] = []
-    open_by_id: dict[Any, FaultSpan] = {}
-    open_by_name: dict[str, list[FaultSpan]] = {}
-    records = sorted(nemesis, key=lambda r: record_time(r, "nemesis"))
-    for rec in records:
+    pairing = FaultPairing()
+    for rec in sorted(nemesis, key=lambda r: record_time(r, "nemesis")):
+        pairing.add(rec)
+    return pairing.spans
+
+
+class FaultPairing:
+    """``read_faults`` one record at a time, in time order (offline and live)."""
+
+    def __init__(self) -> None:
+        self.spans: list[FaultSpan] = []
+        self._by_id: dict[Any, FaultSpan] = {}
+        self._by_name: dict[str, list[FaultSpan]] = {}
+
+    def add(self, rec: Record) -> FaultSpan | None:
+        """Take one record; return the span it started or stopped (None: neither)."""
         kind = rec.get("type")
         name = str(rec.get("fault") or "fault")
         fid = rec.get("id")
@@ -77,20 +88,22 @@ def read_faults(nemesis: Iterable[Record]) -> list[FaultSpan]:
                 down=frozenset(str(n) for n in rec.get("down") or ()),
                 cut=frozenset(_link(link) for link in rec.get("cut") or ()),
             )
-            spans.append(span)
+            self.spans.append(span)
             if fid is not None:
-                open_by_id[fid] = span
+                self._by_id[fid] = span
             else:
-                open_by_name.setdefault(name, []).append(span)
-        elif kind == "stop":
-            if fid is not None:
-                span_or_none = open_by_id.pop(fid, None)
-            else:
-                queue = open_by_name.get(name) or []
-                span_or_none = queue.pop(0) if queue else None
-            if span_or_none is not None:
-                span_or_none.stop = record_time(rec, "nemesis")
-    return spans
+                self._by_name.setdefault(name, []).append(span)
+            return span
+        if kind != "stop":
+            return None
+        if fid is not None:
+            stopped = self._by_id.pop(fid, None)
+        else:
+            queue = self._by_name.get(name) or []
+            stopped = queue.pop(0) if queue else None
+        if stopped is not None:
+            stopped.stop = record_time(rec, "nemesis")
+        return stopped
 
 
 def _link(link: Any) -> tuple[str, str]:

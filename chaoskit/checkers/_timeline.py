@@ -118,31 +118,33 @@ def load_timeline(run: RunData) -> Timeline:
 
 
 def samples_of(observations: Iterable[Record]) -> list[Sample]:
-    """Observations as ``Sample`` tuples sorted by controller time (stable for ties).
+    """Observations as ``Sample`` tuples sorted by controller time (stable for ties)."""
+    out = list(map(sample_of, observations))
+    out.sort(key=_by_time)
+    return out
+
+
+def sample_of(rec: Record) -> Sample:
+    """One observation as a ``Sample`` (the live checks read them one at a time).
 
     The hot loop of every leader check (200k records for a long run): fields already of
     the right type are taken as they are, and only odd ones go through conversion.
     """
-    out: list[Sample] = []
-    append = out.append
-    for rec in observations:
-        t = rec.get("time")
-        node = rec.get("node")
-        term = rec.get("term")
-        latency = rec.get("latency") or 0
-        if type(t) is not int:
-            t = record_time(rec, "observation")
-        if type(node) is not str:
-            if node is None:
-                raise HistoryFormatError(f"an observation names no node: {rec!r}")
-            node = str(node)
-        if term is not None and type(term) is not int:
-            term = int(term)
-        if type(latency) is not int:
-            latency = int(latency)
-        append(Sample(t, node, rec.get("role") or "down", term, rec.get("leader"), latency))
-    out.sort(key=_by_time)
-    return out
+    t = rec.get("time")
+    node = rec.get("node")
+    term = rec.get("term")
+    latency = rec.get("latency") or 0
+    if type(t) is not int:
+        t = record_time(rec, "observation")
+    if type(node) is not str:
+        if node is None:
+            raise HistoryFormatError(f"an observation names no node: {rec!r}")
+        node = str(node)
+    if term is not None and type(term) is not int:
+        term = int(term)
+    if type(latency) is not int:
+        latency = int(latency)
+    return Sample(t, node, rec.get("role") or "down", term, rec.get("leader"), latency)
 
 
 def _by_time(s: Sample) -> int:

@@ -120,10 +120,26 @@ def find_overlaps(claims: Sequence[Claim]) -> list[Overlap]:
     for claim in claims:
         active = [a for a in active if a.end >= claim.start]
         for other in active:
-            if other.node != claim.node:
-                out.append(Overlap(other, claim, claim.start, min(other.end, claim.end)))
+            found = overlap(other, claim)
+            if found is not None:
+                out.append(found)
         active.append(claim)
     return out
+
+
+def overlap(first: Claim, second: Claim) -> Overlap | None:
+    """The overlap of two claims by different nodes (``first`` started no later), if any:
+    the one rule the offline sweep and the live check share."""
+    start, end = max(first.start, second.start), min(first.end, second.end)
+    if first.node == second.node or start > end:
+        return None
+    return Overlap(first, second, start, end)
+
+
+def reported(o: Overlap, policy: str) -> bool:
+    """Whether an overlap is an anomaly: same term or no term always, a stale leader
+    overlapping its successor only under ``strict``."""
+    return o.same_term is not False or policy == "strict"
 
 
 def pair_key(o: Overlap) -> frozenset[tuple[str, int | None]]:
@@ -151,11 +167,8 @@ class SplitBrainChecker:
         unobserved = [o for o in every if not o.observed]
         anomalies: list[dict[str, Any]] = []
         for same_term in (True, None, False):
-            if same_term is False and tl.policy != "strict":
-                continue
-            chosen = [o for o in every if o.same_term is same_term]
-            groups = merge(chosen)
-            anomalies += [_episode(tl, g) for g in groups if any(o.observed for o in g)]
+            chosen = [o for o in every if o.same_term is same_term and reported(o, tl.policy)]
+            anomalies += [episode(tl, g) for g in merge(chosen) if any(o.observed for o in g)]
         anomalies += stale_leaders(tl, claims)
         if tl.policy == "per-term":
             anomalies += election_safety(tl, claims, {pair_key(o) for o in overlaps})
@@ -222,11 +235,13 @@ def _union_length(intervals: Sequence[tuple[int, int]]) -> int:
     return total
 
 
-def _episode(tl: Timeline, group: Sequence[Overlap]) -> dict[str, Any]:
+def episode(tl: Timeline, group: Sequence[Overlap], *, live: bool = False) -> dict[str, Any]:
     """One ``split-brain`` anomaly for a merged group of overlapping pairs.
 
     Its window, length and faults are those of the observed overlaps; the time the
     group's unobserved overlaps add is ``unobserved_ms``, with the nodes not asked.
+    ``live``: as the live check reports it, the moment the overlap shows, before it
+    has a length.
     """
     seen = [o for o in group if o.observed]
     start = min(o.start for o in seen)
@@ -243,6 +258,8 @@ def _episode(tl: Timeline, group: Sequence[Overlap]) -> dict[str, Any]:
         terms_of.setdefault(c.node, []).append(c.term)
     who = _join([_who(node, terms) for node, terms in terms_of.items()])
     verb = "both led" if len(nodes) == 2 else "led at once"
+    if live:
+        verb = "both lead" if len(nodes) == 2 else "lead at once"
     apart = (
         f" (and {human(unobserved)} more while {_join(hidden)} could not be asked)"
         if unobserved
@@ -261,7 +278,8 @@ def _episode(tl: Timeline, group: Sequence[Overlap]) -> dict[str, Any]:
         "pairs": len(seen),
         "claims": [c.to_json() for c in claims[:MAX_LISTED]],
         **context.fields(),
-        "message": f"{who} {verb} for {human(duration)}{apart} {context.text()}",
+        "message": f"{who} {verb}{'' if live else ' for ' + human(duration)}{apart} "
+        f"{context.text()}",
     }
 
 

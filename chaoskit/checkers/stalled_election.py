@@ -37,10 +37,11 @@ Rules (docs/architecture.md, "What the leader checks mean"):
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaoskit.checkers._failovers import failovers
 from chaoskit.checkers._faults import (
     Connectivity,
     FaultSpan,
@@ -56,12 +57,8 @@ from chaoskit.checkers._timeline import (
     sampling_intervals,
     verdict,
 )
-from chaoskit.checkers.figures import NS_PER_MS, human, ms, percentiles
+from chaoskit.checkers.figures import human, ms, percentiles
 from chaoskit.core.checker import CheckResult, RunData
-
-#: A leader is stable once its streak has this many samples or lasts this long.
-STABLE_SAMPLES = 3
-STABLE_NS = 100 * NS_PER_MS
 
 
 @dataclass
@@ -83,14 +80,28 @@ def cluster_up_at(samples: Sequence[Sample], nodes: Sequence[str]) -> int | None
     The observer starts with the nodes, so its first answers are often connection
     errors from processes still loading; an election cannot start before the nodes do.
     """
-    need = len(nodes) // 2 + 1
-    answered: set[str] = set()
+    watch = MajorityAnswered(nodes)
     for s in samples:
-        if s.role != "down" and s.node not in answered:
-            answered.add(s.node)
-            if len(answered) >= need:
-                return s.time
+        if watch.add(s) is not None:
+            return watch.up_at
     return None
+
+
+class MajorityAnswered:
+    """``cluster_up_at`` one sample at a time (offline and live)."""
+
+    def __init__(self, nodes: Sequence[str]) -> None:
+        self.need = len(nodes) // 2 + 1
+        self.answered: set[str] = set()
+        self.up_at: int | None = None
+
+    def add(self, s: Sample) -> int | None:
+        """The time the majority first answered, once it has."""
+        if self.up_at is None and s.role != "down" and s.node not in self.answered:
+            self.answered.add(s.node)
+            if len(self.answered) >= self.need:
+                self.up_at = s.time
+        return self.up_at
 
 
 def until_answered(tl: Timeline) -> list[FaultSpan]:
@@ -103,16 +114,28 @@ def until_answered(tl: Timeline) -> list[FaultSpan]:
     for s in tl.samples:
         if s.role != "down":
             answers.setdefault(s.node, []).append(s.time)
-    out = list(tl.faults)
-    for f in tl.faults:
+
+    def back(node: str, since: int) -> int | None:
+        times = answers.get(node, [])
+        i = bisect.bisect_left(times, since)
+        return times[i] if i < len(times) else None
+
+    return down_until_answered(tl.faults, back)
+
+
+def down_until_answered(
+    faults: Sequence[FaultSpan], back: Callable[[str, int], int | None]
+) -> list[FaultSpan]:
+    """``until_answered`` given ``back(node, t)``: the node's first answer at or after
+    ``t`` (None: none yet), from the whole run offline or from what came so far live."""
+    out = list(faults)
+    for f in faults:
         if f.stop is None:
             continue
         for node in sorted(f.down):
-            times = answers.get(node, [])
-            i = bisect.bisect_left(times, f.stop)
-            back = times[i] if i < len(times) else None
-            if back is None or back > f.stop:
-                out.append(FaultSpan(f.id, f.fault, f.stop, back, frozenset({node})))
+            answer = back(node, f.stop)
+            if answer is None or answer > f.stop:
+                out.append(FaultSpan(f.id, f.fault, f.stop, answer, frozenset({node})))
     return sorted(out, key=lambda f: f.start)
 
 
@@ -120,30 +143,42 @@ def leaderless_windows(samples: Sequence[Sample], horizon: int) -> list[Window]:
     """Windows in which no node's latest answer was "leader", up to ``horizon``."""
     if not samples:
         return []
-    leading: dict[str, bool] = {}
-    count = 0
-    windows: list[Window] = []
-    current: Window | None = Window(samples[0].time, initial=True)
+    tracker = LeaderlessTracker(samples[0].time)
     for s in samples:
         if s.time > horizon:
             break
-        now = s.role == "leader"
-        if now != leading.get(s.node, False):
-            leading[s.node] = now
-            count += 1 if now else -1
-            if now and count == 1 and current is not None:
-                current.end = s.time
-                windows.append(current)
-                current = None
-            elif not now and count == 0:
-                current = Window(s.time)
-        if current is not None and s.term is not None:
-            current.terms.add(s.term)
+        tracker.add(s)
+    current = tracker.current
     if current is not None:
         current.end = max(current.start, min(horizon, samples[-1].time))
         current.open = True
-        windows.append(current)
-    return windows
+        tracker.windows.append(current)
+    return tracker.windows
+
+
+class LeaderlessTracker:
+    """Leaderless windows one sample at a time: ``current`` is the open one (None while
+    some node's latest answer says it leads), ``windows`` the closed ones."""
+
+    def __init__(self, first: int) -> None:
+        self._leading: dict[str, bool] = {}
+        self._count = 0
+        self.windows: list[Window] = []
+        self.current: Window | None = Window(first, initial=True)
+
+    def add(self, s: Sample) -> None:
+        now = s.role == "leader"
+        if now != self._leading.get(s.node, False):
+            self._leading[s.node] = now
+            self._count += 1 if now else -1
+            if now and self._count == 1 and self.current is not None:
+                self.current.end = s.time
+                self.windows.append(self.current)
+                self.current = None
+            elif not now and self._count == 0:
+                self.current = Window(s.time)
+        if self.current is not None and s.term is not None:
+            self.current.terms.add(s.term)
 
 
 def healthy_stretches(
@@ -174,113 +209,6 @@ def healthy_stretches(
     return out
 
 
-@dataclass
-class _Streak:
-    term: int | None
-    start: int
-    last: int
-    count: int = 1
-
-
-class _LeaderState:
-    """The latest answer of every node, and each claiming node's current streak."""
-
-    def __init__(self, check_agreement: bool) -> None:
-        self.check_agreement = check_agreement
-        self.latest: dict[str, Sample] = {}
-        self.streaks: dict[str, _Streak] = {}
-
-    def update(self, s: Sample) -> None:
-        self.latest[s.node] = s
-        if s.role != "leader":
-            self.streaks.pop(s.node, None)
-            return
-        streak = self.streaks.get(s.node)
-        if streak is not None and streak.term == s.term:
-            streak.last = s.time
-            streak.count += 1
-        else:
-            self.streaks[s.node] = _Streak(s.term, s.time, s.time)
-
-    def current_leader(self) -> str | None:
-        """The claiming node of the highest term (most recent answer breaks ties)."""
-        best = max(
-            self.streaks.items(),
-            key=lambda item: (-1 if item[1].term is None else item[1].term, item[1].last),
-            default=None,
-        )
-        return best[0] if best else None
-
-    def stable_leader(self, since: int, fresh_streak: bool) -> str | None:
-        """A stable, agreed leader with evidence after ``since`` (see the module docstring)."""
-        for node, streak in self.streaks.items():
-            if streak.last < since or (fresh_streak and streak.start <= since):
-                continue
-            if streak.count < STABLE_SAMPLES and streak.last - streak.start < STABLE_NS:
-                continue
-            if self.check_agreement and not self._agreed(node):
-                continue
-            return node
-        return None
-
-    def _agreed(self, node: str) -> bool:
-        answering = [s for s in self.latest.values() if s.role != "down"]
-        agree = sum(1 for s in answering if s.leader == node or s.node == node)
-        return 2 * agree > len(answering)
-
-
-def failovers(tl: Timeline, conn: Connectivity, horizon: int) -> list[dict[str, Any]]:
-    """Time from each heal (and each fault start that cut off the leader) to a stable leader."""
-    events: list[tuple[int, str, FaultSpan]] = []
-    for f in tl.faults:
-        if f.start <= horizon:
-            events.append((f.start, "start", f))
-        if f.stop is not None and f.stop <= horizon:
-            events.append((f.stop, "heal", f))
-    events.sort(key=lambda e: (e[0], e[1] == "start"))
-    state = _LeaderState(check_agreement=any(s.leader is not None for s in tl.samples))
-    pending: list[dict[str, Any]] = []
-    out: list[dict[str, Any]] = []
-    k = 0
-    for s in tl.samples:
-        if s.time > horizon:
-            break
-        while k < len(events) and events[k][0] < s.time:
-            event = _event(tl, conn, state, *events[k])
-            if event is not None:
-                pending.append(event)
-            k += 1
-        state.update(s)
-        still: list[dict[str, Any]] = []
-        for event in pending:
-            leader = state.stable_leader(event["time"], event["event"] == "start")
-            if leader is None:
-                still.append(event)
-            else:
-                event.update(leader=leader, failover_ms=ms(s.time - event["time"]))
-                out.append(event)
-        pending = still
-    for event in pending:
-        event.update(leader=None, failover_ms=None)
-    return sorted([*out, *pending], key=lambda e: e["time"])
-
-
-def _event(
-    tl: Timeline, conn: Connectivity, state: _LeaderState, t: int, kind: str, fault: FaultSpan
-) -> dict[str, Any] | None:
-    """The failover event for a fault boundary, or None for a start that spared the leader."""
-    leader = state.current_leader()
-    if kind == "start" and (leader is None or leader in conn.members_at(tl.faults, t, tl.end)):
-        return None
-    return {
-        "time": t,
-        "event": kind,
-        "fault": fault.label,
-        "fault_id": fault.id,
-        "leader_before": leader,
-    }
-
-
 class StalledElectionChecker:
     """Leaderless windows past the deadline while a majority was up and connected."""
 
@@ -307,7 +235,7 @@ class StalledElectionChecker:
                 w.counted_from = w.end if up_at is None else up_at
         starts = [seg.start for seg in segs]
         stretches = {id(w): healthy_stretches(w, segs, starts) for w in windows}
-        anomalies = [a for w in windows for a in _overruns(tl, w, stretches[id(w)])]
+        anomalies = [a for w in windows for a in overruns(tl, w, stretches[id(w)])]
         events = failovers(tl, conn, horizon)
         first = next((w for w in windows if w.initial and not w.open), None)
         later = [ms(w.end - w.start) for w in windows if not w.initial]
@@ -337,7 +265,7 @@ class StalledElectionChecker:
         )
 
 
-def _overruns(
+def overruns(
     tl: Timeline, window: Window, stretches: Sequence[tuple[int, int, set[str]]]
 ) -> list[dict[str, Any]]:
     """A ``stalled-election`` anomaly per healthy stretch of ``window`` past the deadline."""

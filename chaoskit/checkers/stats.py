@@ -5,6 +5,11 @@ kind came back ok / fail / info, how often each node was observed and in which r
 the sampling interval reached (the precision of the leader checks), and which faults
 were applied for how long. A run that applied no fault or served no operation is still
 valid; the figures let a reader notice that it proved little.
+
+The observer aims at one sample of each node every ``observe_interval_ms`` (config);
+when the p99 of the intervals reached is more than ``SAMPLING_SLACK`` times that, the
+machine could not keep up (too many nodes, too much load) and ``metrics["warnings"]``
+says so: overlaps shorter than the p99 interval can go unseen.
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ from chaoskit.checkers._timeline import (
 from chaoskit.checkers.figures import ms, percentiles
 from chaoskit.core.checker import CheckResult, RunData
 from chaoskit.core.records import Record
+
+#: Observer interval when the run does not record its own (runs before it did).
+DEFAULT_INTERVAL_MS = 20.0
+#: The p99 sampling interval may exceed the observer's interval by this factor.
+SAMPLING_SLACK = 1.25
 
 
 class StatsChecker:
@@ -49,7 +59,22 @@ class StatsChecker:
             "observation_latency_ms": latencies(samples),
             "faults": fault_summary(faults, end),
         }
+        metrics["warnings"] = sampling_warnings(metrics["sampling_interval_ms"], run.config)
         return CheckResult(valid=True, metrics=metrics)
+
+
+def sampling_warnings(intervals: dict[str, Any], config: dict[str, Any]) -> list[str]:
+    """A warning when the observer did not keep its interval at p99 (see the docstring)."""
+    target = config.get("observe_interval_ms") or DEFAULT_INTERVAL_MS
+    goal = float(target) * SAMPLING_SLACK
+    p99 = intervals.get("p99")
+    if p99 is None or p99 <= goal:
+        return []
+    return [
+        f"the observer did not keep its {float(target):g} ms sampling interval: p99 "
+        f"{p99:.0f} ms (goal {goal:g} ms, {len(config.get('nodes') or [])} nodes); "
+        f"two leaders overlapping for less than that can go unseen"
+    ]
 
 
 def op_counts(history: Iterable[Record]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from chaoskit.checkers.figures import headline
+from chaoskit.run.result import stopped_text
 
 _VERDICT = {True: "[green]valid[/green]", False: "[red]INVALID[/red]"}
 MAX_ANOMALIES_SHOWN = 8
@@ -64,6 +65,11 @@ def print_summary(
             shown += 1
     if shown > MAX_ANOMALIES_SHOWN:
         console.print(f"  ... and {shown - MAX_ANOMALIES_SHOWN} more in results.json")
+    stopped = results.get("stopped_early")
+    if stopped:
+        console.print(f"[yellow]{stopped_text(stopped)}[/yellow]", highlight=False)
+    for warning in warnings_of(results):
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     incomplete = " (incomplete run)" if results.get("incomplete") else ""
     console.print(f"verdict: {verdict_text(results.get('valid'))}{incomplete}")
     console.print(f"run stored in {run_dir}", highlight=False, soft_wrap=True, markup=False)
@@ -71,6 +77,17 @@ def print_summary(
         console.print(
             f"seed {seed}; repeat with: {command}", highlight=False, markup=False, soft_wrap=True
         )
+
+
+def warnings_of(results: dict[str, Any]) -> list[str]:
+    """What the checkers flag about the run's own precision (``metrics.warnings``):
+    an observer that could not keep its sampling interval, say."""
+    seen: list[str] = []
+    for res in results.get("checkers", {}).values():
+        for warning in res.get("metrics", {}).get("warnings", []) or []:
+            if warning not in seen:
+                seen.append(str(warning))
+    return seen
 
 
 def _figures(metrics: dict[str, Any]) -> str:

@@ -26,9 +26,10 @@ the connections that a opened. Telling sources apart is an embedded-proxy extens
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from chaoskit.core.network import LinkMode
 from chaoskit.core.target import Address, NodeInfo, ProxyMode
@@ -87,20 +88,23 @@ class ProxyNetwork:
         self._ids = [n.id for n in nodes]
         if self.mode == "destination":
             return await self._setup_fronts(nodes, names)
+        links = [
+            (src, dst, kind) for src in nodes for dst in nodes if src.id != dst.id for kind in names
+        ]
+        # All at once: one at a time, 72 proxies of 9 nodes took a second of start-up.
+        ports = await _together(
+            [
+                self._create(
+                    (src.id, dst.id),
+                    f"ck-{self.run_id}-{src.id}-{dst.id}" + _suffix(kind, names),
+                    f"{dst.host}:{dst.ports[kind]}",
+                )
+                for src, dst, kind in links
+            ]
+        )
         peers: NamedPeers = {n.id: {} for n in nodes}
-        for src in nodes:
-            for dst in nodes:
-                if src.id == dst.id:
-                    continue
-                dialed: dict[str, Address] = {}
-                for kind in names:
-                    name = f"ck-{self.run_id}-{src.id}-{dst.id}" + _suffix(kind, names)
-                    upstream = f"{dst.host}:{dst.ports[kind]}"
-                    dialed[kind] = (
-                        self.listen_host,
-                        await self._create((src.id, dst.id), name, upstream),
-                    )
-                peers[src.id][dst.id] = dialed
+        for (src, dst, kind), port in zip(links, ports, strict=True):
+            peers[src.id].setdefault(dst.id, {})[kind] = (self.listen_host, port)
         return peers
 
     async def _create(self, link: Link, name: str, upstream: str) -> int:
@@ -250,3 +254,14 @@ class ProxyNetwork:
 def _suffix(kind: str, names: list[str]) -> str:
     """A proxy's name tells its port apart only when a node has several peer ports."""
     return f"-{kind}" if len(names) > 1 else ""
+
+
+async def _together(creations: list[Coroutine[Any, Any, int]]) -> list[int]:
+    """Run the proxy creations at once; the first failure is raised (as itself, not in a
+    group) once every other creation has finished or been cancelled."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(c) for c in creations]
+    except BaseExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return [t.result() for t in tasks]

@@ -84,6 +84,10 @@ def _subtitle(view: RunView) -> str:
     parts = [f"started {view.config.get('started_at', '?')}", str(view.run_dir)]
     if view.torn or (view.results or {}).get("incomplete"):
         parts.append("INCOMPLETE: the run was cut short")
+    stopped = (view.results or {}).get("stopped_early")
+    if stopped:  # --fail-fast ended the main phase at the first anomaly found live
+        kind = (stopped.get("anomaly") or {}).get("kind", "an anomaly")
+        parts.append(f"STOPPED EARLY at {seconds(stopped.get('at', 0))} (--fail-fast): {kind}")
     return " · ".join(parts)
 
 

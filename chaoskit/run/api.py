@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,11 +13,17 @@ if TYPE_CHECKING:
     from chaoskit.run.result import RunResult
 
 
-def run(config: RunConfig) -> RunResult:
-    """Carry out one run synchronously and return its result (exceptions: ChaoskitError)."""
+def run(
+    config: RunConfig, *, on_anomaly: Callable[[dict[str, Any]], None] | None = None
+) -> RunResult:
+    """Carry out one run synchronously and return its result (exceptions: ChaoskitError).
+
+    ``on_anomaly`` is called with each anomaly the live checks find, the moment they
+    find it (in the run's event loop: it must return quickly and not raise).
+    """
     from chaoskit.run.controller import execute
 
-    return asyncio.run(execute(config))
+    return asyncio.run(execute(config, on_anomaly=on_anomaly))
 
 
 def check_run(run_dir: Path, *, policy: str | None = None) -> dict[str, Any]:

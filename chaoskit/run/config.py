@@ -98,6 +98,8 @@ class RunConfig:
     heal_s: float | None = None
     #: Show the live progress display (the CLI turns it off for non-terminals).
     progress: bool = True
+    #: Stop the main phase at the first anomaly the live checks find (run/live.py).
+    fail_fast: bool = False
     #: ``--runtime compose``: the compose file (default ``docker-compose.yml``) and,
     #: optionally, its project name.
     compose_file: Path | None = None

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import random
 import time
 import uuid
 
 from chaoskit.checkers.checking import run_checkers
+from chaoskit.checkers.stats import SAMPLING_SLACK
 from chaoskit.clients.http import node_client
 from chaoskit.clients.runner import ClientRunner
 from chaoskit.core.records import HISTORY, NEMESIS, OBSERVATIONS
@@ -30,16 +32,21 @@ from chaoskit.proxy._watch import FaultApiWatch
 from chaoskit.run.config import NemesisSpec, RunConfig
 from chaoskit.run.faults import FaultBook
 from chaoskit.run.launch import Cluster, LaunchContext, launch
+from chaoskit.run.live import LiveWatch, OnAnomaly
 from chaoskit.run.plan import RunPlan, build_nemesis, plan_run
 from chaoskit.run.progress import Progress, Snapshot
 from chaoskit.run.record import RunRecord, log_to_run, stop_logging
 from chaoskit.run.result import RunResult
 from chaoskit.run.schedule import Step, build_schedule, schedule_rng
 from chaoskit.run.settings import repeat_command
+from chaoskit.run.timings import TIMINGS, Timings
 from chaoskit.store.rundir import LOGS, RESULTS, create_run_dir, load_run, write_json
 from chaoskit.store.streams import JsonlWriter, RunClock
 
+#: Longest wait for the last observations after the final reads, and how many
+#: rounds of every node it waits for.
 SETTLE_S = 0.5
+SETTLE_ROUNDS = 3
 #: Longest wait for one teardown step (twice that for healing and stopping nodes).
 TEARDOWN_STEP_S = 30.0
 
@@ -47,7 +54,8 @@ TEARDOWN_STEP_S = 30.0
 class Controller:
     """Carries out one planned run; ``await execute()`` returns its ``RunResult``."""
 
-    def __init__(self, plan: RunPlan) -> None:
+    def __init__(self, plan: RunPlan, *, on_anomaly: OnAnomaly | None = None) -> None:
+        self.timings = Timings()
         self.plan = plan
         self.config = plan.config
         self.seed = int(self.config.seed or 0)
@@ -72,6 +80,14 @@ class Controller:
         self._client_task: asyncio.Task[None] | None = None
         self._stop_clients = asyncio.Event()
         self.progress = Progress(enabled=self.config.progress)
+        #: The live checks; ``on_anomaly`` hears of each anomaly the moment it is found.
+        self.live = LiveWatch(
+            list(plan.checkers),
+            clock=self.clock,
+            progress=self.progress,
+            fail_fast=self.config.fail_fast,
+            on_anomaly=on_anomaly,
+        )
         self._log_handler = log_to_run(self.run_dir)
         self.phase = "starting"
         self.end_time: int | None = None
@@ -138,6 +154,7 @@ class Controller:
             watch=self.watch,
             nodes_known=self._nodes_known,
             warn=self.progress.warn,
+            timings=self.timings,
         )
         try:
             await launch(self.cluster, context)
@@ -148,14 +165,21 @@ class Controller:
         except BaseException:
             await self._teardown()
             raise
+        # Everything allocated so far (imports, the cluster) lives for the whole run:
+        # frozen, the full collections of the run no longer walk it, which took the
+        # observer's loop 50-350 ms at a time on a loaded machine. Undone in finish().
+        gc.freeze()
         self.phase = "running"
 
     def _nodes_known(self) -> None:
         self._write_config(finished=False)
         self._register()
+        streams = (self.observations, self.nemesis_log, self.history)
+        self.live.start(self.record.stored, streams)
 
     async def finish(self, *, interrupted: bool = False, error: str | None = None) -> RunResult:
         """Final phase (unless cut short), teardown, checkers, results and reports."""
+        self.timings.mark("main_end")
         try:
             if not interrupted and error is None:
                 await self._final_phase()
@@ -167,12 +191,17 @@ class Controller:
         finally:
             await self._teardown()
         self._write_config(finished=not interrupted and error is None)
-        results = run_checkers(load_run(self.run_dir), self.plan.checkers)
+        with self.timings.step("check"):
+            results = run_checkers(load_run(self.run_dir), self.plan.checkers)
         if error:
             results["error"] = error
+        self.live.add_to(results)
         write_json(self.run_dir / RESULTS, results)
-        for warning in self.record.write_reports():
-            self.progress.warn(warning)
+        with self.timings.step("reports"):
+            for warning in self.record.write_reports():
+                self.progress.warn(warning)
+        self._write_timings()
+        gc.unfreeze()
         return RunResult(
             self.run_dir,
             results,
@@ -202,6 +231,7 @@ class Controller:
         steps = self._schedule()
         write_json(self.run_dir / "schedule.json", [s.to_json() for s in steps])
         self.start_load()
+        self.timings.mark("main_start")
         self.progress.start(self._snapshot)
         try:
             await self._run_schedule(steps)
@@ -257,16 +287,22 @@ class Controller:
         loop = asyncio.get_running_loop()
         origin = loop.time()
         for step in steps:
-            delay = origin + step.at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            if await self._pause(origin + step.at - loop.time()):
+                return
             if step.action == "start":
                 await self.faults.start(step.nemesis)
             else:
                 await self.faults.stop(step.nemesis)
-        delay = origin + self.config.time_limit - loop.time()
+        await self._pause(origin + self.config.time_limit - loop.time())
+
+    async def _pause(self, delay: float) -> bool:
+        """Wait ``delay`` seconds, less when ``--fail-fast`` stops the run (then True).
+        Fault steps are never cut in half: the schedule stops between them."""
         if delay > 0:
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self.live.stop.wait()
+        return self.live.stop.is_set()
 
     def _snapshot(self) -> Snapshot | None:
         """What the live display shows now."""
@@ -274,6 +310,7 @@ class Controller:
         if observer is None:
             return None
         elapsed = self.clock.now() / 1e9
+        found = self.live.anomalies
         return Snapshot(
             title=f"{self.plan.target.name} / {self.config.nemesis_label}",
             seed=self.seed,
@@ -283,27 +320,33 @@ class Controller:
             roles=observer.roles(),
             faults=[f"{a.fault.fault}#{a.id}" for a in self.faults.active.values()],
             ops=self.clients.ops_done if self.clients is not None else 0,
+            anomalies=len(found),
+            sampling_p99_ms=observer.recent_p99_ms(),
+            sampling_goal_ms=observer.interval * 1000 * SAMPLING_SLACK,
+            last_anomaly=f"{found[-1].get('kind')} {' '.join(found[-1].get('nodes', []))}"
+            if found
+            else "",
         )
 
     async def _final_phase(self) -> None:
         """Heal everything, wait for a leader, run the final reads."""
         self.phase = "final"
-        await self.faults.heal_everything(self.progress.warn)
+        with self.timings.step("final.heal"):
+            await self.faults.heal_everything(self.progress.warn)
         for writer in (self.history, self.observations, self.nemesis_log):
             writer.sync()
         wait = max(5.0, 3 * self.plan.election_deadline)
-        await self._wait_for_leader(wait)
-        if self.clients is not None:
-            await self.clients.final(timeout=wait)
-        await asyncio.sleep(SETTLE_S)
-
-    async def _wait_for_leader(self, timeout: float) -> None:
         observer = self.cluster.observer
         assert observer is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline and observer.current_leader() is None:
-            await asyncio.sleep(0.05)
+        with self.timings.step("final.leader"):
+            await observer.wait_for_leader(wait)
+        with self.timings.step("final.reads"):
+            if self.clients is not None:
+                await self.clients.final(timeout=wait)
+        # The run ends on what every node said after the final reads, and a leader
+        # elected at the final heal shows the streak the failover figure needs.
+        with self.timings.step("final.settle"):
+            await observer.rounds(SETTLE_ROUNDS, SETTLE_S)
 
     async def _teardown(self) -> None:
         """Runs on every exit path: heal, stop nodes, close listeners, flush streams.
@@ -312,10 +355,10 @@ class Controller:
         rest from running; if healing or closing the network failed, the run stays in
         the registry of active runs for ``chaoskit cleanup``.
         """
-        step = TEARDOWN_STEP_S
-        with contextlib.suppress(Exception):
+        step, timed = TEARDOWN_STEP_S, self.timings.step
+        with timed("teardown.clients"), contextlib.suppress(Exception):
             await asyncio.wait_for(self.stop_load(), step)
-        with contextlib.suppress(Exception):
+        with timed("teardown.heal"), contextlib.suppress(Exception):
             await asyncio.wait_for(self.faults.heal_everything(self.progress.warn), 2 * step)
         network = self.cluster.network
         healed = network is None or not network.faulty_links()
@@ -324,10 +367,10 @@ class Controller:
                 await self.clients.http.aclose()
         with contextlib.suppress(Exception):
             await self.plan.target.aclose()
-        with contextlib.suppress(Exception):
+        with timed("teardown.audit"), contextlib.suppress(Exception):
             await asyncio.wait_for(self._audit(), step)
         self.watch.close()
-        closed = await self.cluster.close(step)
+        closed = await self.cluster.close(step, self.timings)
         self.end_time = self.clock.now()
         for writer in (self.history, self.observations, self.nemesis_log):
             writer.close()
@@ -347,6 +390,13 @@ class Controller:
         if warning:
             self.progress.warn(warning)
 
+    def _write_timings(self) -> None:
+        observer = self.cluster.observer
+        if observer is not None and observer.first_leader is not None:
+            self.timings.marks["first_leader"] = round(observer.first_leader / 1e9, 4)
+        self.timings.mark("done")
+        write_json(self.run_dir / TIMINGS, self.timings.to_json())
+
     def _write_config(self, *, finished: bool) -> None:
         self.record.write_config(self.cluster, finished=finished, end_time=self.end_time)
 
@@ -358,7 +408,7 @@ def _uncancel() -> None:
         task.uncancel()
 
 
-async def execute(config: RunConfig) -> RunResult:
-    """Plan and carry out one run."""
+async def execute(config: RunConfig, *, on_anomaly: OnAnomaly | None = None) -> RunResult:
+    """Plan and carry out one run; ``on_anomaly`` hears of each anomaly found live."""
     plan = plan_run(config.with_seed())
-    return await Controller(plan).execute()
+    return await Controller(plan, on_anomaly=on_anomaly).execute()

@@ -40,7 +40,8 @@ from chaoskit.observe.observer import Observer
 from chaoskit.proxy import ProxyClient, ProxyServer
 from chaoskit.proxy._watch import FaultApiWatch
 from chaoskit.run.plan import RunPlan
-from chaoskit.run.ready import wait_until_ready
+from chaoskit.run.ready import wait_answered, wait_until_ready
+from chaoskit.run.timings import Timings
 from chaoskit.runtimes.local import LocalRuntime
 from chaoskit.runtimes.ports import PortLease, lease_ports
 from chaoskit.store.rundir import LOGS
@@ -49,8 +50,6 @@ from chaoskit.store.streams import JsonlWriter, RunClock
 if TYPE_CHECKING:
     from chaoskit.disk.faults import DiskFaults
     from chaoskit.disk.nodes import NodeDisks
-
-STARTUP_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -74,37 +73,44 @@ class Cluster:
     #: (run/ready.py); None when it never held.
     ready_s: float | None = None
 
-    async def close(self, step_s: float) -> bool:
+    async def close(self, step_s: float, timings: Timings | None = None) -> bool:
         """Stop observing, stop every node, remove the network and the proxy, free the
         ports and the clock files; each step bounded by ``step_s`` (twice that for the
         nodes and the network). False when the network, the runtime or a fault file
         system could not be closed: some of their faults, proxies, nodes (on SSH hosts)
         or mounts may remain (the run then stays in the registry)."""
+        timings = timings or Timings()
         closed = True
         if self.observer is not None:
-            with contextlib.suppress(Exception):
+            with timings.step("teardown.observer"), contextlib.suppress(Exception):
                 await asyncio.wait_for(self.observer.stop(), step_s)
         if self.runtime is not None:
-            try:
-                await asyncio.wait_for(self.runtime.close(), 2 * step_s)
-            except Exception:  # noqa: BLE001 - reported to the caller
-                closed = False
+            with timings.step("teardown.nodes"):
+                try:
+                    await asyncio.wait_for(self.runtime.close(), 2 * step_s)
+                except Exception:  # noqa: BLE001 - reported to the caller
+                    closed = False
         if self.disk is not None:  # once the nodes are gone: nothing holds the mounts
-            try:
-                await asyncio.wait_for(self.disk.aclose(), 2 * step_s)
-            except Exception:  # noqa: BLE001 - reported to the caller: a mount may remain
-                closed = False
-        if self.network is not None:
-            try:
-                await asyncio.wait_for(self.network.close(), 2 * step_s)
-            except Exception:  # noqa: BLE001 - reported to the caller
-                closed = False
-        if self.proxy is not None:
-            with contextlib.suppress(Exception):
-                await self.proxy.aclose()
-        if self.proxy_server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self.proxy_server.close(), step_s)
+            with timings.step("teardown.disk"):
+                try:
+                    await asyncio.wait_for(self.disk.aclose(), 2 * step_s)
+                except Exception:  # noqa: BLE001 - reported to the caller: a mount may remain
+                    closed = False
+        # The run's own embedded proxy drops every proxy when it closes: deleting them
+        # one by one through its API first only made teardown slower.
+        if self.network is not None and self.proxy_server is None:
+            with timings.step("teardown.network"):
+                try:
+                    await asyncio.wait_for(self.network.close(), 2 * step_s)
+                except Exception:  # noqa: BLE001 - reported to the caller
+                    closed = False
+        with timings.step("teardown.proxy"):
+            if self.proxy is not None:
+                with contextlib.suppress(Exception):
+                    await self.proxy.aclose()
+            if self.proxy_server is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.proxy_server.close(), step_s)
         if self.ports is not None:
             self.ports.release()
         if self.clock is not None:
@@ -130,6 +136,8 @@ class LaunchContext:
     nodes_known: Callable[[], None]
     #: Where a warning goes (a cluster that never got ready).
     warn: Callable[[str], None]
+    #: Where the start-up steps' durations go (timings.json).
+    timings: Timings = field(default_factory=Timings)
 
 
 async def launch(cluster: Cluster, ctx: LaunchContext) -> None:
@@ -150,8 +158,8 @@ async def launch(cluster: Cluster, ctx: LaunchContext) -> None:
     else:
         await _start_processes(cluster, ctx, ids, disk)
     cluster.observer = Observer(ctx.plan.target, cluster.nodes, ctx.observations, ctx.run_clock)
-    await wait_ready(cluster, ctx.run_dir)
-    cluster.observer.start()
+    with ctx.timings.step("launch.ready"):
+        await wait_answered(cluster.observer, cluster.runtime, cluster.nodes, ctx.run_dir)
     ids = [n.id for n in cluster.nodes]
     cluster.ready_s = await wait_until_ready(cluster.observer, ctx.plan.target, ids, ctx.warn)
 
@@ -200,7 +208,8 @@ async def _start_processes(
     behind its own proxy per ordered pair (or one per node, in destination mode)."""
     target = ctx.plan.target
     names = [p.name for p in target.ports]
-    cluster.ports = lease_ports(len(ids) * len(names))
+    with ctx.timings.step("launch.ports"):
+        cluster.ports = lease_ports(len(ids) * len(names))
     leased = iter(cluster.ports.ports)
     cluster.nodes = [
         NodeInfo(
@@ -214,8 +223,10 @@ async def _start_processes(
     ]
     for node in cluster.nodes:
         node.data_dir.mkdir(parents=True, exist_ok=True)
-    network = await _embedded_or_given_proxy(cluster, ctx)
-    peers = await network.setup(cluster.nodes, peer_ports(target))
+    with ctx.timings.step("launch.proxy_start"):
+        network = await _embedded_or_given_proxy(cluster, ctx)
+    with ctx.timings.step("launch.proxy_links"):
+        peers = await network.setup(cluster.nodes, peer_ports(target))
     cluster.clock = _clock_if_needed(ctx, ids)
     env = cluster.clock.env_for if cluster.clock is not None else None
     runtime = LocalRuntime(ctx.run_id, ctx.run_dir / LOGS, extra_env=env)
@@ -224,8 +235,9 @@ async def _start_processes(
     ctx.nodes_known()
     launches = [target.launch(node, peers[node.id]) for node in cluster.nodes]
     await _settle_disks(cluster)
-    for node, command in zip(cluster.nodes, launches, strict=True):
-        await runtime.launch(node, command)
+    with ctx.timings.step("launch.spawn"):
+        for node, command in zip(cluster.nodes, launches, strict=True):
+            await runtime.launch(node, command)
 
 
 async def _embedded_or_given_proxy(cluster: Cluster, ctx: LaunchContext) -> ProxyNetwork:
@@ -380,36 +392,3 @@ def _single_port(ctx: LaunchContext, runtime: str) -> str:
             "containers take targets with one port in pair mode; use --runtime local"
         )
     return names[0]
-
-
-async def wait_ready(cluster: Cluster, run_dir: Path) -> None:
-    """Every node must answer its status API before faults may start."""
-    observer, runtime = cluster.observer, cluster.runtime
-    assert observer is not None and runtime is not None
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STARTUP_TIMEOUT_S
-    pending = {n.id: n for n in cluster.nodes}
-    while pending:
-        for nid, node in list(pending.items()):
-            if not runtime.is_running(nid):
-                raise SetupError(f"node {nid} exited at start-up: {log_tail(run_dir, nid)}")
-            record = await observer.observe_once(node)
-            if record["role"] != "down":
-                del pending[nid]
-        if loop.time() > deadline:
-            names = ", ".join(sorted(pending))
-            raise SetupError(
-                f"node(s) {names} never answered within {STARTUP_TIMEOUT_S:g} s: "
-                f"{log_tail(run_dir, sorted(pending)[0])}"
-            )
-        await asyncio.sleep(0.05)
-
-
-def log_tail(run_dir: Path, node: str) -> str:
-    """The last line a node wrote, for a one-line start-up error."""
-    path = run_dir / LOGS / f"{node}.log"
-    try:
-        lines = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        lines = []
-    return lines[-1] if lines else f"no output (see {path})"

@@ -1,7 +1,10 @@
-"""The live terminal display of a run: time, current leader, active faults, ops.
+"""The live terminal display of a run: time, current leader, active faults, ops,
+anomalies found so far and the observer's recent sampling interval.
 
 The display knows nothing of the controller: it redraws a ``Snapshot`` that a
-function it is given returns, a few times a second.
+function it is given returns, a few times a second. Warnings and anomalies found
+live are printed as lines (above the display when it runs, on stderr either way),
+so a non-interactive run shows each anomaly the moment it is found too.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
 console = Console(stderr=True)
@@ -30,6 +34,12 @@ class Snapshot:
     roles: dict[str, str] = field(default_factory=dict)
     faults: list[str] = field(default_factory=list)
     ops: int = 0
+    #: Anomalies found live so far, and the last one's kind and nodes.
+    anomalies: int = 0
+    last_anomaly: str = ""
+    #: The observer's sampling interval over the last seconds (p99, ms), and its goal.
+    sampling_p99_ms: float | None = None
+    sampling_goal_ms: float | None = None
 
 
 class Progress:
@@ -59,6 +69,10 @@ class Progress:
     def warn(self, message: str) -> None:
         console.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False)
 
+    def anomaly(self, message: str) -> None:
+        """One line per anomaly found live, the moment it is found."""
+        console.print(f"[red]anomaly[/red] {escape(message)}", markup=True, highlight=False)
+
     async def _refresh(self) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             while self._live is not None:
@@ -76,4 +90,11 @@ def render(snap: Snapshot | None) -> Table:
     table.add_row("time", f"{snap.elapsed_s:5.1f} s elapsed", f"{snap.remaining_s:5.1f} s left")
     table.add_row("leader", snap.leader or "[red]none[/red]", roles)
     table.add_row("faults", ", ".join(snap.faults) or "none", f"ops {snap.ops}")
+    if snap.anomalies:
+        table.add_row("[red]anomalies[/red]", str(snap.anomalies), snap.last_anomaly)
+    if snap.sampling_p99_ms is not None:
+        goal = snap.sampling_goal_ms
+        slipped = goal is not None and snap.sampling_p99_ms > goal
+        shown = f"p99 {snap.sampling_p99_ms:.0f} ms" + (f" (goal {goal:.0f} ms)" if slipped else "")
+        table.add_row("sampling", f"[yellow]{shown}[/yellow]" if slipped else shown, "")
     return table

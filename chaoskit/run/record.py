@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chaoskit.observe.observer import DEFAULT_INTERVAL_S as OBSERVE_INTERVAL_S
 from chaoskit.remote.inventory import SPEC_TABLE
 from chaoskit.run.config import RunConfig
 from chaoskit.run.launch import Cluster
@@ -66,6 +67,7 @@ class RunRecord:
                 "end_time": end_time,
                 "node_addresses": {n.id: f"{n.host}:{n.port}" for n in cluster.nodes},
                 "image": cluster.runtime.image if cluster.runtime is not None else None,
+                "observe_interval_ms": OBSERVE_INTERVAL_S * 1000,
             }
         )
         self.stored = stored

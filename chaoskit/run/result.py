@@ -24,11 +24,23 @@ class RunResult:
         return self.results.get("valid", "unknown")
 
     @property
+    def stopped_early(self) -> dict[str, Any] | None:
+        """``{"at": ns, "anomaly": ...}`` when ``--fail-fast`` ended the run early."""
+        stopped: dict[str, Any] | None = self.results.get("stopped_early")
+        return stopped
+
+    @property
     def exit_code(self) -> int:
-        """0 valid, 1 an anomaly was found, 2 the run could not be carried out."""
+        """0 valid, 1 an anomaly was found, 2 the run could not be carried out (or was
+        stopped early for an anomaly the final check did not confirm: no verdict)."""
         if self.valid is False:
             return 1
-        if self.valid is True and not self.interrupted and self.error is None:
+        if (
+            self.valid is True
+            and not self.interrupted
+            and self.error is None
+            and self.stopped_early is None
+        ):
             return 0
         return 2
 
@@ -51,6 +63,8 @@ class RunResult:
         lines = [f"chaoskit verdict: {self.valid} (seed {self.seed}, run {self.run_dir})"]
         if self.results.get("error"):
             lines.append(f"  error: {self.results['error']}")
+        if self.stopped_early is not None:
+            lines.append(f"  {stopped_text(self.stopped_early)}")
         for name, res in self.results.get("checkers", {}).items():
             if res.get("valid") is not True:
                 lines.append(
@@ -71,3 +85,10 @@ class RunResult:
         """Raise ``AssertionError`` with ``describe()`` unless every check is valid."""
         if self.valid is not True:
             raise AssertionError(self.describe())
+
+
+def stopped_text(stopped: dict[str, Any]) -> str:
+    """``stopped early at 3.21 s (--fail-fast): split-brain found live``"""
+    anomaly = stopped.get("anomaly") or {}
+    kind = anomaly.get("kind", "an anomaly")
+    return f"stopped early at {stopped.get('at', 0) / 1e9:.2f} s (--fail-fast): {kind} found live"

@@ -262,6 +262,15 @@ SETTINGS: tuple[Setting, ...] = (
         metavar="SECONDS",
     ),
     Setting(
+        "fail_fast",
+        "fail_fast",
+        switch,
+        "Stop at the first anomaly the live checks find: heal everything, store and "
+        "check the run (results.json says it stopped early).",
+        flag="--fail-fast",
+        flag_value=True,
+    ),
+    Setting(
         "progress",
         "progress",
         switch,

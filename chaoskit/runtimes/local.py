@@ -129,11 +129,14 @@ class LocalRuntime:
         return proc.pid if proc is not None and proc.returncode is None else None
 
     async def close(self) -> None:
-        """Kill every node's whole process group and reap it; idempotent."""
-        for entry in self._nodes.values():
-            if self._signal(entry, signal.SIGKILL):
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._reap(entry), STOP_GRACE_S)
+        """Kill every node's whole process group and reap them all; idempotent. Every
+        signal goes out before the first reap, so the nodes die together."""
+        killed = [entry for entry in self._nodes.values() if self._signal(entry, signal.SIGKILL)]
+        if killed:
+            reaps = [asyncio.create_task(self._reap(entry)) for entry in killed]
+            _, pending = await asyncio.wait(reaps, timeout=STOP_GRACE_S)
+            for task in pending:
+                task.cancel()
 
     def kill_now(self) -> None:
         """SIGKILL every node's process group without waiting: the last resort when the

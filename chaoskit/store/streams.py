@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
@@ -36,15 +36,26 @@ class RunClock:
 
 
 class JsonlWriter:
-    """Append records to a JSON Lines file, one flushed line per record."""
+    """Append records to a JSON Lines file, one flushed line per record.
+
+    Listeners (``subscribe``) get every record right after it is written: the live
+    checks read the streams this way, record for record what the file holds.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file: IO[str] = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+        self._listeners: list[Callable[[Record], None]] = []
+
+    def subscribe(self, listener: Callable[[Record], None]) -> None:
+        """Call ``listener`` with each record written from now on (it must not raise)."""
+        self._listeners.append(listener)
 
     def write(self, record: Record) -> None:
         """Append one record and flush it to the kernel."""
         self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        for listener in self._listeners:
+            listener(record)
 
     def sync(self) -> None:
         """Flush and fsync: called at phase ends so a crash loses nothing before them."""

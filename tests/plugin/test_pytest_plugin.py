@@ -124,7 +124,11 @@ def test_target_object_from_conftest(pytester: pytest.Pytester) -> None:
 
         @pytest.mark.chaos(target=MY_TARGET, nemesis="none", time_limit=4, nodes=3)
         def test_obj(chaos_run):
-            chaos_run.assert_valid()
+            # The object's target ran. (Not its verdict: Bully's takeover when a
+            # higher node comes up is a brief real split brain, which the observer,
+            # sampling from the first answer on, can see.)
+            assert chaos_run.run_dir.parent.name == "bully-none"
+            assert chaos_run.metrics("stats")["observations"]["total"] > 0
         """
     )
     pytester.runpytest_subprocess().assert_outcomes(passed=1)
@@ -175,3 +179,33 @@ def test_misuse_says_how_to_fix_it(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess()
     result.stdout.fnmatch_lines(["*needs @pytest.mark.chaos(...)*"])
     assert result.ret != 0
+
+
+def test_a_fail_fast_chaos_test_fails_at_the_first_live_anomaly(
+    pytester: pytest.Pytester,
+) -> None:
+    """Bully splits its brain under partitions: the anomaly is on pytest's terminal as
+    the test runs, and the run stops there instead of at its 60 s limit."""
+    _ini(pytester)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.chaos(target="bully", nemesis="partition", time_limit=60,
+                           heal_seconds=2, fault_seconds=4, fail_fast=True)
+        def test_bully(chaos_run):
+            chaos_run.assert_valid()
+        """
+    )
+    result = pytester.runpytest_subprocess("--chaos-seed", "5")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "chaoskit: test_a_fail_fast*::test_bully: anomaly found live at * s: split-brain: *",
+            "*stopped early at * s (--fail-fast): split-brain found live*",
+        ]
+    )
+    run_dir = next((pytester.path / "runs").glob("bully-partition/*"))
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["valid"] is False
+    assert results["stopped_early"]["at"] < 60e9

@@ -144,7 +144,11 @@ async def test_an_exception_anywhere_still_heals_and_stops(
     during: set[tuple[str, int]] = set()
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DEFAULT_TIMEOUT_S
-    while len(find_leftovers(controller.run_id)) < 3 and not task.done():
+    # The nodes start first and their links' proxies are made while they boot: wait
+    # for both.
+    while not task.done() and (
+        len(find_leftovers(controller.run_id)) < 3 or len(set(listeners_of([me])) - before) < 7
+    ):
         assert loop.time() < deadline, "the nodes never started"
         await asyncio.sleep(0.1)
     during = set(listeners_of([me])) - before
