@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+from chaoskit.core.nemesis import selector_problem
 from chaoskit.core.network import LinkMode
 from chaoskit.errors import ConfigError
 
-#: How many victims: a fixed number or a share of the cluster (Jepsen's targets).
-COUNT_WORDS = ("one", "minority", "majority", "all")
 LINK_MODES: tuple[LinkMode, ...] = ("cut", "hang")
 DIRECTIONS = ("both", "in", "out")
 
@@ -52,13 +51,10 @@ def parse_int(nemesis: str, key: str, value: str, *, minimum: int = 0) -> int:
     return number
 
 
-def parse_count(nemesis: str, value: str) -> str | int:
-    """``one``, ``minority``, ``majority``, ``all`` or a positive number of nodes."""
-    if value in COUNT_WORDS:
-        return value
-    if value.isdigit():
-        return parse_int(nemesis, "count", value, minimum=1)
-    raise ConfigError(
-        f"nemesis '{nemesis}': count must be a positive number or one of "
-        f"{', '.join(COUNT_WORDS)}, not '{value}'"
-    )
+def parse_targets(nemesis: str, value: str) -> str:
+    """``count=``: whom the nemesis hits by default, any target selector (``minority``,
+    ``leader``, ``3``, ...; docs/scenarios.md)."""
+    problem = selector_problem(value)
+    if problem:
+        raise ConfigError(f"nemesis '{nemesis}': count: {problem}")
+    return value

@@ -92,6 +92,11 @@ class RunConfig:
     #: optionally, its project name.
     compose_file: Path | None = None
     compose_project: str | None = None
+    #: ``--scenario``: the steps of this scenario file instead of the random schedule.
+    scenario: Path | None = None
+    #: What this run re-runs, set by ``chaoskit replay`` and ``chaoskit shrink``
+    #: (``{"replay_of": RUN, "purpose": ...}``): written to config.json, not a setting.
+    origin: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.runtime == "compose" and self.compose_file is None:
@@ -151,6 +156,8 @@ class RunConfig:
 
     @property
     def nemesis_label(self) -> str:
+        if self.scenario is not None:
+            return "scenario-" + Path(self.scenario).stem
         return "+".join(n.name.replace("&", "-with-") for n in self.nemeses) or "none"
 
 

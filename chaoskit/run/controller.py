@@ -1,9 +1,10 @@
 """The Controller: one run from start to verdict (docs/architecture.md, the data flow).
 
-start the proxy and the nodes (launch.py) -> observe, drive clients, apply the fault
-schedule (faults.py, schedule.py) -> final phase (heal everything, wait for a leader,
-final reads) -> teardown -> checkers -> results.json, report.html, junit.xml
-(record.py).
+start the proxy and the nodes (launch.py) -> observe, drive clients, run the fault
+steps (a ``--scenario`` file, or the random schedule of the seed: schedule.py) through
+the scenario engine and the fault book (faults.py), keeping the tape -> final phase
+(heal everything, wait for a leader, final reads) -> teardown -> checkers ->
+results.json, report.html, junit.xml (record.py).
 
 Whatever happens (Ctrl-C, SIGTERM, an exception, a node that never starts), the
 teardown heals every fault, stops every node and closes every listener before the
@@ -30,12 +31,15 @@ from chaoskit.proxy._watch import FaultApiWatch
 from chaoskit.run.config import NemesisSpec, RunConfig
 from chaoskit.run.faults import FaultBook
 from chaoskit.run.launch import Cluster, LaunchContext, launch
-from chaoskit.run.plan import RunPlan, build_nemesis, plan_run
+from chaoskit.run.plan import RunPlan, build_nemeses, plan_run
 from chaoskit.run.progress import Progress, Snapshot
 from chaoskit.run.record import RunRecord, log_to_run, stop_logging
 from chaoskit.run.result import RunResult
-from chaoskit.run.schedule import Step, build_schedule, schedule_rng
+from chaoskit.run.schedule import schedule_rng, schedule_steps
 from chaoskit.run.settings import repeat_command
+from chaoskit.scenario.engine import Engine
+from chaoskit.scenario.model import Step
+from chaoskit.scenario.tape import TAPE, Tape
 from chaoskit.store.rundir import LOGS, RESULTS, create_run_dir, load_run, write_json
 from chaoskit.store.streams import JsonlWriter, RunClock
 
@@ -75,6 +79,8 @@ class Controller:
         self._log_handler = log_to_run(self.run_dir)
         self.phase = "starting"
         self.end_time: int | None = None
+        #: The scenario engine, made when faults begin (it needs the observer).
+        self.engine: Engine | None = None
 
     @property
     def nodes(self) -> list[NodeInfo]:
@@ -182,29 +188,55 @@ class Controller:
         )
 
     async def apply(self, name: str) -> int:
-        """Start one fault of the nemesis ``name`` now (for tests that drive faults)."""
-        if name not in self.faults.nemeses:
-            self.faults.nemeses[name] = build_nemesis(NemesisSpec.parse(name))
-        active = await self.faults.start(name)
-        if active is None:
+        """Start a fault of the nemesis ``name`` now (for tests that drive faults); the
+        parts of ``a&b`` together. Its fault id (the first part's)."""
+        spec = NemesisSpec.parse(name)
+        for key, nemesis in build_nemeses(spec).items():
+            self.faults.nemeses.setdefault(key, nemesis)
+        engine = self._engine("manual")
+        ids = [(await engine.apply(str(part))).fault_id for part in spec.together or [spec]]
+        applied = [i for i in ids if i is not None]
+        if not applied:
             raise ConfigError(f"nemesis '{name}' found nothing to do")
-        return active.id
+        return applied[0]
 
     async def heal(self, name: str | None = None) -> None:
-        """Stop one active fault, or every one."""
-        for key in [name] if name else list(self.faults.active):
-            await self.faults.stop(key)
+        """Stop the active faults of one nemesis (each part of ``a&b``), or every one."""
+        engine = self._engine("manual")
+        if name is None:
+            await engine.heal()
+            return
+        spec = NemesisSpec.parse(name)
+        for part in spec.together or [spec]:
+            await engine.heal(str(part))
 
     async def _main_phase(self) -> None:
-        steps = self._schedule()
+        steps = self._steps()
         write_json(self.run_dir / "schedule.json", [s.to_json() for s in steps])
+        engine = self._engine("scenario" if self.plan.scenario is not None else "schedule")
         self.start_load()
         self.progress.start(self._snapshot)
         try:
-            await self._run_schedule(steps)
+            await engine.run(steps, until=self.config.time_limit)
         finally:
             await self.stop_load()
             self.progress.stop()
+
+    def _engine(self, source: str) -> Engine:
+        """The run's scenario engine; scenario time 0 is now (the fault phase begins)."""
+        if self.engine is None:
+            assert self.cluster.observer is not None
+            loop = asyncio.get_running_loop()
+            origin = loop.time()
+            tape = Tape(self.run_dir / TAPE, origin_ns=self.clock.now(), source=source)
+            self.engine = Engine(
+                self.faults,
+                self.cluster.observer,
+                tape,
+                now=lambda: loop.time() - origin,
+                sleep=asyncio.sleep,
+            )
+        return self.engine
 
     def start_load(self) -> None:
         """Start the workload's clients in the background (none for ``none``)."""
@@ -239,30 +271,18 @@ class Controller:
             await asyncio.wait_for(self._client_task, 5.0)
         self._client_task = None
 
-    def _schedule(self) -> list[Step]:
+    def _steps(self) -> list[Step]:
+        """The scenario file's steps, or the random schedule drawn from the seed."""
+        if self.plan.scenario is not None:
+            return list(self.plan.scenario.steps)
         assert self.config.fault_s is not None and self.config.heal_s is not None
-        return build_schedule(
-            list(self.plan.nemeses),
+        return schedule_steps(
+            self.config.nemeses,
             time_limit=self.config.time_limit,
             fault_s=self.config.fault_s,
             heal_s=self.config.heal_s,
             rng=schedule_rng(self.seed),
         )
-
-    async def _run_schedule(self, steps: list[Step]) -> None:
-        loop = asyncio.get_running_loop()
-        origin = loop.time()
-        for step in steps:
-            delay = origin + step.at - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if step.action == "start":
-                await self.faults.start(step.nemesis)
-            else:
-                await self.faults.stop(step.nemesis)
-        delay = origin + self.config.time_limit - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
 
     def _snapshot(self) -> Snapshot | None:
         """What the live display shows now."""
@@ -284,6 +304,8 @@ class Controller:
     async def _final_phase(self) -> None:
         """Heal everything, wait for a leader, run the final reads."""
         self.phase = "final"
+        if self.engine is not None:
+            await self.engine.close()
         await self.faults.heal_everything(self.progress.warn)
         for writer in (self.history, self.observations, self.nemesis_log):
             writer.sync()
@@ -311,6 +333,9 @@ class Controller:
         step = TEARDOWN_STEP_S
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.stop_load(), step)
+        if self.engine is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.engine.close(), 2 * step)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.faults.heal_everything(self.progress.warn), 2 * step)
         network = self.cluster.network

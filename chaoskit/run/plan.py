@@ -18,6 +18,9 @@ from chaoskit.core.workload import Workload
 from chaoskit.errors import ConfigError
 from chaoskit.run.config import NemesisSpec, RunConfig
 from chaoskit.run.schedule import default_intervals
+from chaoskit.scenario.files import load_scenario
+from chaoskit.scenario.model import Scenario
+from chaoskit.scenario.targets import check_nodes
 
 RUNTIMES = ("local", "docker", "compose")
 
@@ -36,6 +39,8 @@ class RunPlan:
     concurrency: int
     #: Clients pinned to one node each, on top of ``concurrency`` leader-following ones.
     bound_clients: int = 0
+    #: The scenario file's steps (``--scenario``); None: the random schedule of the seed.
+    scenario: Scenario | None = None
 
 
 def load_target(name: str | Target) -> Target:
@@ -54,14 +59,33 @@ def load_target(name: str | Target) -> Target:
 
 
 def build_nemesis(spec: NemesisSpec) -> Nemesis:
-    """The configured nemesis of ``spec``; several applied together for ``a&b``."""
+    """The configured nemesis of one ``NAME[:options]`` spec."""
     if spec.together:
-        from chaoskit.run.together import Together
-
-        return Together([(str(part), build_nemesis(part)) for part in spec.together])
+        raise ConfigError(f"'{spec}' is several nemeses: build each part")
     nemesis: Nemesis = plugins.load("nemeses", spec.name)
     nemesis.configure(spec.options)
     return nemesis
+
+
+def build_nemeses(spec: NemesisSpec) -> dict[str, Nemesis]:
+    """The configured nemeses of ``spec`` by key: the parts of ``a&b``, else itself."""
+    return {str(part): build_nemesis(part) for part in spec.together or [spec]}
+
+
+def scenario_nemeses(scenario: Scenario, where: str, nodes: int) -> dict[str, Nemesis]:
+    """Every nemesis a scenario's steps use, checked before the run starts: a mistake
+    names the file and the step."""
+    ids = [f"n{i + 1}" for i in range(nodes)]
+    built: dict[str, Nemesis] = {}
+    for number, step in enumerate(scenario.steps, 1):
+        try:
+            if step.targets is not None:
+                check_nodes(step.targets, ids)
+            if not step.is_wait and step.key not in built:
+                built[step.key] = build_nemesis(NemesisSpec.parse(step.key))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: step {number}: {exc}") from None
+    return built
 
 
 def plan_run(config: RunConfig) -> RunPlan:
@@ -71,7 +95,12 @@ def plan_run(config: RunConfig) -> RunPlan:
         raise ConfigError(f"unknown runtime '{config.runtime}' (known: {', '.join(RUNTIMES)})")
     target = load_target(config.target)
     target.configure(config.options)
-    nemeses = {str(spec): build_nemesis(spec) for spec in config.nemeses}
+    scenario = None
+    if config.scenario is not None:
+        scenario = load_scenario(config.scenario)
+        nemeses = scenario_nemeses(scenario, str(config.scenario), config.nodes)
+    else:
+        nemeses = {k: n for spec in config.nemeses for k, n in build_nemeses(spec).items()}
     workload_name = config.workload or ("register" if "register" in target.workloads else "none")
     workload: Workload = plugins.load("workloads", workload_name)
     if workload_name != "none" and workload_name not in target.workloads:
@@ -101,4 +130,5 @@ def plan_run(config: RunConfig) -> RunPlan:
         election_deadline=config.election_deadline or target.election_deadline,
         concurrency=concurrency,
         bound_clients=bound_clients,
+        scenario=scenario,
     )

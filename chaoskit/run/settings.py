@@ -36,6 +36,7 @@ from chaoskit.run.values import (
     names,
     nemeses,
     number,
+    optional_file,
     optional_integer,
     optional_number,
     optional_path,
@@ -45,6 +46,7 @@ from chaoskit.run.values import (
     switch,
     target,
 )
+from chaoskit.scenario.files import load_scenario
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,14 @@ SETTINGS: tuple[Setting, ...] = (
         short="-n",
         shown_default="partition",
         metavar="A[,B...]",
+    ),
+    Setting(
+        "scenario",
+        "scenario",
+        optional_file,
+        "Run the steps of this scenario file instead of a random schedule (no --nemesis); "
+        "its [run] table gives the other settings' defaults.",
+        metavar="FILE.toml",
     ),
     Setting("nodes", "nodes", integer, "Cluster size.", shown_default="5", metavar="N"),
     Setting(
@@ -261,21 +271,22 @@ MAPPING_KEYS: tuple[str, ...] = tuple(s.key for s in SETTINGS if not s.cli_only)
 
 
 def config_from_mapping(
-    values: Mapping[str, Any], *, where: str, session: Mapping[str, Any] | None = None
+    values: Mapping[str, Any],
+    *,
+    where: str,
+    session: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
 ) -> RunConfig:
     """A ``RunConfig`` from setting keys (a pytest marker, a matrix cell).
 
     ``values`` may hold ``MAPPING_KEYS`` only (others are refused, the known ones
-    listed); ``session`` adds command-line-only settings of the caller (the store).
+    listed); ``session`` adds command-line-only settings of the caller (the store);
+    ``defaults`` are the caller's own defaults, below a scenario file's ``[run]``.
     ``where`` prefixes every error (``tests/test_x.py::test_y: ...``).
     """
-    unknown = sorted(set(values) - set(MAPPING_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(MAPPING_KEYS)}"
-        )
+    _known_keys(values, where)
     try:
-        return _config({**values, **(session or {})})
+        return _config({**values, **(session or {})}, defaults or {})
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
@@ -285,9 +296,35 @@ def config_from_cli(params: Mapping[str, Any]) -> RunConfig:
     return _config({k: v for k, v in params.items() if k in BY_KEY and v not in (None, ())})
 
 
-def _config(values: Mapping[str, Any]) -> RunConfig:
-    fields = {BY_KEY[k].field: BY_KEY[k].convert(v, k) for k, v in values.items()}
+def _known_keys(values: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(values) - set(MAPPING_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(MAPPING_KEYS)}"
+        )
+
+
+def _config(values: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> RunConfig:
+    """Settings given (``values``) over a scenario file's ``[run]`` over ``defaults``."""
+    merged = {**(defaults or {}), **_scenario_run(values), **values}
+    fields = {BY_KEY[k].field: BY_KEY[k].convert(v, k) for k, v in merged.items()}
     return RunConfig(**fields)
+
+
+def _scenario_run(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``[run]`` table of the scenario file in ``values``, if any, checked."""
+    if values.get("scenario") is None:
+        return {}
+    if "nemesis" in values:
+        raise ConfigError("--scenario names its own faults: leave out --nemesis")
+    path = BY_KEY["scenario"].convert(values["scenario"], "scenario")
+    run = dict(load_scenario(path).run)
+    where = f"{path}: [run]"
+    _known_keys(run, where)
+    for key in ("nemesis", "scenario"):
+        if key in run:
+            raise ConfigError(f"{where}: {key} cannot be set here (the steps are the faults)")
+    return run
 
 
 def config_argv(config: RunConfig) -> list[str]:
@@ -296,7 +333,7 @@ def config_argv(config: RunConfig) -> list[str]:
     cannot change what the command repeats."""
     argv = ["chaoskit", "run"]
     for setting in SETTINGS:
-        if not setting.in_command:
+        if not setting.in_command or (setting.key == "nemesis" and config.scenario is not None):
             continue
         value = config.target_name if setting.field == "target" else getattr(config, setting.field)
         if value is None or (setting.repeated and not value):

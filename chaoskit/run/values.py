@@ -81,6 +81,12 @@ def target(value: Any, key: str) -> Any:
     return str(Path(name).resolve()) if name.endswith(".toml") else name
 
 
+def optional_file(value: Any, key: str) -> Path | None:
+    """A file path made absolute (a scenario file), so the repeat command works from any
+    folder."""
+    return None if value is None else path(value, key).resolve()
+
+
 def nemeses(value: Any, key: str) -> list[Any]:
     """``"kill,partition:mode=hang"``, a list of such texts, or ``"none"``."""
     if isinstance(value, list | tuple):
