@@ -363,3 +363,42 @@ def config_json(config: RunConfig) -> dict[str, Any]:
         out[setting.field] = value
     out["command"] = repeat_command(config)
     return out
+
+
+def config_from_argv(argv: list[str]) -> RunConfig:
+    """The ``RunConfig`` of a stored "repeat with" command (``config_argv``'s inverse),
+    read with the settings table alone; a ``ConfigError`` for what it does not know."""
+    if argv[:2] != ["chaoskit", "run"]:
+        raise ConfigError(f"not a chaoskit run command: {shlex.join(argv[:2])}")
+    flags = {s.cli_flag: s for s in SETTINGS} | {s.short: s for s in SETTINGS if s.short}
+    params: dict[str, Any] = {}
+    rest = iter(argv[2:])
+    for token in rest:
+        setting = flags.get(token)
+        if setting is None:
+            raise ConfigError(f"the stored command has an unknown option {token}")
+        if setting.flag_value is not None:
+            params[setting.key] = setting.flag_value
+            continue
+        value = next(rest, None)
+        if value is None:
+            raise ConfigError(f"the stored command ends before the value of {token}")
+        if setting.repeated:
+            params.setdefault(setting.key, []).append(value)
+        else:
+            params[setting.key] = value
+    return config_from_cli(params)
+
+
+def config_mapping(config: RunConfig) -> dict[str, Any]:
+    """The settings of ``config`` that make the experiment, by key, as a scenario
+    file's ``[run]`` table holds them (no nemesis: the steps are the faults)."""
+    out: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.cli_only or not setting.in_command or setting.key in ("nemesis", "scenario"):
+            continue
+        value = config.target_name if setting.field == "target" else getattr(config, setting.field)
+        if value is None or (setting.repeated and not value):
+            continue
+        out[setting.key] = str(value) if isinstance(value, Path) else value
+    return out
