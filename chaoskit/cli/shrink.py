@@ -42,10 +42,10 @@ async def _shrink(
         task = bar.add_task("shrink", total=shrinker.budget, status="")
 
         def on_trial(trial: Trial) -> None:
-            mark = "[green]kept[/green]" if trial.accepted else "dropped"
+            mark = "[green]kept   [/green]" if trial.accepted else "dropped"
             tries = "".join("+" if r["reproduced"] else "-" for r in trial.runs)
             bar.console.print(
-                f"  {trial.index:>3} {mark:<20} [{tries}] {trial.change}",
+                f"  {trial.index:>3} {mark} {tries:<3} {trial.change}",
                 highlight=False,
                 soft_wrap=True,
             )

@@ -150,9 +150,10 @@ class Rerunner:
 
     async def __call__(self, candidate: Candidate, purpose: str, index: int) -> Outcome:
         """Write the candidate's scenario file, run it, and say what the run found."""
-        folder = self.stored.run_dir / purpose
-        folder.mkdir(exist_ok=True)
-        path = folder / f"{index:03d}.toml"
+        # <RUN>/shrink/007/shrink.toml: every re-run of a purpose under one store label.
+        folder = self.stored.run_dir / purpose / f"{index:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{purpose}.toml"
         config = self.config_for(candidate, path, purpose, index)
         write_scenario(path, self.scenario(candidate, config, f"{purpose} {index}"))
         started = time.monotonic()

@@ -223,9 +223,23 @@ def scenario_toml(scenario: Scenario, *, comments: list[str] | None = None) -> s
         data["scenario"] = head
     if scenario.run:
         data["run"] = {k: v for k, v in scenario.run.items() if v is not None}
-    data["step"] = [step.to_json() for step in scenario.steps]
     header = "".join(f"# {line}\n" for line in comments or [])
-    return header + tomli_w.dumps(data)
+    # Steps as [[step]] blocks after the tables, whatever their length (tomli-w would
+    # write short ones inline, on one line with the others).
+    steps = "".join(
+        "\n[[step]]\n" + "".join(f"{k} = {_value(v)}\n" for k, v in step.to_json().items())
+        for step in scenario.steps
+    )
+    return header + tomli_w.dumps(data) + steps
+
+
+def _value(value: Any) -> str:
+    """One TOML value; a table (a step's options) and a list (its targets) inline."""
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    return tomli_w.dumps({"v": value})[len("v = ") :].rstrip("\n")
 
 
 def write_scenario(path: Path, scenario: Scenario, *, comments: list[str] | None = None) -> Path:
