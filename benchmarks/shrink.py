@@ -107,7 +107,7 @@ def failing_run(bug: str, args: argparse.Namespace, store: Path, row: Row) -> st
     for seed in range(1, args.seeds + 1):
         cell = detection().Cell(bug, bug, "leader", pairing.nemesis, pairing.workload, seed)
         argv = detection().chaoskit_argv(cell, args.time_limit, store)[1:]
-        code, output = chaoskit(*argv, "--no-progress", timeout=args.time_limit + GRACE_S)
+        code, _ = chaoskit(*argv, "--no-progress", timeout=args.time_limit + GRACE_S)
         run_dir = latest_run(store)
         if code != 1 or run_dir is None:
             continue
