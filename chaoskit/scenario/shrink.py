@@ -3,13 +3,15 @@
 Delta debugging (Zeller's ddmin) over the fault events of a run's tape, as Hypothesis
 and QuickCheck shrink a failing input, then finer passes: shorter faults, an earlier
 start and shorter gaps, smaller targets (a partition's minority, fewer victims), fewer
-clients. A candidate is kept only when a re-run shows an anomaly of the same kind
+clients. A candidate is kept only when re-runs show an anomaly of the same kind
 (same checker and kind). Runs are not deterministic (elections race), so a candidate
-is tried up to ``tries`` times and kept at its first reproduction: a schedule that
-reproduces 80% of the time is then wrongly dropped once in 125, where one try would
-drop it once in five and stop the shrinking early. The price is paid only by
-candidates that do not reproduce, which is why the cheap, likely ones go first: the
-events the checker saw active during the anomaly (``hints``), then ddmin.
+is tried up to ``tries`` (3) times and kept once it has reproduced ``need`` (2) times;
+it stops as soon as the outcome is settled. Two of three, not the first reproduction:
+keeping at the first one let lucky schedules through (a forget-vote kill moved earlier
+reproduced once, then 0 times in 2 confirming runs), and every later candidate builds
+on the one kept. A schedule that reproduces 80% of the time is kept 9 times in 10; one
+that reproduces a third of the time, once in four. The cheap, likely candidates go
+first: the events the checker saw active during the anomaly (``hints``), then ddmin.
 
 Every candidate kept has reproduced, so the result is never a smaller schedule that
 does not fail. Each candidate's time limit is its last fault's end plus ``margin``
@@ -77,6 +79,7 @@ class Shrinker:
         *,
         budget: int,
         tries: int = 3,
+        need: int = 2,
         margin: float = 6.0,
         on_trial: Callable[[Trial], None] | None = None,
     ) -> None:
@@ -84,6 +87,7 @@ class Shrinker:
         self.kind = kind
         self.budget = budget
         self.tries = tries
+        self.need = max(1, min(need, tries))
         self.margin = margin
         self.on_trial = on_trial
         self.trials: list[Trial] = []
@@ -99,9 +103,14 @@ class Shrinker:
         try:
             best = await self._hints(best, hints)
             best = await self._ddmin(best)
-            for shrink_pass in (self._targets, self._durations, self._start, self._gaps):
+            for shrink_pass in (
+                self._durations,
+                self._start,
+                self._gaps,
+                self._targets,
+                self._clients,
+            ):
                 best = await shrink_pass(best)
-            best = await self._clients(best)
         except BudgetSpent:
             spent = True
             best = self._best_so_far(original)
@@ -118,23 +127,25 @@ class Shrinker:
     # -- trying one candidate --------------------------------------------------------
 
     async def test(self, candidate: Candidate, change: str) -> bool:
-        """Re-run ``candidate`` up to ``tries`` times; True at its first reproduction."""
+        """Re-run ``candidate`` until it reproduced ``need`` times (kept) or no longer
+        can within ``tries`` (dropped)."""
         if candidate in self._seen:
             return self._seen[candidate]
         trial = Trial(len(self.trials) + 1, change, candidate.events, candidate.time_limit)
         self.trials.append(trial)
         self._seen[candidate] = False
-        for attempt in range(self.tries):
+        hits = misses = 0
+        while hits < self.need and misses <= self.tries - self.need:
             if self.reruns >= self.budget:
                 raise BudgetSpent
             self.reruns += 1
             outcome: Outcome = await self.runner(candidate, "shrink", self.reruns)
             trial.runs.append(outcome.to_json(self.kind))
             if outcome.reproduced(self.kind):
-                trial.accepted = self._seen[candidate] = True
-                break
-            if outcome.error and attempt == 0 and not outcome.kinds:
-                continue  # a run that could not start says nothing: try again
+                hits += 1
+            else:
+                misses += 1
+        trial.accepted = self._seen[candidate] = hits >= self.need
         if self.on_trial is not None:
             self.on_trial(trial)
         return trial.accepted

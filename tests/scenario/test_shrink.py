@@ -69,10 +69,12 @@ async def test_every_kept_candidate_reproduced_and_the_result_is_the_last_kept()
     assert kept, "something was kept"
     for trial in result.trials:
         reproduced = [r["reproduced"] for r in trial.runs]
-        assert trial.accepted == any(reproduced)
+        assert trial.accepted == (sum(reproduced) >= 2)  # kept at 2 reproductions of 3
         assert len(trial.runs) <= 3
         if trial.accepted:
-            assert reproduced[-1] is True  # kept at its first reproduction: no more tries
+            assert reproduced[-1] is True  # no more tries once kept
+        else:
+            assert reproduced.count(False) == 2  # dropped once 2 of 3 cannot be reached
     assert result.best.events == kept[-1].events
 
 
