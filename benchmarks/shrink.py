@@ -68,6 +68,9 @@ class Row:
     confirmed: str = ""
     replays: list[bool] = field(default_factory=list)
     correct: list[int | None] = field(default_factory=list)
+    #: Correct Raft runs that showed the bug's own anomaly kind (a false alarm).
+    correct_same_kind: int = 0
+    correct_kinds: list[list[str]] = field(default_factory=list)
     error: str | None = None
 
     @property
@@ -119,8 +122,8 @@ def failing_run(bug: str, args: argparse.Namespace, store: Path, row: Row) -> st
     return None
 
 
-def replay_file(path: Path, store: Path, kind: str, times: int, args: argparse.Namespace) -> list:
-    """Run a scenario file ``times`` times; per run: reproduced (bug) or exit code."""
+def replay_file(path: Path, store: Path, times: int) -> list[tuple[int | None, set[str]]]:
+    """Run a scenario file ``times`` times; per run its exit status and anomaly kinds."""
     out = []
     for _ in range(times):
         code, _ = chaoskit(
@@ -128,7 +131,8 @@ def replay_file(path: Path, store: Path, kind: str, times: int, args: argparse.N
             timeout=GRACE_S,
         )  # fmt: skip
         run_dir = latest_run(store)
-        out.append((code, run_dir is not None and kind in kinds_found(run_dir)))
+        found = kinds_found(run_dir) if run_dir is not None else set()
+        out.append((code, found))
     return out
 
 
@@ -201,7 +205,14 @@ def markdown(rows: Sequence[Row], args: argparse.Namespace) -> str:
             lines.append(f"| `{r.bug}` | | | {r.error} | | | | |")
             continue
         rate = f"{sum(r.replays)}/{len(r.replays)}" if r.replays else "-"
-        correct = f"{r.correct.count(0)}/{len(r.correct)} valid" if r.correct else "-"
+        others = sorted({k for ks in r.correct_kinds for k in ks})
+        correct = (
+            f"{r.correct.count(0)}/{len(r.correct)} valid, the bug's anomaly "
+            f"{r.correct_same_kind}/{len(r.correct)}"
+            + (f" (other: {', '.join(others)})" if others else "")
+            if r.correct
+            else "-"
+        )
         wall = f"{r.shrink_wall_s / 60:.1f} min" if r.shrink_wall_s else "-"
         lines.append(
             f"| `{r.bug}` | `{r.kind}` | {r.events_before} -> {r.events_after} | `{r.faults}` | "
@@ -213,7 +224,7 @@ def markdown(rows: Sequence[Row], args: argparse.Namespace) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bugs", default=",".join(detection().BUG_NAMES))
-    ap.add_argument("--time-limit", type=float, default=30.0, help="the failing run's")
+    ap.add_argument("--time-limit", type=float, default=60.0, help="the failing run's")
     ap.add_argument("--seeds", type=int, default=3, help="seeds tried for a failing run")
     ap.add_argument("--budget", type=int, default=50, help="shrink's re-runs in all")
     ap.add_argument("--confirm", type=int, default=5, help="of which confirming the result")

@@ -60,6 +60,13 @@ class StoredRun:
         return config
 
     @property
+    def min_start(self) -> float:
+        """No fault earlier than a second after the run's first leader (at least 2 s):
+        a fault moved before the first election would hit a cluster still starting."""
+        first = next((t for t, leader in self.tape.leaders if leader is not None), None)
+        return max(2.0, (first or 0.0) + 1.0)
+
+    @property
     def margin(self) -> float:
         deadline = self.config.get("election_deadline")
         twice = 2 * float(deadline) if isinstance(deadline, int | float) else 0.0

@@ -33,7 +33,8 @@ from chaoskit.scenario.outcome import Candidate, Kind, Outcome, Runner
 
 #: Faults are not shortened below this (seconds): shorter ones show nothing.
 MIN_DURATION_S = 1.0
-#: The first fault is not moved before this (seconds): a first leader needs the time.
+#: The first fault is not moved before this (seconds) by default: a first leader needs
+#: the time (the caller gives more: ``min_start``).
 MIN_START_S = 1.0
 
 
@@ -81,6 +82,7 @@ class Shrinker:
         tries: int = 3,
         need: int = 2,
         margin: float = 6.0,
+        min_start: float = MIN_START_S,
         on_trial: Callable[[Trial], None] | None = None,
     ) -> None:
         self.runner = runner
@@ -89,6 +91,7 @@ class Shrinker:
         self.tries = tries
         self.need = max(1, min(need, tries))
         self.margin = margin
+        self.min_start = min_start
         self.on_trial = on_trial
         self.trials: list[Trial] = []
         self.reruns = 0
@@ -241,7 +244,7 @@ class Shrinker:
         while best.steps:
             first = min((s.at or 0.0) for s in best.steps)
             shift = round(first / 2, 3)
-            if first - shift < MIN_START_S or shift < 0.5:
+            if first - shift < self.min_start or shift < 0.5:
                 break
             steps = [dataclasses.replace(s, at=round((s.at or 0.0) - shift, 3)) for s in best.steps]
             candidate = self.with_steps(best, steps)
