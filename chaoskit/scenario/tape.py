@@ -23,7 +23,6 @@ from typing import Any
 from chaoskit.errors import ConfigError
 from chaoskit.scenario.model import Step, Targets, spec_text
 from chaoskit.scenario.targets import ROLES
-from chaoskit.store.rundir import write_json
 
 TAPE = "tape.json"
 VERSION = 1
@@ -78,8 +77,13 @@ class Tape:
     leaders: list[tuple[float, str | None]] = field(default_factory=list)
 
     def save(self) -> None:
+        """Replace ``tape.json`` atomically, without fsync: it is rewritten at every
+        fault start and stop from inside the engine's loop, and an fsync can stall for
+        seconds on a busy disk (the streams' own fsyncs cover the final phase)."""
         if self.path is not None:
-            write_json(self.path, self.to_json())
+            tmp = self.path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+            tmp.replace(self.path)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -2,8 +2,10 @@
 shrink with a small budget -> replay -> the shrunk scenario fails again).
 
 The CI slice of ``benchmarks/shrink.py`` (which does every planted bug with a full
-budget): ``no-step-down`` on 3 nodes, the cheapest bug to reproduce, so the whole
-chain takes a few minutes.
+budget and random faults): ``no-step-down`` on 3 nodes, the cheapest bug to reproduce,
+from a scenario of three faults of which one matters (a random schedule may not end
+with the isolation the bug needs, and CI has no time to try seeds), so the whole chain
+takes a few minutes.
 """
 
 from __future__ import annotations
@@ -61,8 +63,11 @@ def test_a_scenario_file_in_a_pytest_test(pytester: pytest.Pytester) -> None:
             assert tape["source"] == "scenario"
 
         @pytest.mark.chaos(scenario="stale_leader.toml", options={})
-        def test_the_correct_raft_passes(chaos_run):
-            chaos_run.assert_valid()
+        def test_the_correct_raft_has_no_stale_leader(chaos_run):
+            # (not assert_valid: on a loaded machine an election can stall, a
+            # liveness finding the scenario is not about)
+            assert chaos_run.anomalies("split-brain") == [], chaos_run.describe()
+            assert json.loads((chaos_run.run_dir / "config.json").read_text())["options"] == {}
         """
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
@@ -82,30 +87,59 @@ def cli(cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProc
     )
 
 
+THREE_FAULTS = """
+[run]
+target = "raft"
+nodes = 3
+workload = "none"
+time_limit = 14
+seed = 2
+options = { bug = "no-step-down" }
+
+[[step]]
+nemesis = "kill"
+targets = "follower"
+at = 2
+duration = 2
+
+[[step]]
+nemesis = "isolate"
+targets = "leader"
+when = "stable"
+stable = 1
+duration = 3
+
+[[step]]
+nemesis = "pause"
+targets = "follower"
+delay = 1
+duration = 1.5
+"""
+
+
 def test_a_planted_bug_fails_shrinks_and_replays(tmp_path: Path) -> None:
-    run = cli(
-        tmp_path, "run", "-o", "bug=no-step-down", "--nemesis", "isolate-leader,kill",
-        "--workload", "none", "--nodes", "3", "--time-limit", "16", "--seed", "2",
-        "--fault-seconds", "2.5", "--heal-seconds", "2.5", "--no-progress",
-    )  # fmt: skip
+    (tmp_path / "three.toml").write_text(THREE_FAULTS)
+    run = cli(tmp_path, "run", "--scenario", "three.toml", "--no-progress")
     assert run.returncode == 1, run.stdout + run.stderr
     run_dir = (tmp_path / "runs" / "latest").resolve()
     tape = json.loads((run_dir / "tape.json").read_text())
     faults = [e for e in tape["events"] if e["fault_id"] is not None]
-    assert len(faults) >= 2, "a schedule worth shrinking"
+    assert len(faults) == 3, "a schedule worth shrinking"
 
-    shrink = cli(tmp_path, "shrink", str(run_dir), "--budget", "8", "--confirm", "2")
+    shrink = cli(tmp_path, "shrink", str(run_dir), "--budget", "7", "--confirm", "1")
     assert shrink.returncode == 0, shrink.stdout + shrink.stderr
     summary = json.loads((run_dir / "shrink.json").read_text())
     assert summary["kind"] == "split-brain:stale-leader"
     assert summary["shrunk"]["events"] < summary["original"]["events"]
-    assert summary["reruns_total"] <= 8
+    assert summary["reruns_total"] <= 7
     for trial in summary["trials"]:  # kept only what reproduced, twice
         assert trial["accepted"] == (sum(r["reproduced"] for r in trial["runs"]) >= 2)
     shrunk = load_scenario(run_dir / "shrunk.toml")
     assert len(shrunk.steps) == summary["shrunk"]["events"]
     assert shrunk.run["seed"] == 2 and shrunk.run["options"] == {"bug": "no-step-down"}
-    assert shrunk.run["time_limit"] < 16
+    assert shrunk.run["time_limit"] < 14
+    assert [s.nemesis for s in shrunk.steps] == ["isolate"]
+    assert shrunk.steps[0].targets == "leader"  # a role stays a role
     assert "chaoskit run --scenario" in shrink.stdout
     assert "shrink-steps" in (run_dir / "report.html").read_text()
     assert any(run_dir.glob("shrink/*/shrink.toml")), "each candidate's scenario is kept"
