@@ -152,24 +152,47 @@ def without_bug(shrunk: Path) -> Path:
 
 
 def one_bug(bug: str, args: argparse.Namespace, base: Path) -> Row:
+    """One bug end to end; an exception becomes the row's error, not a lost table."""
     row = Row(bug)
-    store = base / bug
+    try:
+        return _one_bug(row, args, base / bug)
+    except Exception as exc:  # noqa: BLE001 - reported in the table
+        row.error = f"{type(exc).__name__}: {exc}"
+        return row
+
+
+def _resumed(row: Row, store: Path) -> str | None:
+    """``--resume``: a failing run already shrunk in ``store``; its kind."""
+    done = sorted(store.glob("failing/*/*/shrink.json"))
+    if not done:
+        return None
+    summary = json.loads(done[-1].read_text())
+    config = json.loads((done[-1].parent / "config.json").read_text())
+    row.run_dir, row.seed, row.shrink_exit = str(done[-1].parent), config.get("seed"), 0
+    # The shrink's wall time as it measured it (re-runs and confirming runs).
+    row.shrink_wall_s = summary["wall_s"]
+    return str(summary["kind"])
+
+
+def _one_bug(row: Row, args: argparse.Namespace, store: Path) -> Row:
     store.mkdir(parents=True, exist_ok=True)
-    kind = failing_run(bug, args, store / "failing", row)
+    kind = _resumed(row, store) if args.resume else None
     if kind is None:
-        return row
+        kind = failing_run(row.bug, args, store / "failing", row)
+        if kind is None:
+            return row
+        started = time.monotonic()
+        code, output = chaoskit(
+            "shrink", str(row.run_dir), "--budget", str(args.budget), "--confirm",
+            str(args.confirm), "--kind", kind, timeout=args.budget * 200.0,
+        )  # fmt: skip
+        row.shrink_exit = code
+        row.shrink_wall_s = round(time.monotonic() - started, 1)
+        if not (Path(str(row.run_dir)) / "shrink.json").exists():
+            row.error = f"shrink wrote nothing: {output[-500:]}"
+            return row
     row.kind = kind
-    started = time.monotonic()
-    code, output = chaoskit(
-        "shrink", str(row.run_dir), "--budget", str(args.budget), "--confirm",
-        str(args.confirm), "--kind", kind, timeout=args.budget * 200.0,
-    )  # fmt: skip
-    row.shrink_exit = code
-    row.shrink_wall_s = round(time.monotonic() - started, 1)
     report = Path(str(row.run_dir)) / "shrink.json"
-    if not report.exists():
-        row.error = f"shrink wrote nothing: {output[-500:]}"
-        return row
     summary = json.loads(report.read_text())
     row.events_before = summary["original"]["events"]
     row.events_after = summary["shrunk"]["events"]
@@ -180,13 +203,12 @@ def one_bug(bug: str, args: argparse.Namespace, base: Path) -> Row:
     if not shrunk.exists():
         row.error = "no shrunk scenario"
         return row
-    row.replays = [
-        hit for _, hit in replay_file(shrunk, store / "replay", kind, args.replays, args)
-    ]
-    correct = without_bug(shrunk)
-    row.correct = [
-        code for code, _ in replay_file(correct, store / "correct", kind, args.correct, args)
-    ]
+    replays = replay_file(shrunk, store / "replay", args.replays)
+    row.replays = [kind in found for _, found in replays]
+    correct = replay_file(without_bug(shrunk), store / "correct", args.correct)
+    row.correct = [code for code, _ in correct]
+    row.correct_kinds = [sorted(found) for _, found in correct]
+    row.correct_same_kind = sum(kind in found for _, found in correct)
     return row
 
 
@@ -232,6 +254,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     ap.add_argument("--correct", type=int, default=3, help="correct Raft runs of each")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--store", type=Path, default=None, help="keep the runs here")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="reuse a bug's failing run and shrink already in --store (replays only)",
+    )
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--markdown", type=Path, default=None)
     return ap.parse_args(argv)

@@ -177,6 +177,7 @@ class Engine:
             trigger=trigger,
             start=0.0,
             note=note,
+            requested=_r(self.now()),
         )
         self.tape.events.append(event)
         event.fault_id = await self.faults.start(key, list(resolved.nodes), ident)
@@ -188,6 +189,7 @@ class Engine:
 
     async def _stop(self, ident: int, *, cut_short: bool) -> None:
         event = self._active.pop(ident)
+        event.stop_requested = _r(self.now())
         try:
             if event.fault_id is not None:
                 await self.faults.stop(event.fault_id)

@@ -55,6 +55,10 @@ class TapeEvent:
     #: Still active when the fault phase ended (healed by the final phase).
     cut_short: bool = False
     note: str | None = None
+    #: When the engine asked for the fault and for its heal: ``start`` and ``end`` are
+    #: when they were done (cutting links through a busy proxy can take seconds).
+    requested: float | None = None
+    stop_requested: float | None = None
 
     @property
     def applied(self) -> bool:
@@ -139,18 +143,23 @@ def _event(raw: dict[str, Any]) -> TapeEvent:
 
 def tape_steps(tape: Tape, *, end: float | None = None) -> list[Step]:
     """The applied faults of ``tape`` as steps timed from the start (see the module
-    docstring); a fault cut short by the fault phase's end lasts until ``end``."""
+    docstring); a fault cut short by the fault phase's end lasts until ``end``.
+
+    A step starts when the engine asked for the fault, and lasts from when the fault
+    was in place to when its heal was asked for, as the engine counts a duration: so
+    a replay asks at the same moments, whatever applying and healing cost."""
     steps = []
     for event in tape.faults():
-        stop = event.end if event.end is not None else end
+        stop = event.stop_requested or event.end or end
         if stop is None:
             continue
+        at = event.requested if event.requested is not None else event.start
         steps.append(
             Step(
                 nemesis=event.nemesis,
                 options=tuple(event.options.items()),
                 targets=kept_targets(event),
-                at=round(event.start, 3),
+                at=round(at, 3),
                 duration=round(max(0.001, stop - event.start), 3),
                 note=event.note,
             )

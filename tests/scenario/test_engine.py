@@ -277,3 +277,22 @@ def test_group_selectors_draw_their_size(selector: str, size: int) -> None:
     assert len(got.nodes) == size and len(set(got.nodes)) == size
     minority = {len(resolve("minority", IDS, random.Random(s), Nobody()).nodes) for s in range(30)}
     assert minority == {1, 2}
+
+
+def test_a_replayed_step_asks_when_the_original_asked() -> None:
+    """Applying and healing can take seconds on a busy proxy: a replay asks for the
+    fault when the original engine did, and holds it as long after it is in place."""
+    event = TapeEvent(
+        id=1, step=0, repetition=0, nemesis="isolate", options={}, select="leader",
+        nodes=["n1"], roles={}, fallback=False, trigger={}, start=1.5, end=4.2,
+        fault_id=1, requested=0.8, stop_requested=3.5,
+    )  # fmt: skip
+    [step] = tape_steps(Tape(events=[event]))
+    assert (step.at, step.duration) == (0.8, 2.0)
+
+
+async def test_the_engine_records_when_it_asked() -> None:
+    eng, _ = engine([(0.0, "n1")])
+    await eng.run([Step(nemesis="kill", targets=("n2",), at=1.0, duration=2.0)], until=4.0)
+    [event] = eng.tape.events
+    assert (event.requested, event.start, event.stop_requested, event.end) == (1.0, 1.0, 3.0, 3.0)
