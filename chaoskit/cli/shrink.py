@@ -169,7 +169,15 @@ def shrink(run_dir: Path, budget: int, tries: int, confirm: int, kind: str | Non
         sys.exit(0)
     confirm = min(confirm, budget - 1)
     runner = Rerunner(stored)
-    shrinker = Shrinker(runner, wanted, budget=budget - confirm, tries=tries, margin=stored.margin)
+    shrinker = Shrinker(
+        runner,
+        wanted,
+        budget=budget - confirm,
+        tries=tries,
+        margin=stored.margin,
+        min_start=stored.min_start,
+        min_duration=stored.min_duration,
+    )
     out.print(
         f"shrinking {stored.run_dir}: {original.events} faults, {original.time_limit:g} s; "
         f"keeping {kind_text(wanted)}; budget {budget} re-runs",

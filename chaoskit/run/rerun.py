@@ -26,6 +26,7 @@ from chaoskit.run.settings import config_from_argv, config_mapping
 from chaoskit.scenario.files import write_scenario
 from chaoskit.scenario.model import Scenario
 from chaoskit.scenario.outcome import Candidate, Kind, Outcome, first_anomaly, kinds_of
+from chaoskit.scenario.shrink import MIN_DURATION_S
 from chaoskit.scenario.tape import Tape, load_tape, tape_steps
 from chaoskit.store.rundir import CONFIG, RESULTS, resolve_run_dir
 
@@ -65,6 +66,14 @@ class StoredRun:
         a fault moved before the first election would hit a cluster still starting."""
         first = next((t for t, leader in self.tape.leaders if leader is not None), None)
         return max(2.0, (first or 0.0) + 1.0)
+
+    @property
+    def min_duration(self) -> float:
+        """No fault shorter than four election timeouts (at least 1 s): a shorter one
+        leaves the others no time to elect, so whether it fails is down to chance."""
+        timeout = self.config.get("election_timeout")
+        four = 4 * float(timeout) if isinstance(timeout, int | float) else 0.0
+        return max(MIN_DURATION_S, four)
 
     @property
     def margin(self) -> float:
