@@ -14,8 +14,12 @@
 ``none``                    nothing (a baseline)
 =========================== =====================================================
 
-Faults are data drawn by pure functions (``chaoskit.nemeses._grudges``) from the run's
-seed; the engine draws the schedule of when they start and stop (``chaoskit.run.schedule``).
+A nemesis applies its fault to the node ids it is given: the scenario engine
+(``chaoskit.scenario``) resolves each step's targets, or the nemesis's
+``default_targets`` (``minority``, ``leader`` for the ``-leader`` variants, ...), when
+the step fires. Topologies are pure functions of those ids (``chaoskit.nemeses._grudges``);
+when faults start and stop is the schedule's (``chaoskit.run.schedule``) or a scenario
+file's.
 """
 
 from __future__ import annotations
