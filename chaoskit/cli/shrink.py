@@ -141,7 +141,8 @@ def _write(stored: StoredRun, runner: Rerunner, result: ShrinkResult, hits: int,
     default=3,
     show_default=True,
     type=click.IntRange(1, 20),
-    help="Re-runs of a candidate at most; it is kept when 2 of them reproduce (1 with --tries 1).",
+    help="Re-runs of a candidate at most: one with fewer faults is kept when 2 of them "
+    "reproduce, a shorter or smaller one only when all do.",
 )
 @click.option(
     "--confirm",

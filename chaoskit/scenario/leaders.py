@@ -22,14 +22,10 @@ class LeaderWatch:
     since: float = 0.0
     #: Every change: ``(time, leader or None)``.
     changes: list[tuple[float, str | None]] = field(default_factory=list)
-    #: How many distinct leaderships began (a leader after none, or another leader).
-    elections: int = 0
 
     def update(self, now: float, leader: str | None) -> None:
         if leader == self.current and self.changes:
             return
-        if leader is not None and leader != self.last_leader():
-            self.elections += 1
         if self.current is not None:
             self.previous = self.current
         self.current = leader

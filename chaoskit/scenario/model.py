@@ -107,22 +107,9 @@ class Scenario:
         """Every nemesis (with options) the steps use, in order of first use."""
         return list(dict.fromkeys(s.key for s in self.steps if not s.is_wait))
 
-    @property
-    def fault_steps(self) -> int:
-        """How many faults the scenario applies (repetitions counted)."""
-        return sum(s.repeat for s in self.steps if not s.is_wait)
-
 
 def spec_text(name: str, options: Mapping[str, str]) -> str:
     """``name`` or ``name:k=v;k2=v2``, as ``--nemesis`` takes it."""
     if not options:
         return name
     return name + ":" + ";".join(f"{k}={v}" for k, v in options.items())
-
-
-def absolute_end(steps: tuple[Step, ...] | list[Step]) -> float | None:
-    """When the last fault ends, if every step is timed from the start (``at``) and
-    repeated once: the steps of a tape and of a shrunk scenario; else ``None``."""
-    if any(s.at is None or s.repeat != 1 or s.when is not None for s in steps):
-        return None
-    return max((s.at or 0.0) + s.delay + s.duration for s in steps) if steps else 0.0

@@ -9,7 +9,7 @@ import pytest
 
 from chaoskit.errors import ConfigError
 from chaoskit.scenario.files import load_scenario, parse_scenario, scenario_toml, write_scenario
-from chaoskit.scenario.model import Scenario, Step, absolute_end
+from chaoskit.scenario.model import Scenario, Step
 
 EXAMPLE = """
 [scenario]
@@ -75,7 +75,6 @@ def test_every_field_is_read() -> None:
     assert kill.after == "start" and kill.note == "together with the pause"
     assert partition.targets == "2" and partition.at == 25.0
     assert scenario.keys == ["isolate:mode=hang", "pause:count=one", "kill", "partition"]
-    assert scenario.fault_steps == 3 + 1 + 1 + 1
 
 
 def test_a_written_scenario_reads_back_the_same(tmp_path: Path) -> None:
@@ -85,12 +84,6 @@ def test_a_written_scenario_reads_back_the_same(tmp_path: Path) -> None:
     assert "[[step]]" in text
     path = write_scenario(tmp_path / "s.toml", scenario)
     assert load_scenario(path) == scenario
-
-
-def test_absolute_end_only_for_timed_steps() -> None:
-    timed = (Step(nemesis="kill", at=2.0, duration=3.0), Step(nemesis="kill", at=1.0, duration=1))
-    assert absolute_end(timed) == 5.0
-    assert absolute_end((*timed, Step(nemesis="kill", when="leader", duration=1))) is None
 
 
 @pytest.mark.parametrize(
