@@ -177,6 +177,10 @@ class Rerunner:
             result = await execute(config)
         except ChaoskitError as exc:
             return Outcome(None, error=str(exc), wall_s=time.monotonic() - started)
+        if result.interrupted:
+            # Ctrl-C or SIGTERM: the run healed and stopped everything; stop here too
+            # (the controller absorbs the signal so that its teardown can run).
+            raise ChaoskitError(f"interrupted; the re-runs so far are in {self.stored.store}")
         return Outcome(
             result.run_dir,
             kinds=kinds_of(result.results),
