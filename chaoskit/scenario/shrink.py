@@ -140,6 +140,8 @@ class Shrinker:
         can within ``tries`` (dropped); ``strict``: every try must reproduce."""
         if candidate in self._seen:
             return self._seen[candidate]
+        if self.reruns >= self.budget:
+            raise BudgetSpent
         trial = Trial(len(self.trials) + 1, change, candidate.events, candidate.time_limit)
         self.trials.append(trial)
         self._seen[candidate] = False

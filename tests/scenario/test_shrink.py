@@ -85,6 +85,7 @@ async def test_the_budget_is_never_exceeded() -> None:
     result = await Shrinker(runner, KIND, budget=5, tries=3).shrink(candidate())
     assert len(runner.runs) == result.reruns == 5
     assert result.budget_spent
+    assert all(t.runs for t in result.trials), "no trial is listed that never ran"
     # Whatever it returns has reproduced (or is the original, never re-run as smaller).
     assert result.best == result.original or any(t.accepted for t in result.trials)
 
