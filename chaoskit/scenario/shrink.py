@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chaoskit.core.nemesis import ROLES
 from chaoskit.scenario.model import Step
 from chaoskit.scenario.outcome import Candidate, Kind, Outcome, Runner
 
@@ -285,8 +286,16 @@ class Shrinker:
         return best
 
     async def _clients(self, best: Candidate) -> Candidate:
-        """Fewer clients: halve the leader-following and the bound ones while it fails."""
-        for name in ("concurrency", "bound_clients"):
+        """Fewer clients: halve the leader-following and the bound ones while it fails.
+
+        Bound clients are pinned to n1, n2, ... in turn; while a fault aims at a role
+        (``leader``), which node it hits changes from run to run, so every node keeps
+        its bound client: with fewer, a stale-read schedule kept 3 reproductions of 3
+        (the leader happened to be n1 or n2) and then 0 of 5."""
+        names = ["concurrency"]
+        if not any(_aims_at_a_role(s) for s in best.steps):
+            names.append("bound_clients")
+        for name in names:
             while getattr(best, name) > 0:
                 fewer = getattr(best, name) // 2
                 candidate = dataclasses.replace(best, **{name: fewer})
@@ -300,6 +309,16 @@ class Shrinker:
         steps = list(best.steps)
         steps[i] = dataclasses.replace(steps[i], **changes)
         return self.with_steps(best, steps)
+
+
+def _aims_at_a_role(step: Step) -> bool:
+    """Whether the step's targets name a node by what it is (``leader``, ...) or come
+    from the nemesis's default (which the ``-leader`` nemeses aim at the leader)."""
+    targets = step.targets
+    if targets is None:
+        return True
+    items = (targets,) if isinstance(targets, str) else targets
+    return any(t in ROLES for t in items)
 
 
 def _split(items: list[int], n: int) -> list[list[int]]:

@@ -136,3 +136,13 @@ def test_the_kind_to_keep_prefers_safety_and_can_be_chosen() -> None:
     assert choose_kind(results) == ("linearizable", "non-linearizable")
     assert choose_kind(results, "stalled-election") == ("stalled-election", "stalled-election")
     assert choose_kind({"checkers": {}}) is None
+
+
+async def test_bound_clients_stay_while_a_fault_aims_at_a_role() -> None:
+    """Which node leads changes from run to run: every node keeps its bound client."""
+    aimed = tuple(Step(nemesis="isolate", targets="leader", at=2.0 + 5 * i, duration=3.0,
+                       note=f"e{i}") for i in range(2))  # fmt: skip
+    runner = FakeRunner(needs(0))
+    shrinker = Shrinker(runner, KIND, budget=100, tries=1)
+    result = await shrinker.shrink(Candidate(aimed, 4, 5, time_limit=30.0))
+    assert result.best.bound_clients == 5 and result.best.concurrency == 0
