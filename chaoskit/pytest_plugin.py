@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import nullcontext
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -91,14 +92,18 @@ def build_config(
             f"{node_id}: give @pytest.mark.chaos its settings by name, e.g. "
             f"chaos(target={args[0]!r}, nemesis=...); positional arguments are not read"
         )
-    values = {**MARKER_DEFAULTS, **kwargs}
+    values = dict(kwargs)
+    # A scenario file's [run] table comes before the marker's own defaults.
+    defaults = MARKER_DEFAULTS if "scenario" in values else {}
+    if "scenario" not in values:
+        values = {**MARKER_DEFAULTS, **values}
     if "seed" not in values and _option(pyconfig, OPT_SEED) is not None:
         values["seed"] = _option(pyconfig, OPT_SEED)
     if "runtime" not in values and _option(pyconfig, OPT_RUNTIME) is not None:
         values["runtime"] = _option(pyconfig, OPT_RUNTIME)
     session = {"store": _option(pyconfig, OPT_STORE) or "runs", "progress": False}
     try:
-        config = config_from_mapping(values, where=node_id, session=session)
+        config = config_from_mapping(values, where=node_id, session=session, defaults=defaults)
         scale = number(_option(pyconfig, OPT_TIME_SCALE) or 1.0, OPT_TIME_SCALE)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -129,6 +134,14 @@ def _record(request: pytest.FixtureRequest, result: RunResult) -> None:
     request.config.stash[_RUNS_KEY].append((node.nodeid, result))
 
 
+def _beside(request: pytest.FixtureRequest, values: dict[str, Any]) -> dict[str, Any]:
+    """A relative ``scenario`` path found next to the test file is taken from there."""
+    if not isinstance(values.get("scenario"), str | Path):
+        return values
+    near = Path(request.node.path).parent / values["scenario"]
+    return {**values, "scenario": str(near)} if near.is_file() else values
+
+
 @pytest.fixture
 def chaos_run(request: pytest.FixtureRequest) -> RunResult:
     """Carry out the run the test's ``@pytest.mark.chaos(...)`` describes."""
@@ -140,7 +153,7 @@ def chaos_run(request: pytest.FixtureRequest) -> RunResult:
             "naming at least the target, e.g. @pytest.mark.chaos(target='raft')"
         )
     args, kwargs = _marker(request)
-    config = build_config(args, kwargs, request.config, request.node.nodeid)
+    config = build_config(args, _beside(request, kwargs), request.config, request.node.nodeid)
     result = run(config, on_anomaly=_live_reporter(request))
     _record(request, result)
     return result
@@ -174,6 +187,11 @@ def chaos_cluster(request: pytest.FixtureRequest) -> Iterator[ChaosCluster]:
     from chaoskit.run.cluster import ChaosCluster
 
     args, kwargs = _marker(request)
+    if "scenario" in kwargs:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: chaos_cluster applies faults itself; a scenario's "
+            "steps run with the chaos_run fixture"
+        )
     kwargs.setdefault("nemesis", "none")
     config = build_config(args, kwargs, request.config, request.node.nodeid)
     cluster = ChaosCluster(config)

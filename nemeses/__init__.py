@@ -14,11 +14,15 @@
 ``none``                    nothing (a baseline)
 =========================== =====================================================
 
+A nemesis applies its fault to the node ids it is given: the scenario engine
+(``chaoskit.scenario``) resolves each step's targets, or the nemesis's
+``default_targets`` (``minority``, ``leader`` for the ``-leader`` variants, ...), when
+the step fires. Topologies are pure functions of those ids (``chaoskit.nemeses._grudges``);
+when faults start and stop is the schedule's (``chaoskit.run.schedule``) or a scenario
+file's.
+
 Clock faults live in ``chaoskit.nemeses.clock``, disk faults (power loss, torn writes,
 corrupted files) in ``chaoskit.nemeses.disk``.
-
-Faults are data drawn by pure functions (``chaoskit.nemeses._grudges``) from the run's
-seed; the engine draws the schedule of when they start and stop (``chaoskit.run.schedule``).
 """
 
 from __future__ import annotations

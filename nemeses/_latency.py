@@ -7,7 +7,7 @@ latency alone is a liveness finding. The figures go into ``detail``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from chaoskit.core.nemesis import Fault, NemesisContext
 from chaoskit.nemeses._options import check_keys, parse_int
@@ -19,10 +19,12 @@ MAX_LATENCY_MS = 60_000
 
 
 class Latency:
-    """Delay (plus uniform jitter) on every directed link between nodes."""
+    """Delay (plus uniform jitter) on every directed link to or from a target (every
+    node by default)."""
 
     name = "latency"
     description = "add latency_ms of delay (+/- jitter_ms) on every link between nodes"
+    default_targets = "all"
 
     def __init__(self) -> None:
         self.latency_ms = DEFAULT_LATENCY_MS
@@ -41,8 +43,9 @@ class Latency:
     def check_cluster(self, nodes: int) -> None:
         """Any cluster: one of a single node has no link to slow (nothing to do)."""
 
-    async def start(self, ctx: NemesisContext) -> Fault | None:
-        links = sorted(ctx.network.links())
+    async def start(self, ctx: NemesisContext, targets: Sequence[str]) -> Fault | None:
+        hit = set(targets)
+        links = sorted(link for link in ctx.network.links() if hit & set(link))
         if not links:
             return None
         await ctx.network.delay(links, self.latency_ms, self.jitter_ms)
@@ -59,6 +62,7 @@ class NoFault:
 
     name = "none"
     description = "no fault at all (a baseline run)"
+    default_targets = "all"
 
     def configure(self, options: Mapping[str, str]) -> None:
         check_keys(self.name, options, ())
@@ -66,7 +70,7 @@ class NoFault:
     def check_cluster(self, nodes: int) -> None:
         """Any cluster."""
 
-    async def start(self, ctx: NemesisContext) -> Fault | None:
+    async def start(self, ctx: NemesisContext, targets: Sequence[str]) -> Fault | None:
         return None
 
     async def stop(self, ctx: NemesisContext, fault: Fault) -> None:

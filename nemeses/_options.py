@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+from chaoskit.core.nemesis import selector_problem
 from chaoskit.core.network import LinkMode
 from chaoskit.errors import ConfigError
 
-#: How many victims: a fixed number or a share of the cluster (Jepsen's targets).
-COUNT_WORDS = ("one", "minority", "majority", "all")
 LINK_MODES: tuple[LinkMode, ...] = ("cut", "hang")
 DIRECTIONS = ("both", "in", "out")
 
@@ -56,21 +55,20 @@ def parse_int(
     return number
 
 
-def parse_count(nemesis: str, value: str) -> str | int:
-    """``one``, ``minority``, ``majority``, ``all`` or a positive number of nodes."""
-    if value in COUNT_WORDS:
-        return value
-    if value.isascii() and value.isdigit():
-        return parse_int(nemesis, "count", value, minimum=1)
-    raise ConfigError(
-        f"nemesis '{nemesis}': count must be a positive number or one of "
-        f"{', '.join(COUNT_WORDS)}, not '{value}'"
-    )
+def parse_targets(nemesis: str, value: str) -> str:
+    """``count=``: whom the nemesis hits by default, any target selector (``minority``,
+    ``leader``, ``3``, ...; docs/scenarios.md)."""
+    problem = selector_problem(value)
+    if problem:
+        raise ConfigError(f"nemesis '{nemesis}': count: {problem}")
+    return value
 
 
 def check_count(nemesis: str, count: object, nodes: int) -> None:
     """A fixed number of victims must exist in the cluster: ``count=9`` on 5 nodes is a
     mistake (it would silently hit all 5), refused before the run."""
+    if isinstance(count, str) and count.isascii() and count.isdigit():
+        count = int(count)
     if isinstance(count, int) and count > nodes:
         raise ConfigError(
             f"nemesis '{nemesis}': count={count} is more than the {nodes} node(s) of the "

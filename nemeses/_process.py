@@ -1,25 +1,26 @@
 """Process faults: kill (SIGKILL, restart on stop) and pause (SIGSTOP, SIGCONT on stop).
 
-``kill`` and ``pause`` hit a random minority (``count=`` changes that);
-``kill-leader`` and ``pause-leader`` hit the node the observer believes leads now,
-or a random node when nobody does. The victims go into ``Fault.down``: the
+The targets are the victims. ``kill`` and ``pause`` hit a random minority by default
+(``count=`` takes any target selector: ``one``, ``majority``, ``leader``, a number);
+``kill-leader`` and ``pause-leader`` hit the node the observer believes leads when the
+step fires (a random node when nobody does). The victims go into ``Fault.down``: the
 checkers read it to know whether a majority was up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from chaoskit.core.nemesis import Fault, NemesisContext
-from chaoskit.nemeses._options import check_count, check_keys, parse_count
-from chaoskit.nemeses._victims import leader_or_fallback, pick
+from chaoskit.nemeses._options import check_count, check_keys, parse_targets
 
 
 class _ProcessFault:
-    """Shared shape: choose victims, act on each, undo on each at stop."""
+    """Shared shape: act on each victim, undo on each at stop."""
 
     name = ""
     description = ""
+    default_targets = "minority"
     #: What the runtime does to a victim, and how stop undoes it.
     action = ""
     options: tuple[str, ...] = ()
@@ -27,29 +28,26 @@ class _ProcessFault:
     def configure(self, options: Mapping[str, str]) -> None:
         """Take this nemesis's options; unknown ones are a ``ConfigError``."""
         check_keys(self.name, options, self.options)
-        self._configure(options)
-
-    def _configure(self, options: Mapping[str, str]) -> None:
-        pass
+        if "count" in options:
+            self.default_targets = parse_targets(self.name, options["count"])
 
     def check_cluster(self, nodes: int) -> None:
-        """The leader variants hit one node: any cluster will do."""
+        """A fixed count needs that many nodes (a selector such as ``minority`` or
+        ``leader`` always fits)."""
+        check_count(self.name, self.default_targets, nodes)
 
-    async def start(self, ctx: NemesisContext) -> Fault | None:
-        victims, detail = self._victims(ctx)
+    async def start(self, ctx: NemesisContext, targets: Sequence[str]) -> Fault | None:
+        victims = sorted(set(targets) & set(ctx.ids))
         if not victims:
             return None
         for node in victims:
             await self._apply(ctx, node)
-        detail = {**detail, "action": self.action, "nodes": victims}
+        detail = {"action": self.action, "nodes": victims}
         return Fault(fault=self.name, detail=detail, down=list(victims))
 
     async def stop(self, ctx: NemesisContext, fault: Fault) -> None:
         for node in fault.down:
             await self._undo(ctx, node)
-
-    def _victims(self, ctx: NemesisContext) -> tuple[list[str], dict[str, object]]:
-        raise NotImplementedError
 
     async def _apply(self, ctx: NemesisContext, node: str) -> None:
         raise NotImplementedError
@@ -58,35 +56,7 @@ class _ProcessFault:
         raise NotImplementedError
 
 
-class _Minority(_ProcessFault):
-    """Victims: a random minority by default, or ``count=one|minority|majority|all|N``."""
-
-    options = ("count",)
-
-    def __init__(self) -> None:
-        self.count: str | int = "minority"
-
-    def _configure(self, options: Mapping[str, str]) -> None:
-        if "count" in options:
-            self.count = parse_count(self.name, options["count"])
-
-    def check_cluster(self, nodes: int) -> None:
-        """A fixed count needs that many nodes."""
-        check_count(self.name, self.count, nodes)
-
-    def _victims(self, ctx: NemesisContext) -> tuple[list[str], dict[str, object]]:
-        return pick(sorted(ctx.ids), self.count, ctx.rng), {"count": self.count}
-
-
-class _Leader(_ProcessFault):
-    """Victim: the current leader, or a random node when nobody leads."""
-
-    def _victims(self, ctx: NemesisContext) -> tuple[list[str], dict[str, object]]:
-        node, detail = leader_or_fallback(ctx)
-        return ([node] if node is not None else []), dict(detail)
-
-
-class _Kill:
+class _Kill(_ProcessFault):
     action = "kill"
 
     async def _apply(self, ctx: NemesisContext, node: str) -> None:
@@ -96,7 +66,7 @@ class _Kill:
         await ctx.runtime.start(node)
 
 
-class _Pause:
+class _Pause(_ProcessFault):
     action = "pause"
 
     async def _apply(self, ctx: NemesisContext, node: str) -> None:
@@ -106,29 +76,33 @@ class _Pause:
         await ctx.runtime.resume(node)
 
 
-class Kill(_Kill, _Minority):
-    """SIGKILL a random minority; stop restarts them."""
+class Kill(_Kill):
+    """SIGKILL a random minority (``count=``); stop restarts them."""
 
     name = "kill"
     description = "SIGKILL a random minority of nodes; restart them at heal"
+    options = ("count",)
 
 
-class Pause(_Pause, _Minority):
-    """SIGSTOP a random minority; stop resumes them."""
+class Pause(_Pause):
+    """SIGSTOP a random minority (``count=``); stop resumes them."""
 
     name = "pause"
     description = "SIGSTOP a random minority of nodes; SIGCONT them at heal"
+    options = ("count",)
 
 
-class KillLeader(_Kill, _Leader):
-    """SIGKILL whoever leads now; stop restarts it."""
+class KillLeader(_Kill):
+    """``kill`` aimed at whoever leads now; stop restarts it."""
 
     name = "kill-leader"
     description = "SIGKILL the current leader (a random node if none); restart it at heal"
+    default_targets = "leader"
 
 
-class PauseLeader(_Pause, _Leader):
-    """SIGSTOP whoever leads now: the classic stale-leader scenario on resume."""
+class PauseLeader(_Pause):
+    """``pause`` aimed at whoever leads now: the classic stale-leader scenario on resume."""
 
     name = "pause-leader"
     description = "SIGSTOP the current leader (a random node if none); SIGCONT it at heal"
+    default_targets = "leader"

@@ -9,10 +9,11 @@
 ``clock-skew-leader``       the current leader's clock: ``offset_s`` (0), ``rate`` (0.5)
 =========================== =====================================================
 
-Victims (``count=``, not for ``clock-skew-leader``): ``random`` (any non-empty
-subset), ``one``, ``minority``, ``majority``, ``all``, a number, or ``leader`` (the
-node the observer believes leads, a random node when nobody does): so
-``clock-strobe:count=leader`` strobes the leader.
+The targets are the victims. By default (``count=``, not for ``clock-skew-leader``,
+which skews the leader's): ``random`` (any non-empty subset) for bump and strobe,
+``one`` for rate; ``count=`` takes any target selector (``minority``, ``all``, a number,
+``leader``: the node the observer believes leads when the step fires, a random node
+when nobody does), so ``clock-strobe:count=leader`` strobes the leader.
 
 A wrong clock makes nobody unavailable, so ``Fault.down`` and ``Fault.cut`` stay
 empty; ``detail["clocks"]`` records each victim's offset and rate. With libfaketime
@@ -27,15 +28,14 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from chaoskit.core.clock import MAX_OFFSET_S, MAX_RATE, MIN_RATE, Clock
 from chaoskit.core.nemesis import Fault, NemesisContext
 from chaoskit.errors import ConfigError, SetupError
-from chaoskit.nemeses._options import COUNT_WORDS, check_count, check_keys, parse_count, parse_int
-from chaoskit.nemeses._victims import leader_or_fallback, pick
+from chaoskit.nemeses._options import check_count, check_keys, parse_int, parse_targets
 
 DEFAULT_MAX_OFFSET_S = 30.0
 DEFAULT_STROBE_OFFSET_S = 0.5
@@ -45,8 +45,6 @@ DEFAULT_RATES = (0.5, 1.5)
 DEFAULT_LEADER_RATE = 0.5
 #: The slowest strobe: a minute between flips (slower is a bump, say ``clock-bump``).
 MAX_STROBE_PERIOD_MS = 60_000
-
-Count = str | int
 
 
 def require_clock(ctx: NemesisContext, nemesis: str) -> Clock:
@@ -94,30 +92,6 @@ def parse_rate(nemesis: str, value: str, *, allow_one: bool = False) -> float:
     return rate
 
 
-def parse_victims(nemesis: str, value: str) -> Count:
-    """``random``, ``leader``, or any count the process nemeses take."""
-    if value in ("random", "leader"):
-        return value
-    if value not in COUNT_WORDS and not value.isdigit():
-        raise ConfigError(
-            f"nemesis '{nemesis}': count must be a positive number or one of "
-            f"random, leader, {', '.join(COUNT_WORDS)}, not '{value}'"
-        )
-    return parse_count(nemesis, value)
-
-
-def choose_victims(ctx: NemesisContext, count: Count) -> tuple[list[str], dict[str, Any]]:
-    """The nodes to skew, drawn from the run's generator, and what to log about it."""
-    ids = sorted(ctx.ids)
-    if count == "leader":
-        node, detail = leader_or_fallback(ctx)
-        return ([node] if node is not None else []), {"count": count, **detail}
-    if count == "random":
-        k = ctx.rng.randint(1, len(ids)) if ids else 0
-        return sorted(ctx.rng.sample(ids, k)), {"count": count}
-    return pick(ids, count, ctx.rng), {"count": count}
-
-
 def clock_fault(
     name: str, victims: list[str], settings: dict[str, tuple[float, float]], detail: dict[str, Any]
 ) -> Fault:
@@ -134,34 +108,32 @@ class _ClockNemesis:
     name = ""
     description = ""
     options: tuple[str, ...] = ("count",)
-    default_count: Count = "random"
-
-    def __init__(self) -> None:
-        self.count: Count = self.default_count
+    default_targets = "random"
 
     def configure(self, options: Mapping[str, str]) -> None:
         """Take this nemesis's options; an unknown one is a ``ConfigError``."""
         check_keys(self.name, options, self.options)
         if "count" in options:
-            self.count = parse_victims(self.name, options["count"])
+            self.default_targets = parse_targets(self.name, options["count"])
         self._configure(options)
 
     def _configure(self, options: Mapping[str, str]) -> None:
         pass
 
     def check_cluster(self, nodes: int) -> None:
-        """A fixed count needs that many nodes (``random`` and ``leader`` always fit)."""
-        check_count(self.name, self.count, nodes)
+        """A fixed count needs that many nodes (a selector such as ``minority`` or
+        ``leader`` always fits)."""
+        check_count(self.name, self.default_targets, nodes)
 
-    async def start(self, ctx: NemesisContext) -> Fault | None:
+    async def start(self, ctx: NemesisContext, targets: Sequence[str]) -> Fault | None:
         clock = require_clock(ctx, self.name)
-        victims, detail = choose_victims(ctx, self.count)
+        victims = _victims(ctx, targets)
         if not victims:
             return None
         settings = {node: self._setting(ctx.rng) for node in victims}
         for node, (offset_s, rate) in settings.items():
             clock.set(node, offset_s=offset_s, rate=rate)
-        return clock_fault(self.name, victims, settings, detail)
+        return clock_fault(self.name, victims, settings, {})
 
     async def stop(self, ctx: NemesisContext, fault: Fault) -> None:
         if ctx.clock is None:
@@ -172,6 +144,11 @@ class _ClockNemesis:
     def _setting(self, rng: random.Random) -> tuple[float, float]:
         """``(offset_s, rate)`` for one victim."""
         raise NotImplementedError
+
+
+def _victims(ctx: NemesisContext, targets: Sequence[str]) -> list[str]:
+    """The targets that are nodes of the cluster, sorted (a clock fault has no shape)."""
+    return sorted(set(targets) & set(ctx.ids))
 
 
 def _victims_of(fault: Fault) -> list[str]:
@@ -208,7 +185,7 @@ class ClockRate(_ClockNemesis):
     name = "clock-rate"
     description = "make the clocks of random node(s) run slow or fast (rate=0.5, 1.5, ...)"
     options = ("count", "rate")
-    default_count = "one"
+    default_targets = "one"
 
     def __init__(self) -> None:
         super().__init__()
@@ -228,7 +205,7 @@ class ClockSkewLeader(_ClockNemesis):
     name = "clock-skew-leader"
     description = "skew the current leader's clock (offset_s, rate; default rate=0.5)"
     options = ("offset_s", "rate")
-    default_count = "leader"
+    default_targets = "leader"
 
     def __init__(self) -> None:
         super().__init__()
@@ -277,9 +254,9 @@ class ClockStrobe(_ClockNemesis):
                 self.name, "period_ms", value, minimum=1, maximum=MAX_STROBE_PERIOD_MS
             )
 
-    async def start(self, ctx: NemesisContext) -> Fault | None:
+    async def start(self, ctx: NemesisContext, targets: Sequence[str]) -> Fault | None:
         clock = require_clock(ctx, self.name)
-        victims, detail = choose_victims(ctx, self.count)
+        victims = _victims(ctx, targets)
         if not victims:
             return None
         for node in victims:
@@ -288,7 +265,7 @@ class ClockStrobe(_ClockNemesis):
         rng = random.Random(ctx.rng.getrandbits(64))
         task = asyncio.create_task(self._flip(clock, victims, rng), name=f"{self.name}-flips")
         settings = {node: (self.offset_s, 1.0) for node in victims}
-        fault = clock_fault(self.name, victims, settings, detail)
+        fault = clock_fault(self.name, victims, settings, {})
         fault.detail.update(offsets_s=[self.offset_s, -self.offset_s], period_ms=self.period_ms)
         fault.state = _Strobe(task, victims)
         return fault

@@ -26,7 +26,7 @@ process's machine still holds its unsynced writes, and writes them back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chaoskit.core.disk import CORRUPT_MODES, CorruptMode, Disk
@@ -36,10 +36,9 @@ from chaoskit.nemeses._options import (
     check_count,
     check_keys,
     parse_choice,
-    parse_count,
     parse_int,
+    parse_targets,
 )
-from chaoskit.nemeses._victims import leader_or_fallback, pick
 
 
 def require_disk(ctx: NemesisContext, nemesis: str) -> Disk:
@@ -59,14 +58,14 @@ class _DiskFault:
     description = ""
     needs_disk = True
     options: tuple[str, ...] = ()
-    #: Victims: a count (``count=`` when ``count`` is among the options), or the leader.
-    count: str | int = "minority"
+    #: Victims by default: a target selector (``count=`` when among the options).
+    default_targets = "minority"
 
     def configure(self, options: Mapping[str, str]) -> None:
         """Take this nemesis's options; unknown ones are a ``ConfigError``."""
         check_keys(self.name, options, self.options)
         if "count" in options:
-            self.count = parse_count(self.name, options["count"])
+            self.default_targets = parse_targets(self.name, options["count"])
         self._configure(options)
 
     def _configure(self, options: Mapping[str, str]) -> None:
@@ -74,19 +73,15 @@ class _DiskFault:
 
     def check_cluster(self, nodes: int) -> None:
         """A fixed count needs that many nodes."""
-        check_count(self.name, self.count, nodes)
+        check_count(self.name, self.default_targets, nodes)
 
-    async def start(self, ctx: NemesisContext) -> Fault | None:
+    async def start(self, ctx: NemesisContext, targets: Sequence[str]) -> Fault | None:
         disk = require_disk(ctx, self.name)
-        if self.count == "leader":
-            node, detail = leader_or_fallback(ctx)
-            victims = [node] if node is not None else []
-        else:
-            victims, detail = pick(sorted(ctx.ids), self.count, ctx.rng), {"count": self.count}
+        victims = sorted(set(targets) & set(ctx.ids))
         if not victims:
             return None
         done = await self._apply(ctx, disk, victims)
-        detail = {**detail, "nodes": victims, **done}
+        detail = {"nodes": victims, **done}
         return Fault(fault=self.name, detail=detail, down=list(victims))
 
     async def stop(self, ctx: NemesisContext, fault: Fault) -> None:
@@ -103,9 +98,7 @@ class PowerLoss(_DiskFault):
     name = "power-loss"
     description = "power failure of a random minority: unsynced writes lost; restart at heal"
     options: tuple[str, ...] = ("count",)
-
-    def __init__(self) -> None:
-        self.count = "minority"
+    default_targets = "minority"
 
     async def _apply(self, ctx: NemesisContext, disk: Disk, victims: list[str]) -> dict[str, Any]:
         dropped = await disk.power_loss(victims)
@@ -118,9 +111,7 @@ class PowerLossMajority(PowerLoss):
     name = "power-loss-majority"
     description = "power failure of a random majority at one instant; restart them at heal"
     options = ()
-
-    def __init__(self) -> None:
-        self.count = "majority"
+    default_targets = "majority"
 
 
 class PowerLossAll(PowerLoss):
@@ -129,9 +120,7 @@ class PowerLossAll(PowerLoss):
     name = "power-loss-all"
     description = "power failure of every node at one instant (coordinated); restart at heal"
     options = ()
-
-    def __init__(self) -> None:
-        self.count = "all"
+    default_targets = "all"
 
 
 class PowerLossLeader(PowerLoss):
@@ -140,9 +129,7 @@ class PowerLossLeader(PowerLoss):
     name = "power-loss-leader"
     description = "power failure of the current leader (a random node if none); restart it"
     options = ()
-
-    def __init__(self) -> None:
-        self.count = "leader"
+    default_targets = "leader"
 
 
 class TornWrite(_DiskFault):
@@ -151,9 +138,7 @@ class TornWrite(_DiskFault):
     name = "torn-write"
     description = "power failure of one node mid write-back: its last write survives in part"
     options = ("count",)
-
-    def __init__(self) -> None:
-        self.count = "one"
+    default_targets = "one"
 
     async def _apply(self, ctx: NemesisContext, disk: Disk, victims: list[str]) -> dict[str, Any]:
         torn = {node: await disk.torn_write(node, ctx.rng) for node in victims}
@@ -166,9 +151,9 @@ class CorruptMinority(_DiskFault):
     name = "corrupt-minority"
     description = "kill a random minority, flip bits in (or truncate) a file of each; restart"
     options = ("mode", "pattern", "bits")
+    default_targets = "minority"
 
     def __init__(self) -> None:
-        self.count = "minority"
         self.mode: CorruptMode = "bitflip"
         self.pattern: str | None = None
         self.bits = 1

@@ -36,6 +36,7 @@ ALLOWED: dict[str, set[str]] = {
     "catalogue": {"errors", "core", "store", "clients", "runtimes"},
     "disk": {"errors", "core", "store", "runtimes"},
     "remote": {"errors", "core", "store", "proxy", "network", "clock", "runtimes"},
+    "scenario": {"errors", "core", "store"},
 }
 LOWER = set(ALLOWED)
 ALLOWED["run"] = LOWER

@@ -17,6 +17,7 @@ from chaoskit.run.settings import (
     MAPPING_KEYS,
     SETTINGS,
     config_argv,
+    config_from_argv,
     config_from_cli,
     config_from_mapping,
     config_json,
@@ -90,6 +91,8 @@ def test_any_valid_config_survives_its_repeat_command(config: RunConfig) -> None
     argv = config_argv(config)
     assert shlex.split(repeat_command(config)) == argv
     assert _parsed(argv) == config
+    # What replay and shrink read back from a stored run's command, without click.
+    assert config_from_argv(argv) == config
 
 
 def test_no_nemesis_is_written_as_none_not_left_to_the_default() -> None:
@@ -154,3 +157,52 @@ def test_mapping_and_cli_give_the_same_config() -> None:
         where="m",
     )
     assert cli == mapped
+
+
+SCENARIO = """
+[run]
+target = "bully"
+nodes = 3
+time_limit = 9
+options = { a = "1" }
+
+[[step]]
+nemesis = "kill"
+duration = 1
+"""
+
+
+def test_a_scenario_file_gives_defaults_the_command_line_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(SCENARIO)
+    config = config_from_cli({"scenario": str(path), "nodes": "5"})
+    assert config.scenario == path.resolve()
+    assert (config.target, config.nodes, config.time_limit) == ("bully", 5, 9.0)
+    assert config.options == {"a": "1"}
+    argv = config_argv(config)
+    assert "--scenario" in argv and "--nemesis" not in argv
+    assert _parsed(argv) == config == config_from_argv(argv)
+    marker = config_from_mapping(
+        {"scenario": str(path), "options": {}}, where="t", defaults={"time_limit": 20, "nodes": 7}
+    )
+    assert (marker.time_limit, marker.nodes, marker.options) == (9.0, 3, {})
+
+
+def test_a_scenario_and_a_nemesis_exclude_each_other(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(SCENARIO)
+    with pytest.raises(ConfigError, match="--scenario names its own faults"):
+        config_from_cli({"scenario": str(path), "nemesis": "kill"})
+    path.write_text('[run]\nnemesis = "kill"\n[[step]]\ndelay = 1\n')
+    with pytest.raises(ConfigError, match=r"\[run\]: nemesis cannot be set here"):
+        config_from_cli({"scenario": str(path)})
+    path.write_text('[run]\nstore = "x"\n[[step]]\ndelay = 1\n')
+    with pytest.raises(ConfigError, match=r"s.toml: \[run\]: unknown setting\(s\) store"):
+        config_from_cli({"scenario": str(path)})
+
+
+def test_a_stored_command_with_an_unknown_option_is_refused() -> None:
+    with pytest.raises(ConfigError, match="unknown option --frobnicate"):
+        config_from_argv(["chaoskit", "run", "--frobnicate", "1"])
+    with pytest.raises(ConfigError, match="ends before the value of --seed"):
+        config_from_argv(["chaoskit", "run", "--seed"])

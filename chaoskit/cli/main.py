@@ -3,8 +3,8 @@
 Every ``ChaoskitError`` becomes one line on stderr and exit status 2; ``run`` and
 ``check`` exit 0 when every check is valid and 1 when an anomaly was found. The
 commands live beside this module: run.py, inspect.py (list, check, check-history,
-report, serve), nightly.py, maintain.py (image, cleanup); ``chaoskit proxy`` is the
-fault proxy's own (``chaoskit.proxy``).
+report, serve), nightly.py, maintain.py (image, cleanup), replay.py, shrink.py;
+``chaoskit proxy`` is the fault proxy's own (``chaoskit.proxy``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import click
 
 from chaoskit.cli import inspect, maintain, nightly
 from chaoskit.cli.console import err
+from chaoskit.cli.replay import replay
 from chaoskit.cli.run import run
+from chaoskit.cli.shrink import shrink
 from chaoskit.errors import ChaoskitError
 from chaoskit.proxy._cli import proxy_command
 
@@ -41,6 +43,8 @@ for command in (
     nightly.nightly,
     maintain.image,
     maintain.cleanup,
+    replay,
+    shrink,
     proxy_command,
 ):
     cli.add_command(command)

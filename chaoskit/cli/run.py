@@ -11,7 +11,8 @@ import click
 
 from chaoskit.cli.console import err, out, run_async
 from chaoskit.cli.summary import print_summary
-from chaoskit.run.settings import SETTINGS, Setting, config_from_cli, repeat_command
+from chaoskit.run.settings import SETTINGS, config_from_cli, repeat_command
+from chaoskit.run.values import Setting
 
 
 def _option(setting: Setting) -> Callable[[Any], Any]:

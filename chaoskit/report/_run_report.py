@@ -29,6 +29,7 @@ from chaoskit.report._html import (
     verdict_class,
 )
 from chaoskit.report._model import RunView, failover_values, load_view, sampling_text
+from chaoskit.report._shrink_section import shrink_section
 
 REPORT = "report.html"
 _STREAM_FILES = (
@@ -37,6 +38,11 @@ _STREAM_FILES = (
     "history.jsonl",
     "observations.jsonl",
     "nemesis.jsonl",
+    "schedule.json",
+    "tape.json",
+    "shrunk.toml",
+    "shrink.json",
+    "replay.json",
     "junit.xml",
 )
 
@@ -76,6 +82,7 @@ def render_run_report(view: RunView, *, budget: int = DEFAULT_BUDGET) -> str:
         failover=_failover(view),
         anomalies=_anomalies(view),
         faults=_faults(view),
+        shrinking=shrink_section(view.run_dir),
         files=_files(view),
     )
 

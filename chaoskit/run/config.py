@@ -108,6 +108,11 @@ class RunConfig:
     #: ``[ssh]`` table. ``host_clock``: clock faults step the hosts' clocks.
     inventory: Path | None = None
     host_clock: bool = False
+    #: ``--scenario``: the steps of this scenario file instead of the random schedule.
+    scenario: Path | None = None
+    #: What this run re-runs, set by ``chaoskit replay`` and ``chaoskit shrink``
+    #: (``{"replay_of": RUN, "purpose": ...}``): written to config.json, not a setting.
+    origin: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.runtime == "compose" and self.compose_file is None:
@@ -207,6 +212,8 @@ class RunConfig:
 
     @property
     def nemesis_label(self) -> str:
+        if self.scenario is not None:
+            return "scenario-" + Path(self.scenario).stem
         return "+".join(n.name.replace("&", "-with-") for n in self.nemeses) or "none"
 
 

@@ -1,9 +1,10 @@
 """The Controller: one run from start to verdict (docs/architecture.md, the data flow).
 
-start the proxy and the nodes (launch.py) -> observe, drive clients, apply the fault
-schedule (faults.py, schedule.py) -> final phase (heal everything, wait for a leader,
-final reads) -> teardown -> checkers -> results.json, report.html, junit.xml
-(record.py).
+start the proxy and the nodes (launch.py) -> observe, drive clients, run the fault
+steps (a ``--scenario`` file, or the random schedule of the seed: schedule.py) through
+the scenario engine and the fault book (faults.py), keeping the tape -> final phase
+(heal everything, wait for a leader, final reads) -> teardown -> checkers ->
+results.json, report.html, junit.xml (record.py).
 
 Whatever happens (Ctrl-C, SIGTERM, an exception, a node that never starts), the
 teardown heals every fault, stops every node and closes every listener before the
@@ -15,13 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import random
 import time
 import uuid
 
 from chaoskit.checkers.checking import run_checkers
 from chaoskit.checkers.stats import SAMPLING_SLACK
-from chaoskit.clients.http import node_client
 from chaoskit.clients.runner import ClientRunner
 from chaoskit.core.records import HISTORY, NEMESIS, OBSERVATIONS
 from chaoskit.core.runtime import Runtime
@@ -33,13 +32,17 @@ from chaoskit.run.config import NemesisSpec, RunConfig
 from chaoskit.run.faults import FaultBook
 from chaoskit.run.launch import Cluster, LaunchContext, launch
 from chaoskit.run.live import LiveWatch, OnAnomaly
-from chaoskit.run.plan import RunPlan, build_nemesis, plan_run
+from chaoskit.run.load import ClientLoad
+from chaoskit.run.plan import RunPlan, build_nemeses, plan_run
 from chaoskit.run.progress import Progress, Snapshot
 from chaoskit.run.record import RunRecord, log_to_run, stop_logging
 from chaoskit.run.result import RunResult
-from chaoskit.run.schedule import Step, build_schedule, schedule_rng
+from chaoskit.run.schedule import schedule_rng, schedule_steps
 from chaoskit.run.settings import repeat_command
 from chaoskit.run.timings import TIMINGS, Timings
+from chaoskit.scenario.engine import Engine
+from chaoskit.scenario.model import Step
+from chaoskit.scenario.tape import TAPE, Tape
 from chaoskit.store.rundir import LOGS, RESULTS, create_run_dir, load_run, write_json
 from chaoskit.store.streams import JsonlWriter, RunClock
 
@@ -76,9 +79,7 @@ class Controller:
             plan.nemeses, self.cluster, self.nemesis_log, self.clock, self.seed, self._audit
         )
         self.record = RunRecord(plan, self.run_dir, self.run_id, time.time())
-        self.clients: ClientRunner | None = None
-        self._client_task: asyncio.Task[None] | None = None
-        self._stop_clients = asyncio.Event()
+        self.load = ClientLoad(plan, self.cluster, self.history, self.clock, self.seed)
         self.progress = Progress(enabled=self.config.progress)
         #: The live checks; ``on_anomaly`` hears of each anomaly the moment it is found.
         self.live = LiveWatch(
@@ -91,6 +92,8 @@ class Controller:
         self._log_handler = log_to_run(self.run_dir)
         self.phase = "starting"
         self.end_time: int | None = None
+        #: The scenario engine, made when faults begin (it needs the observer).
+        self.engine: Engine | None = None
 
     @property
     def nodes(self) -> list[NodeInfo]:
@@ -105,6 +108,11 @@ class Controller:
         return self.cluster.runtime
 
     # -- the run ---------------------------------------------------------------------
+
+    @property
+    def clients(self) -> ClientRunner | None:
+        """The workload's client runner, once the load started."""
+        return self.load.runner
 
     async def execute(self) -> RunResult:
         """The whole run: start, faults under load for the time limit, finish.
@@ -212,70 +220,75 @@ class Controller:
         )
 
     async def apply(self, name: str) -> int:
-        """Start one fault of the nemesis ``name`` now (for tests that drive faults)."""
-        if name not in self.faults.nemeses:
-            nemesis = build_nemesis(NemesisSpec.parse(name))
-            nemesis.check_cluster(self.config.nodes)  # as the plan checks scheduled ones
-            self.faults.nemeses[name] = nemesis
-        active = await self.faults.start(name)
-        if active is None:
+        """Start a fault of the nemesis ``name`` now (for tests that drive faults); the
+        parts of ``a&b`` together. Its fault id (the first part's)."""
+        spec = NemesisSpec.parse(name)
+        for key, nemesis in build_nemeses(spec).items():
+            if key not in self.faults.nemeses:
+                nemesis.check_cluster(self.config.nodes)  # as the plan checks scheduled ones
+                self.faults.nemeses[key] = nemesis
+        engine = self._engine("manual")
+        ids = [(await engine.apply(str(part))).fault_id for part in spec.together or [spec]]
+        applied = [i for i in ids if i is not None]
+        if not applied:
             raise ConfigError(f"nemesis '{name}' found nothing to do")
-        return active.id
+        return applied[0]
 
     async def heal(self, name: str | None = None) -> None:
-        """Stop one active fault, or every one."""
-        for key in [name] if name else list(self.faults.active):
-            await self.faults.stop(key)
+        """Stop the active faults of one nemesis (each part of ``a&b``), or every one."""
+        engine = self._engine("manual")
+        if name is None:
+            await engine.heal()
+            return
+        spec = NemesisSpec.parse(name)
+        for part in spec.together or [spec]:
+            await engine.heal(str(part))
 
     async def _main_phase(self) -> None:
-        steps = self._schedule()
+        steps = self._steps()
         write_json(self.run_dir / "schedule.json", [s.to_json() for s in steps])
+        engine = self._engine("scenario" if self.plan.scenario is not None else "schedule")
         self.start_load()
         self.timings.mark("main_start")
         self.progress.start(self._snapshot)
         try:
-            await self._run_schedule(steps)
+            await engine.run(steps, until=self.config.time_limit)
         finally:
             await self.stop_load()
             self.progress.stop()
 
+    def _engine(self, source: str) -> Engine:
+        """The run's scenario engine; scenario time 0 is now (the fault phase begins)."""
+        if self.engine is None:
+            assert self.cluster.observer is not None
+            loop = asyncio.get_running_loop()
+            origin = loop.time()
+            tape = Tape(self.run_dir / TAPE, origin_ns=self.clock.now(), source=source)
+            self.engine = Engine(
+                self.faults,
+                self.cluster.observer,
+                tape,
+                now=lambda: loop.time() - origin,
+                sleep=self._pause,
+                stopped=self.live.stop.is_set,
+            )
+        return self.engine
+
     def start_load(self) -> None:
         """Start the workload's clients in the background (none for ``none``)."""
-        assert self.cluster.observer is not None
-        clients = self.plan.concurrency + self.plan.bound_clients
-        if clients <= 0 or self._client_task is not None:
-            return
-        self.clients = ClientRunner(
-            target=self.plan.target,
-            nodes=self.cluster.nodes,
-            workload=self.plan.workload,
-            history=self.history,
-            clock=self.clock,
-            http=node_client(limit=100),
-            concurrency=self.plan.concurrency,
-            bound=self.plan.bound_clients,
-            rng=random.Random(f"{self.seed}:clients"),
-            op_timeout=max(1.0, 4 * self.plan.target.election_timeout),
-            leader=self.cluster.observer,
-        )
-        self._stop_clients = asyncio.Event()
-        self._client_task = asyncio.create_task(
-            self.clients.run(self._stop_clients), name="clients"
-        )
+        self.load.start()
 
     async def stop_load(self) -> None:
         """Stop the clients; each finishes (or times out) the op it has in flight."""
-        if self._client_task is None:
-            return
-        self._stop_clients.set()
-        with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-            await asyncio.wait_for(self._client_task, 5.0)
-        self._client_task = None
+        await self.load.stop()
 
-    def _schedule(self) -> list[Step]:
+    def _steps(self) -> list[Step]:
+        """The scenario file's steps, or the random schedule drawn from the seed."""
+        if self.plan.scenario is not None:
+            return list(self.plan.scenario.steps)
         assert self.config.fault_s is not None and self.config.heal_s is not None
-        return build_schedule(
-            list(self.plan.nemeses),
+        return schedule_steps(
+            self.config.nemeses,
             time_limit=self.config.time_limit,
             fault_s=self.config.fault_s,
             heal_s=self.config.heal_s,
@@ -283,26 +296,13 @@ class Controller:
             settle_s=self.plan.target.settle_s,
         )
 
-    async def _run_schedule(self, steps: list[Step]) -> None:
-        loop = asyncio.get_running_loop()
-        origin = loop.time()
-        for step in steps:
-            if await self._pause(origin + step.at - loop.time()):
-                return
-            if step.action == "start":
-                await self.faults.start(step.nemesis)
-            else:
-                await self.faults.stop(step.nemesis)
-        await self._pause(origin + self.config.time_limit - loop.time())
-
-    async def _pause(self, delay: float) -> bool:
-        """Wait ``delay`` seconds, less when ``--fail-fast`` stops the run (then True).
-        Fault steps are never cut in half: the schedule stops between them."""
+    async def _pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds, less when ``--fail-fast`` stops the run. Fault steps
+        are never cut in half: the engine stops between them."""
         if delay > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self.live.stop.wait()
-        return self.live.stop.is_set()
 
     def _snapshot(self) -> Snapshot | None:
         """What the live display shows now."""
@@ -319,7 +319,7 @@ class Controller:
             leader=observer.current_leader(),
             roles=observer.roles(),
             faults=[f"{a.fault.fault}#{a.id}" for a in self.faults.active.values()],
-            ops=self.clients.ops_done if self.clients is not None else 0,
+            ops=self.load.ops_done,
             anomalies=len(found),
             sampling_p99_ms=observer.recent_p99_ms(),
             sampling_goal_ms=observer.interval * 1000 * SAMPLING_SLACK,
@@ -331,6 +331,8 @@ class Controller:
     async def _final_phase(self) -> None:
         """Heal everything, wait for a leader, run the final reads."""
         self.phase = "final"
+        if self.engine is not None:
+            await self.engine.close()
         with self.timings.step("final.heal"):
             await self.faults.heal_everything(self.progress.warn)
         for writer in (self.history, self.observations, self.nemesis_log):
@@ -358,6 +360,9 @@ class Controller:
         step, timed = TEARDOWN_STEP_S, self.timings.step
         with timed("teardown.clients"), contextlib.suppress(Exception):
             await asyncio.wait_for(self.stop_load(), step)
+        if self.engine is not None:
+            with timed("teardown.engine"), contextlib.suppress(Exception):
+                await asyncio.wait_for(self.engine.close(), 2 * step)
         with timed("teardown.heal"), contextlib.suppress(Exception):
             await asyncio.wait_for(self.faults.heal_everything(self.progress.warn), 2 * step)
         network = self.cluster.network

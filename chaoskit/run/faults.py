@@ -1,16 +1,20 @@
 """The faults of a run: which are active, their log, and healing them all.
 
-Every fault a nemesis starts gets an id and a ``start`` record in ``nemesis.jsonl``;
-its ``stop`` record is written whatever healing it does (an error included), so the
-fault log has a stop for every start. Each nemesis draws from its own random
-generator, derived from the run's seed and the nemesis key, so the victims of one
-nemesis do not depend on what the others drew.
+The fault book is what the scenario engine (``chaoskit.scenario.engine``) acts through:
+it applies a nemesis's fault to the node ids the engine resolved, and heals it by id.
+Every fault a nemesis starts gets an id and a ``start`` record in ``nemesis.jsonl``
+(with the tape event that asked for it); its ``stop`` record is written whatever
+healing it does (an error included), so the fault log has a stop for every start.
+Each nemesis draws from its own random generator, derived from the run's seed and the
+nemesis key, so the victims of one nemesis do not depend on what the others drew.
+Several faults of one nemesis may be active at once (a scenario may isolate two nodes
+in two steps).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
@@ -47,36 +51,45 @@ class FaultBook:
         self.seed = seed
         #: Called after every heal: the audit of the fault API (foreign changes).
         self.after_heal = after_heal
-        self.active: dict[str, ActiveFault] = {}
+        #: Active faults by fault id.
+        self.active: dict[int, ActiveFault] = {}
         self.started = 0
         self._next_id = 1
         self._rngs: dict[str, random.Random] = {}
 
+    @property
+    def ids(self) -> list[str]:
+        return [n.id for n in self.cluster.nodes]
+
+    def rng(self, key: str) -> random.Random:
+        """The seeded generator of nemesis ``key``: victims and its own draws."""
+        return self._rngs.setdefault(key, nemesis_rng(self.seed, key))
+
+    def default_targets(self, key: str) -> str:
+        return self.nemeses[key].default_targets
+
     def context(self, key: str) -> NemesisContext:
         """What the nemesis ``key`` may touch, with its own seeded generator."""
         c = self.cluster
-        assert c.runtime is not None and c.network is not None and c.observer is not None
+        assert c.runtime is not None and c.network is not None
         return NemesisContext(
             nodes=c.nodes,
-            rng=self._rngs.setdefault(key, nemesis_rng(self.seed, key)),
+            rng=self.rng(key),
             runtime=c.runtime,
             network=c.network,
-            leader=c.observer,
             clock=c.clock,
             disk=c.disk,
         )
 
-    async def start(self, key: str) -> ActiveFault | None:
-        """Start one fault of nemesis ``key`` (nothing when one is active already)."""
-        if key in self.active:
-            return self.active[key]
+    async def start(self, key: str, targets: Sequence[str], event: int | None = None) -> int | None:
+        """Apply one fault of nemesis ``key`` to ``targets``; its id (None: nothing done)."""
         self.started += 1
-        fault = await self.nemeses[key].start(self.context(key))
+        fault = await self.nemeses[key].start(self.context(key), list(targets))
         if fault is None:
             return None
         active = ActiveFault(self._next_id, key, fault)
         self._next_id += 1
-        self.active[key] = active
+        self.active[active.id] = active
         self.log.write(
             {
                 "time": self.clock.now(),
@@ -87,17 +100,19 @@ class FaultBook:
                 "detail": fault.detail,
                 "down": sorted(fault.down),
                 "cut": [list(link) for link in fault.cut],
+                "targets": list(targets),
+                "event": event,
             }
         )
-        return active
+        return active.id
 
-    async def stop(self, key: str) -> None:
-        """Heal the active fault of nemesis ``key``, if any; its stop is always logged."""
-        active = self.active.pop(key, None)
+    async def stop(self, fault_id: int) -> None:
+        """Heal the active fault ``fault_id``, if any; its stop is always logged."""
+        active = self.active.pop(fault_id, None)
         if active is None:
             return
         try:
-            await self.nemeses[key].stop(self.context(key), active.fault)
+            await self.nemeses[active.key].stop(self.context(active.key), active.fault)
         finally:
             self.log.write(
                 {
@@ -105,7 +120,7 @@ class FaultBook:
                     "type": "stop",
                     "id": active.id,
                     "fault": active.fault.fault,
-                    "nemesis": key,
+                    "nemesis": active.key,
                 }
             )
         if self.after_heal is not None:
@@ -113,11 +128,11 @@ class FaultBook:
 
     async def stop_all(self, warn: Callable[[str], None]) -> None:
         """Stop every active fault; one that fails to heal is reported, the rest go on."""
-        for key in list(self.active):
+        for fault_id, active in list(self.active.items()):
             try:
-                await self.stop(key)
+                await self.stop(fault_id)
             except Exception as exc:  # noqa: BLE001 - keep healing the rest
-                warn(f"healing {key} failed: {exc}")
+                warn(f"healing {active.key}#{fault_id} failed: {exc}")
 
     async def heal_everything(self, warn: Callable[[str], None]) -> None:
         """Stop every fault, then undo anything a nemesis may have missed: links,

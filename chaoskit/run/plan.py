@@ -19,6 +19,9 @@ from chaoskit.errors import ConfigError
 from chaoskit.remote.inventory import Inventory, run_inventory
 from chaoskit.run.config import NemesisSpec, RunConfig, check_fault_count
 from chaoskit.run.schedule import default_intervals
+from chaoskit.scenario.files import load_scenario
+from chaoskit.scenario.model import Scenario
+from chaoskit.scenario.targets import check_nodes
 
 RUNTIMES = ("local", "docker", "compose", "ssh")
 
@@ -39,6 +42,8 @@ class RunPlan:
     bound_clients: int = 0
     #: ``--runtime ssh``: the hosts, read and checked before anything starts.
     hosts: Inventory | None = None
+    #: The scenario file's steps (``--scenario``); None: the random schedule of the seed.
+    scenario: Scenario | None = None
 
 
 def load_target(name: str | Target) -> Target:
@@ -57,14 +62,33 @@ def load_target(name: str | Target) -> Target:
 
 
 def build_nemesis(spec: NemesisSpec) -> Nemesis:
-    """The configured nemesis of ``spec``; several applied together for ``a&b``."""
+    """The configured nemesis of one ``NAME[:options]`` spec."""
     if spec.together:
-        from chaoskit.run.together import Together
-
-        return Together([(str(part), build_nemesis(part)) for part in spec.together])
+        raise ConfigError(f"'{spec}' is several nemeses: build each part")
     nemesis: Nemesis = plugins.load("nemeses", spec.name)
     nemesis.configure(spec.options)
     return nemesis
+
+
+def build_nemeses(spec: NemesisSpec) -> dict[str, Nemesis]:
+    """The configured nemeses of ``spec`` by key: the parts of ``a&b``, else itself."""
+    return {str(part): build_nemesis(part) for part in spec.together or [spec]}
+
+
+def scenario_nemeses(scenario: Scenario, where: str, nodes: int) -> dict[str, Nemesis]:
+    """Every nemesis a scenario's steps use, checked before the run starts: a mistake
+    names the file and the step."""
+    ids = [f"n{i + 1}" for i in range(nodes)]
+    built: dict[str, Nemesis] = {}
+    for number, step in enumerate(scenario.steps, 1):
+        try:
+            if step.targets is not None:
+                check_nodes(step.targets, ids)
+            if not step.is_wait and step.key not in built:
+                built[step.key] = build_nemesis(NemesisSpec.parse(step.key))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: step {number}: {exc}") from None
+    return built
 
 
 def plan_run(config: RunConfig) -> RunPlan:
@@ -80,7 +104,12 @@ def plan_run(config: RunConfig) -> RunPlan:
             f"--time-limit {config.time_limit:g} leaves no time for faults: target "
             f"'{target.name}' settles for {target.settle_s:g} s first (settle_s)"
         )
-    nemeses = {str(spec): build_nemesis(spec) for spec in config.nemeses}
+    scenario = None
+    if config.scenario is not None:
+        scenario = load_scenario(config.scenario)
+        nemeses = scenario_nemeses(scenario, str(config.scenario), config.nodes)
+    else:
+        nemeses = {k: n for spec in config.nemeses for k, n in build_nemeses(spec).items()}
     for nemesis in nemeses.values():
         nemesis.check_cluster(config.nodes)  # count=9 on 5 nodes is refused before the run
     workload_name = config.workload or ("register" if "register" in target.workloads else "none")
@@ -121,6 +150,7 @@ def plan_run(config: RunConfig) -> RunPlan:
         concurrency=concurrency,
         bound_clients=bound_clients,
         hosts=_hosts(config, target),
+        scenario=scenario,
     )
 
 

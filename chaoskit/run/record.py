@@ -46,7 +46,9 @@ class RunRecord:
                 "nodes": [n.id for n in cluster.nodes]
                 or [f"n{i + 1}" for i in range(config.nodes)],
                 "node_count": config.nodes,
-                "nemesis": [str(n) for n in config.nemeses],
+                "nemesis": list(self.plan.nemeses)
+                if config.scenario is not None
+                else [str(n) for n in config.nemeses],
                 "policy": self.plan.policy,
                 "election_deadline": self.plan.election_deadline,
                 "election_timeout": target.election_timeout,
@@ -70,6 +72,9 @@ class RunRecord:
                 "observe_interval_ms": OBSERVE_INTERVAL_S * 1000,
             }
         )
+        if config.origin:
+            # A re-run by ``chaoskit replay`` or ``chaoskit shrink``: which run it repeats.
+            stored.update(config.origin)
         self.stored = stored
         write_json(self.run_dir / CONFIG, stored)
 

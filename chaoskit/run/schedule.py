@@ -1,4 +1,4 @@
-"""The fault schedule, drawn whole before the run starts from the run's seed.
+"""The random fault schedule, drawn whole before the run starts from the run's seed.
 
 A schedule alternates healthy and faulty intervals: it opens with a healthy one
 (so a first leader is elected before any fault; at least the target's settle time,
@@ -13,6 +13,11 @@ faults at the same times, and ``chaoskit`` can print it before running::
     ...                        heal_s=4, rng=random.Random(7))
     >>> [s.action for s in steps[:2]]
     ['start', 'stop']
+
+The draw becomes scenario steps (``schedule_steps``), which the scenario engine runs
+like any hand-written scenario: one engine. Each fault is a step timed from the start
+of the fault phase, with no targets of its own (the nemesis's default selector picks
+them when it fires); the parts of ``a&b`` are steps at the same moment.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from chaoskit.errors import ConfigError
+from chaoskit.run.config import NemesisSpec
+from chaoskit.scenario.model import Step as ScenarioStep
 
 Action = Literal["start", "stop"]
 
@@ -122,3 +129,37 @@ def _check_lengths(**lengths: float) -> None:
 def _ms(seconds: float) -> float:
     """Round to the millisecond: plenty for faults, and stable to print and compare."""
     return round(seconds, 3)
+
+
+def schedule_steps(
+    specs: list[NemesisSpec],
+    *,
+    time_limit: float,
+    fault_s: float,
+    heal_s: float,
+    rng: random.Random,
+    settle_s: float = 0.0,
+) -> list[ScenarioStep]:
+    """The random schedule of ``--nemesis`` as scenario steps (see the module docstring)."""
+    by_name = {str(spec): spec for spec in specs}
+    draw = build_schedule(
+        list(by_name),
+        time_limit=time_limit,
+        fault_s=fault_s,
+        heal_s=heal_s,
+        rng=rng,
+        settle_s=settle_s,
+    )
+    steps: list[ScenarioStep] = []
+    for start, stop in zip(draw[::2], draw[1::2], strict=True):
+        spec = by_name[start.nemesis]
+        for part in spec.together or [spec]:
+            steps.append(
+                ScenarioStep(
+                    nemesis=part.name,
+                    options=tuple(part.options.items()),
+                    at=start.at,
+                    duration=_ms(stop.at - start.at),
+                )
+            )
+    return steps

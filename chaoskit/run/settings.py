@@ -21,18 +21,15 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chaoskit.errors import ConfigError
 from chaoskit.run.config import RunConfig
 from chaoskit.run.values import (
-    Convert,
-    as_text,
+    Setting,
     choice,
     integer,
-    items,
     names,
     nemeses,
     number,
@@ -46,46 +43,7 @@ from chaoskit.run.values import (
     switch,
     target,
 )
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One setting of a run: its ``RunConfig`` field, its names and how to read it."""
-
-    #: The ``RunConfig`` attribute it sets.
-    field: str
-    #: Its name as a marker keyword and a matrix key; the CLI flag is derived from it.
-    key: str
-    convert: Convert
-    help: str
-    #: The CLI's long flag, when not ``--`` + key with dashes.
-    flag: str | None = None
-    short: str | None = None
-    metavar: str | None = None
-    #: Given several times on the command line (``-o k=v -o k2=v2``).
-    repeated: bool = False
-    #: An on/off switch (``--no-progress``): the flag sets ``flag_value``.
-    flag_value: Any = None
-    #: Part of the experiment, so written into the repeat command (display-only is not).
-    in_command: bool = True
-    #: Shown as the default in ``--help``.
-    shown_default: str | None = None
-    #: Set by the command line only: a marker or a matrix cell gets it from the session
-    #: (``--chaos-store``, ``nightly --store``) or not at all (the live display).
-    cli_only: bool = False
-
-    @property
-    def cli_flag(self) -> str:
-        return self.flag or "--" + self.key.replace("_", "-")
-
-    def render(self, value: Any) -> list[str]:
-        """The argv that sets ``value`` (nothing for a default-valued switch)."""
-        if self.flag_value is not None:
-            return [self.cli_flag] if value == self.flag_value else []
-        if self.repeated:
-            return [arg for item in items(self.key, value) for arg in (self.cli_flag, item)]
-        return [self.cli_flag, as_text(value)]
-
+from chaoskit.scenario.files import load_scenario
 
 # -- the table ---------------------------------------------------------------------------
 
@@ -108,6 +66,14 @@ SETTINGS: tuple[Setting, ...] = (
         short="-n",
         shown_default="partition",
         metavar="A[,B...]",
+    ),
+    Setting(
+        "scenario",
+        "scenario",
+        optional_file,
+        "Run the steps of this scenario file instead of a random schedule (no --nemesis); "
+        "its [run] table gives the other settings' defaults.",
+        metavar="FILE.toml",
     ),
     Setting("nodes", "nodes", integer, "Cluster size.", shown_default="5", metavar="N"),
     Setting(
@@ -290,21 +256,22 @@ MAPPING_KEYS: tuple[str, ...] = tuple(s.key for s in SETTINGS if not s.cli_only)
 
 
 def config_from_mapping(
-    values: Mapping[str, Any], *, where: str, session: Mapping[str, Any] | None = None
+    values: Mapping[str, Any],
+    *,
+    where: str,
+    session: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
 ) -> RunConfig:
     """A ``RunConfig`` from setting keys (a pytest marker, a matrix cell).
 
     ``values`` may hold ``MAPPING_KEYS`` only (others are refused, the known ones
-    listed); ``session`` adds command-line-only settings of the caller (the store).
+    listed); ``session`` adds command-line-only settings of the caller (the store);
+    ``defaults`` are the caller's own defaults, below a scenario file's ``[run]``.
     ``where`` prefixes every error (``tests/test_x.py::test_y: ...``).
     """
-    unknown = sorted(set(values) - set(MAPPING_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(MAPPING_KEYS)}"
-        )
+    _known_keys(values, where)
     try:
-        return _config({**values, **(session or {})})
+        return _config({**values, **(session or {})}, defaults or {})
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
@@ -314,9 +281,35 @@ def config_from_cli(params: Mapping[str, Any]) -> RunConfig:
     return _config({k: v for k, v in params.items() if k in BY_KEY and v not in (None, ())})
 
 
-def _config(values: Mapping[str, Any]) -> RunConfig:
-    fields = {BY_KEY[k].field: BY_KEY[k].convert(v, k) for k, v in values.items()}
+def _known_keys(values: Mapping[str, Any], where: str) -> None:
+    unknown = sorted(set(values) - set(MAPPING_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(MAPPING_KEYS)}"
+        )
+
+
+def _config(values: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> RunConfig:
+    """Settings given (``values``) over a scenario file's ``[run]`` over ``defaults``."""
+    merged = {**(defaults or {}), **_scenario_run(values), **values}
+    fields = {BY_KEY[k].field: BY_KEY[k].convert(v, k) for k, v in merged.items()}
     return RunConfig(**fields)
+
+
+def _scenario_run(values: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``[run]`` table of the scenario file in ``values``, if any, checked."""
+    if values.get("scenario") is None:
+        return {}
+    if "nemesis" in values:
+        raise ConfigError("--scenario names its own faults: leave out --nemesis")
+    path = BY_KEY["scenario"].convert(values["scenario"], "scenario")
+    run = dict(load_scenario(path).run)
+    where = f"{path}: [run]"
+    _known_keys(run, where)
+    for key in ("nemesis", "scenario"):
+        if key in run:
+            raise ConfigError(f"{where}: {key} cannot be set here (the steps are the faults)")
+    return run
 
 
 def config_argv(config: RunConfig) -> list[str]:
@@ -325,7 +318,7 @@ def config_argv(config: RunConfig) -> list[str]:
     cannot change what the command repeats."""
     argv = ["chaoskit", "run"]
     for setting in SETTINGS:
-        if not setting.in_command:
+        if not setting.in_command or (setting.key == "nemesis" and config.scenario is not None):
             continue
         value = config.target_name if setting.field == "target" else getattr(config, setting.field)
         if value is None or (setting.repeated and not value):
@@ -354,4 +347,43 @@ def config_json(config: RunConfig) -> dict[str, Any]:
             value = type(value)(value)
         out[setting.field] = value
     out["command"] = repeat_command(config)
+    return out
+
+
+def config_from_argv(argv: list[str]) -> RunConfig:
+    """The ``RunConfig`` of a stored "repeat with" command (``config_argv``'s inverse),
+    read with the settings table alone; a ``ConfigError`` for what it does not know."""
+    if argv[:2] != ["chaoskit", "run"]:
+        raise ConfigError(f"not a chaoskit run command: {shlex.join(argv[:2])}")
+    flags = {s.cli_flag: s for s in SETTINGS} | {s.short: s for s in SETTINGS if s.short}
+    params: dict[str, Any] = {}
+    rest = iter(argv[2:])
+    for token in rest:
+        setting = flags.get(token)
+        if setting is None:
+            raise ConfigError(f"the stored command has an unknown option {token}")
+        if setting.flag_value is not None:
+            params[setting.key] = setting.flag_value
+            continue
+        value = next(rest, None)
+        if value is None:
+            raise ConfigError(f"the stored command ends before the value of {token}")
+        if setting.repeated:
+            params.setdefault(setting.key, []).append(value)
+        else:
+            params[setting.key] = value
+    return config_from_cli(params)
+
+
+def config_mapping(config: RunConfig) -> dict[str, Any]:
+    """The settings of ``config`` that make the experiment, by key, as a scenario
+    file's ``[run]`` table holds them (no nemesis: the steps are the faults)."""
+    out: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.cli_only or not setting.in_command or setting.key in ("nemesis", "scenario"):
+            continue
+        value = config.target_name if setting.field == "target" else getattr(config, setting.field)
+        if value is None or (setting.repeated and not value):
+            continue
+        out[setting.key] = str(value) if isinstance(value, Path) else value
     return out

@@ -1,6 +1,7 @@
 """Reading a run setting's value, from text (the command line) or from TOML and Python
 values (a matrix, a pytest marker): each function takes ``(value, key)`` and returns
-the ``RunConfig`` field's value, or raises a ``ConfigError`` naming the setting.
+the ``RunConfig`` field's value, or raises a ``ConfigError`` naming the setting; and
+the ``Setting`` row that the table of settings.py is made of.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +149,42 @@ def as_text(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(str(v) for v in value) or "none"
     return str(value)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting of a run: its ``RunConfig`` field, its names and how to read it."""
+
+    #: The ``RunConfig`` attribute it sets.
+    field: str
+    #: Its name as a marker keyword and a matrix key; the CLI flag is derived from it.
+    key: str
+    convert: Convert
+    help: str
+    #: The CLI's long flag, when not ``--`` + key with dashes.
+    flag: str | None = None
+    short: str | None = None
+    metavar: str | None = None
+    #: Given several times on the command line (``-o k=v -o k2=v2``).
+    repeated: bool = False
+    #: An on/off switch (``--no-progress``): the flag sets ``flag_value``.
+    flag_value: Any = None
+    #: Part of the experiment, so written into the repeat command (display-only is not).
+    in_command: bool = True
+    #: Shown as the default in ``--help``.
+    shown_default: str | None = None
+    #: Set by the command line only: a marker or a matrix cell gets it from the session
+    #: (``--chaos-store``, ``nightly --store``) or not at all (the live display).
+    cli_only: bool = False
+
+    @property
+    def cli_flag(self) -> str:
+        return self.flag or "--" + self.key.replace("_", "-")
+
+    def render(self, value: Any) -> list[str]:
+        """The argv that sets ``value`` (nothing for a default-valued switch)."""
+        if self.flag_value is not None:
+            return [self.cli_flag] if value == self.flag_value else []
+        if self.repeated:
+            return [arg for item in items(self.key, value) for arg in (self.cli_flag, item)]
+        return [self.cli_flag, as_text(value)]

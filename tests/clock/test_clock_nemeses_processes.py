@@ -10,33 +10,44 @@ from typing import Any, cast
 import pytest
 
 from chaoskit.clock.faketime import FaketimeClock
-from chaoskit.core.nemesis import NemesisContext
+from chaoskit.core.nemesis import Fault, NemesisContext
 from chaoskit.core.target import NodeInfo
 from chaoskit.nemeses.clock import ClockBump, ClockRate, ClockSkewLeader, ClockStrobe
+from chaoskit.scenario.targets import resolve
 
 pytestmark = pytest.mark.integration
 
 IDS = ["n1", "n2", "n3"]
 
 
-class Leader:
+class Leaders:
     def __init__(self, node: str | None) -> None:
-        self.node = node
-
-    def current_leader(self) -> str | None:
-        return self.node
+        self.current = node
+        self.previous: str | None = None
 
 
-def context(clock: FaketimeClock, leader: str | None = "n2") -> NemesisContext:
+class Ctx(NemesisContext):
+    leader: str | None = None
+
+
+def context(clock: FaketimeClock, leader: str | None = "n2") -> Ctx:
     nodes = [NodeInfo(n, i, "127.0.0.1", {"api": 0}, cast(Any, None)) for i, n in enumerate(IDS)]
-    return NemesisContext(
+    ctx = Ctx(
         nodes=nodes,
         rng=random.Random(5),
         runtime=cast(Any, None),
         network=cast(Any, None),
-        leader=Leader(leader),
         clock=clock,
     )
+    ctx.leader = leader
+    return ctx
+
+
+async def start(nemesis: Any, ctx: Ctx) -> Fault | None:
+    """Resolve the default targets as the scenario engine does, then start."""
+    targets = resolve(nemesis.default_targets, ctx.ids, ctx.rng, Leaders(ctx.leader)).nodes
+    fault: Fault | None = await nemesis.start(ctx, list(targets))
+    return fault
 
 
 @pytest.fixture
@@ -60,7 +71,7 @@ async def test_clock_bump_on_real_nodes(clock: FaketimeClock, cluster) -> None:
     ctx = context(clock)
     nemesis = ClockBump()
     nemesis.configure({"max_offset_s": "120", "count": "all"})
-    fault = await nemesis.start(ctx)
+    fault = await start(nemesis, ctx)
     assert fault is not None and fault.down == [] and fault.cut == []
     want = {n: c["offset_s"] for n, c in fault.detail["clocks"].items()}
     assert set(want) == set(IDS)
@@ -77,7 +88,7 @@ async def test_clock_rate_on_a_real_node(clock: FaketimeClock, cluster) -> None:
     ctx = context(clock)
     nemesis = ClockRate()
     nemesis.configure({"rate": "2", "count": "one"})
-    fault = await nemesis.start(ctx)
+    fault = await start(nemesis, ctx)
     assert fault is not None
     (victim,) = fault.detail["nodes"]
     bystander = next(n for n in IDS if n != victim)
@@ -90,7 +101,7 @@ async def test_clock_rate_on_a_real_node(clock: FaketimeClock, cluster) -> None:
 async def test_clock_skew_leader_slows_the_leader(clock: FaketimeClock, cluster) -> None:
     ctx = context(clock, leader="n3")
     nemesis = ClockSkewLeader()
-    fault = await nemesis.start(ctx)
+    fault = await start(nemesis, ctx)
     assert fault is not None and fault.detail["nodes"] == ["n3"]
     assert await elapsed_ratio(cluster["n3"]) == pytest.approx(0.5, rel=0.15)
     await nemesis.stop(ctx, fault)
@@ -102,7 +113,7 @@ async def test_clock_strobe_on_the_leader(clock: FaketimeClock, cluster) -> None
     ctx = context(clock, leader="n1")
     nemesis = ClockStrobe()
     nemesis.configure({"count": "leader", "offset_s": "2", "period_ms": "30"})
-    fault = await nemesis.start(ctx)
+    fault = await start(nemesis, ctx)
     assert fault is not None and fault.detail["nodes"] == ["n1"]
     ticks_before, _ = await asyncio.to_thread(cluster["n1"].stats)
     seen: list[float] = []

@@ -1,4 +1,8 @@
-"""The clock nemeses against a recording Clock: options, victims, Fault data, healing."""
+"""The clock nemeses against a recording Clock: options, victims, Fault data, healing.
+
+Victims are resolved as the scenario engine resolves them (``start`` below): the
+nemesis's default selector, the leader, the nemesis's seeded generator.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ from typing import Any, cast
 import pytest
 
 from chaoskit.core.clock import Clock
-from chaoskit.core.nemesis import Nemesis, NemesisContext
+from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
 from chaoskit.core.target import NodeInfo
 from chaoskit.errors import ConfigError, SetupError
 from chaoskit.nemeses.clock import ClockBump, ClockRate, ClockSkewLeader, ClockStrobe
+from chaoskit.scenario.targets import Resolved, resolve
 
 IDS = ["n1", "n2", "n3", "n4", "n5"]
 ALL = (ClockBump, ClockStrobe, ClockRate, ClockSkewLeader)
@@ -38,24 +43,35 @@ class RecordingClock:
         return {n for n, s in self.now.items() if s != (0.0, 1.0)}
 
 
-class Leader:
+class Leaders:
     def __init__(self, node: str | None) -> None:
-        self.node = node
-
-    def current_leader(self) -> str | None:
-        return self.node
+        self.current = node
+        self.previous: str | None = None
 
 
-def context(clock: Clock | None, leader: str | None = "n3", seed: int = 1) -> NemesisContext:
+class Ctx(NemesisContext):
+    leader: str | None = None
+    resolved: Resolved | None = None
+
+
+def context(clock: Clock | None, leader: str | None = "n3", seed: int = 1) -> Ctx:
     nodes = [NodeInfo(n, i, "127.0.0.1", {"api": 0}, cast(Any, None)) for i, n in enumerate(IDS)]
-    return NemesisContext(
+    ctx = Ctx(
         nodes=nodes,
         rng=random.Random(seed),
         runtime=cast(Any, None),
         network=cast(Any, None),
-        leader=Leader(leader),
         clock=clock,
     )
+    ctx.leader = leader
+    return ctx
+
+
+async def start(nemesis: Any, ctx: Ctx) -> Fault | None:
+    """Resolve the nemesis's default targets as the engine does, then start it."""
+    ctx.resolved = resolve(nemesis.default_targets, ctx.ids, ctx.rng, Leaders(ctx.leader))
+    fault: Fault | None = await nemesis.start(ctx, list(ctx.resolved.nodes))
+    return fault
 
 
 def configured(cls: type, **options: str) -> Any:
@@ -85,8 +101,8 @@ def test_unknown_option_is_refused(cls: type) -> None:
     [
         (ClockBump, {"max_offset_s": "0"}, "positive"),
         (ClockBump, {"max_offset_s": "soon"}, "must be a number"),
-        (ClockBump, {"count": "few"}, "count must be"),
-        (ClockBump, {"count": "0"}, "at least 1"),
+        (ClockBump, {"count": "few"}, "count: 'few' is not a selector"),
+        (ClockBump, {"count": "0"}, "count: '0' is not a selector"),
         (ClockStrobe, {"period_ms": "0"}, "at least 1"),
         (ClockStrobe, {"offset_s": "-1"}, "positive"),
         (ClockRate, {"rate": "1"}, "not a fault"),
@@ -123,7 +139,7 @@ def test_a_count_larger_than_the_cluster_is_refused(cls: type) -> None:
 @pytest.mark.parametrize("cls", ALL)
 async def test_without_a_clock_start_says_why(cls: type) -> None:
     with pytest.raises(SetupError, match=r"libfaketime is missing \(apt-get install faketime\)"):
-        await cls().start(context(None))
+        await start(cls(), context(None))
 
 
 # -- each nemesis ---------------------------------------------------------------
@@ -133,7 +149,7 @@ async def test_bump_offsets_a_random_subset_within_bounds() -> None:
     clock = RecordingClock()
     ctx = context(clock)
     nemesis = configured(ClockBump, max_offset_s="5")
-    fault = await nemesis.start(ctx)
+    fault = await start(nemesis, ctx)
     assert fault is not None and fault.fault == "clock-bump"
     assert fault.down == [] and fault.cut == []
     victims = fault.detail["nodes"]
@@ -152,34 +168,34 @@ async def test_bump_offsets_a_random_subset_within_bounds() -> None:
 async def test_the_same_seed_draws_the_same_fault() -> None:
     details = []
     for _ in range(2):
-        fault = await configured(ClockBump).start(context(RecordingClock(), seed=42))
+        fault = await start(configured(ClockBump), context(RecordingClock(), seed=42))
         assert fault is not None
         details.append(fault.detail)
     assert details[0] == details[1]
-    other = await configured(ClockBump).start(context(RecordingClock(), seed=43))
+    other = await start(configured(ClockBump), context(RecordingClock(), seed=43))
     assert other is not None and other.detail != details[0]
 
 
 @pytest.mark.parametrize(("count", "size"), [("one", 1), ("majority", 3), ("all", 5), ("2", 2)])
 async def test_count_chooses_how_many(count: str, size: int) -> None:
-    fault = await configured(ClockBump, count=count).start(context(RecordingClock()))
+    fault = await start(configured(ClockBump, count=count), context(RecordingClock()))
     assert fault is not None and len(fault.detail["nodes"]) == size
 
 
 async def test_count_leader_hits_the_leader_and_falls_back_when_none() -> None:
-    fault = await configured(ClockBump, count="leader").start(context(RecordingClock(), "n4"))
+    fault = await start(configured(ClockBump, count="leader"), context(RecordingClock(), "n4"))
     assert fault is not None and fault.detail["nodes"] == ["n4"]
-    assert fault.detail["leader"] == "n4" and fault.detail["fallback"] is False
-    fault = await configured(ClockBump, count="leader").start(context(RecordingClock(), None))
+    ctx = context(RecordingClock(), None)
+    fault = await start(configured(ClockBump, count="leader"), ctx)
     assert fault is not None and len(fault.detail["nodes"]) == 1
-    assert fault.detail["fallback"] is True
+    assert ctx.resolved is not None and ctx.resolved.fallback is True
 
 
 async def test_rate_defaults_to_slow_or_fast_on_one_node() -> None:
     rates = set()
     for seed in range(20):
         clock = RecordingClock()
-        fault = await ClockRate().start(context(clock, seed=seed))
+        fault = await start(ClockRate(), context(clock, seed=seed))
         assert fault is not None and len(fault.detail["nodes"]) == 1
         (node,) = fault.detail["nodes"]
         rate = fault.detail["clocks"][node]["rate"]
@@ -192,7 +208,7 @@ async def test_rate_option_is_used_for_every_victim() -> None:
     clock = RecordingClock()
     ctx = context(clock)
     nemesis = configured(ClockRate, rate="2.5", count="all")
-    fault = await nemesis.start(ctx)
+    fault = await start(nemesis, ctx)
     assert fault is not None
     assert {c["rate"] for c in fault.detail["clocks"].values()} == {2.5}
     assert clock.skewed() == set(IDS)
@@ -204,9 +220,9 @@ async def test_skew_leader_defaults_to_a_slow_leader() -> None:
     clock = RecordingClock()
     ctx = context(clock, leader="n2")
     nemesis = ClockSkewLeader()
-    fault = await nemesis.start(ctx)
+    fault = await start(nemesis, ctx)
     assert fault is not None
-    assert fault.detail["nodes"] == ["n2"] and fault.detail["leader"] == "n2"
+    assert fault.detail["nodes"] == ["n2"] and nemesis.default_targets == "leader"
     assert fault.detail["clocks"] == {"n2": {"offset_s": 0.0, "rate": 0.5}}
     assert clock.skewed() == {"n2"}
     await nemesis.stop(ctx, fault)
@@ -216,7 +232,7 @@ async def test_skew_leader_defaults_to_a_slow_leader() -> None:
 async def test_skew_leader_with_an_offset() -> None:
     clock = RecordingClock()
     nemesis = configured(ClockSkewLeader, offset_s="-10", rate="1")
-    fault = await nemesis.start(context(clock, leader="n5"))
+    fault = await start(nemesis, context(clock, leader="n5"))
     assert fault is not None and clock.now["n5"] == (-10.0, 1.0)
 
 
@@ -224,7 +240,7 @@ async def test_strobe_flips_until_stopped_then_resets() -> None:
     clock = RecordingClock()
     ctx = context(clock)
     nemesis = configured(ClockStrobe, offset_s="0.25", period_ms="2", count="2")
-    fault = await nemesis.start(ctx)
+    fault = await start(nemesis, ctx)
     assert fault is not None and fault.down == [] and fault.cut == []
     victims = fault.detail["nodes"]
     assert len(victims) == 2 and fault.detail["offsets_s"] == [0.25, -0.25]
@@ -251,7 +267,7 @@ async def test_stop_heals_from_the_logged_detail_alone() -> None:
     clock = RecordingClock()
     ctx = context(clock)
     nemesis = configured(ClockBump, count="all")
-    fault = await nemesis.start(ctx)
+    fault = await start(nemesis, ctx)
     assert fault is not None
     fault.state = None  # e.g. a fault rebuilt from nemesis.jsonl
     await nemesis.stop(ctx, fault)

@@ -9,7 +9,7 @@ import pytest
 
 from chaoskit.core import plugins
 from chaoskit.run.config import NemesisSpec
-from chaoskit.run.plan import build_nemesis
+from chaoskit.run.plan import build_nemeses
 from chaoskit.targets.raft._core import BUGS
 
 NS = 1_000_000_000
@@ -28,7 +28,7 @@ def test_every_pairing_names_a_nemesis_workload_and_checker_that_load(
     detection: ModuleType, variant: str
 ) -> None:
     for pairing in detection.PAIRINGS.values():
-        build_nemesis(NemesisSpec.parse(pairing.nemesis_for(variant)))  # parts and options
+        build_nemeses(NemesisSpec.parse(pairing.nemesis_for(variant)))  # parts and options
         workload: Any = plugins.load("workloads", pairing.workload)
         assert pairing.checker in ("split-brain", "stalled-election", *workload.checkers)
         plugins.load("checkers", pairing.checker)

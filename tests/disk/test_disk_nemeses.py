@@ -22,7 +22,8 @@ from chaoskit.core.target import NodeInfo
 from chaoskit.errors import ConfigError, SetupError
 from chaoskit.nemeses import disk as disk_nemeses
 from chaoskit.run.config import NemesisSpec, RunConfig
-from chaoskit.run.plan import build_nemesis, plan_run
+from chaoskit.run.plan import build_nemeses, build_nemesis, plan_run
+from chaoskit.scenario.targets import Resolved, resolve
 
 DISK_NEMESES = (
     "power-loss",
@@ -93,23 +94,34 @@ class FakeDisk:
         return {"node": node, "mode": mode, "path": "log"}
 
 
-def make_ctx(n: int = 5, *, leader: str | None = None, disk: bool = True) -> NemesisContext:
+class Leaders:
+    """The leader stream as the engine sees it."""
+
+    def __init__(self, current: str | None) -> None:
+        self.current = current
+        self.previous: str | None = None
+
+
+def aimed(nemesis: Any, ctx: NemesisContext, leader: str | None = None) -> Resolved:
+    """The nodes the engine hands ``nemesis`` when a step names no targets."""
+    return resolve(nemesis.default_targets, ctx.ids, ctx.rng, Leaders(leader))
+
+
+def start(nemesis: Any, ctx: NemesisContext, leader: str | None = None) -> Any:
+    return asyncio.run(nemesis.start(ctx, list(aimed(nemesis, ctx, leader).nodes)))
+
+
+def make_ctx(n: int = 5, *, disk: bool = True) -> NemesisContext:
     nodes = [
         NodeInfo(f"n{i}", i, "127.0.0.1", {"api": 9000 + i}, Path(f"/tmp/ck-fake/n{i}"))
         for i in range(1, n + 1)
     ]
     runtime = FakeRuntime()
-
-    class Leader:
-        def current_leader(self) -> str | None:
-            return leader
-
     return NemesisContext(
         nodes=nodes,
         rng=random.Random(1),
         runtime=runtime,  # type: ignore[arg-type]
         network=None,  # type: ignore[arg-type]
-        leader=Leader(),
         disk=FakeDisk(runtime) if disk else None,
     )
 
@@ -127,9 +139,9 @@ def test_every_disk_nemesis_is_registered_and_declares_the_disk() -> None:
 
 
 def test_faults_applied_together_need_the_disk_when_a_part_does() -> None:
-    together = build_nemesis(NemesisSpec.parse("partition&power-loss-leader"))
-    assert needs_disk([together])
-    assert not needs_disk([build_nemesis(NemesisSpec.parse("partition&kill"))])
+    together = build_nemeses(NemesisSpec.parse("partition&power-loss-leader"))
+    assert needs_disk(together.values())
+    assert not needs_disk(build_nemeses(NemesisSpec.parse("partition&kill")).values())
 
 
 @pytest.mark.parametrize(
@@ -141,7 +153,7 @@ def test_power_loss_hits_its_share_at_one_instant_and_restarts_at_heal(
 ) -> None:
     ctx = make_ctx()
     nemesis = make(name)
-    fault = asyncio.run(nemesis.start(ctx))
+    fault = start(nemesis, ctx)
     assert fault is not None
     disk: Any = ctx.disk
     assert [c[0] for c in disk.calls] == ["power_loss"]  # one call: one instant for all
@@ -158,7 +170,7 @@ def test_power_loss_hits_its_share_at_one_instant_and_restarts_at_heal(
 
 def test_power_loss_count_option() -> None:
     ctx = make_ctx()
-    fault = asyncio.run(make("power-loss", count="4").start(ctx))
+    fault = start(make("power-loss", count="4"), ctx)
     assert fault is not None and len(fault.down) == 4
     with pytest.raises(ConfigError, match="count"):
         make("power-loss", count="several")
@@ -167,18 +179,18 @@ def test_power_loss_count_option() -> None:
 
 
 def test_power_loss_leader_hits_the_leader_or_a_random_node() -> None:
-    ctx = make_ctx(leader="n3")
-    fault = asyncio.run(make("power-loss-leader").start(ctx))
+    ctx, nemesis = make_ctx(), make("power-loss-leader")
+    assert not aimed(nemesis, ctx, "n3").fallback
+    fault = start(nemesis, ctx, "n3")
     assert fault is not None and fault.down == ["n3"]
-    assert fault.detail["leader"] == "n3" and not fault.detail["fallback"]
-    ctx = make_ctx(leader=None)
-    fault = asyncio.run(make("power-loss-leader").start(ctx))
-    assert fault is not None and len(fault.down) == 1 and fault.detail["fallback"]
+    assert aimed(nemesis, ctx, None).fallback  # nobody leads: a random node, said so
+    fault = start(nemesis, make_ctx(), None)
+    assert fault is not None and len(fault.down) == 1
 
 
 def test_torn_write_records_what_survived() -> None:
     ctx = make_ctx()
-    fault = asyncio.run(make("torn-write").start(ctx))
+    fault = start(make("torn-write"), ctx)
     assert fault is not None and len(fault.down) == 1
     node = fault.down[0]
     assert fault.detail["torn"][node]["torn"] == {
@@ -192,7 +204,7 @@ def test_torn_write_records_what_survived() -> None:
 def test_corrupt_minority_kills_first_then_corrupts_with_its_options() -> None:
     ctx = make_ctx()
     nemesis = make("corrupt-minority", mode="truncate", pattern="*.jsonl", bits="3")
-    fault = asyncio.run(nemesis.start(ctx))
+    fault = start(nemesis, ctx)
     assert fault is not None and 1 <= len(fault.down) <= 2
     disk: Any = ctx.disk
     assert disk.calls == [("corrupt", (n, "truncate", "*.jsonl", 3)) for n in fault.down]
@@ -210,7 +222,7 @@ def test_corrupt_minority_kills_first_then_corrupts_with_its_options() -> None:
 def test_a_run_without_the_disk_says_how_to_get_it() -> None:
     ctx = make_ctx(disk=False)
     with pytest.raises(SetupError, match="name it in the run's nemeses"):
-        asyncio.run(make("power-loss").start(ctx))
+        start(make("power-loss"), ctx)
 
 
 def test_the_plan_of_a_disk_run_is_refused_for_compose_at_launch() -> None:

@@ -51,8 +51,8 @@ def test_clock_bump_shows_in_the_node_status_and_the_run_is_valid(
         await controller.start()
         try:
             assert all(abs(s) < TOLERANCE_S for s in (await _skews(controller)).values())
-            await controller.apply(NEMESIS)
-            clocks = controller.faults.active[NEMESIS].fault.detail["clocks"]
+            fault_id = await controller.apply(NEMESIS)
+            clocks = controller.faults.active[fault_id].fault.detail["clocks"]
             assert len(clocks) == 2
             assert any(abs(c["offset_s"]) > 10 * TOLERANCE_S for c in clocks.values())
             skews = await _skews(controller)

@@ -9,7 +9,7 @@ from chaoskit.core import plugins
 from chaoskit.core.nemesis import Nemesis
 from chaoskit.errors import ConfigError
 from chaoskit.run.config import RunConfig, parse_nemeses
-from chaoskit.run.plan import build_nemesis, plan_run
+from chaoskit.run.plan import build_nemeses, build_nemesis, plan_run
 
 
 @pytest.mark.parametrize("name", plugins.names("nemeses"))
@@ -28,10 +28,12 @@ def test_a_count_must_fit_the_cluster(name: str) -> None:
 
 
 def test_parts_applied_together_are_checked_each() -> None:
-    nemesis = build_nemesis(parse_nemeses("partition&kill:count=3")[0])
-    nemesis.check_cluster(3)
+    parts = build_nemeses(parse_nemeses("partition&kill:count=3")[0]).values()
+    for nemesis in parts:
+        nemesis.check_cluster(3)
     with pytest.raises(ConfigError, match="count=3 is more than the 2 node"):
-        nemesis.check_cluster(2)
+        for nemesis in parts:
+            nemesis.check_cluster(2)
 
 
 def test_the_plan_checks_the_nemeses_against_the_nodes() -> None:
@@ -46,7 +48,7 @@ def test_the_plan_checks_the_nemeses_against_the_nodes() -> None:
         ("latency:latency_ms=60001", "latency_ms must be at most 60000"),
         ("latency:jitter_ms=1" + "0" * 12, "jitter_ms must be at most 60000"),
         ("latency:latency_ms=-1", "at least 0"),
-        ("kill:count=²", "count must be a positive number"),
+        ("kill:count=²", "must be a positive number"),
     ],
 )
 def test_bounded_options(spec: str, message: str) -> None:

@@ -1,4 +1,9 @@
-"""Every nemesis against a fake runtime and network: the Fault data and the calls made."""
+"""Every nemesis against a fake runtime and network: the Fault data and the calls made.
+
+Targets are resolved as the scenario engine resolves them when a step fires (the
+nemesis's default selector, the leader stream, the nemesis's seeded generator), then
+handed to ``start``.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from chaoskit.core.target import Launch, NodeInfo
 from chaoskit.errors import ConfigError
 from chaoskit.nemeses import _grudges as g
 from chaoskit.run.schedule import nemesis_rng
+from chaoskit.scenario.targets import Resolved, resolve
 
 Link = tuple[str, str]
 
@@ -94,27 +100,30 @@ class FakeNetwork:
         return list(self._links)
 
 
-class FakeLeader:
-    def __init__(self, leader: str | None) -> None:
-        self.leader = leader
+class FakeLeaders:
+    """The leader stream as target selectors read it."""
 
-    def current_leader(self) -> str | None:
-        return self.leader
+    def __init__(self, current: str | None, previous: str | None = None) -> None:
+        self.current = current
+        self.previous = previous
 
 
-def make_ctx(n: int = 5, *, seed: int = 1, leader: str | None = None) -> NemesisContext:
+class Ctx(NemesisContext):
+    """A context that also says who leads, for resolving ``leader`` targets."""
+
+    leader: str | None = None
+    resolved: Resolved | None = None
+
+
+def make_ctx(n: int = 5, *, seed: int = 1, leader: str | None = None) -> Ctx:
     nodes = [
         NodeInfo(f"n{i}", i, "127.0.0.1", {"api": 9000 + i}, Path(f"/tmp/ck-fake/n{i}"))
         for i in range(1, n + 1)
     ]
     ids = [x.id for x in nodes]
-    return NemesisContext(
-        nodes=nodes,
-        rng=random.Random(seed),
-        runtime=FakeRuntime(),
-        network=FakeNetwork(ids),
-        leader=FakeLeader(leader),
-    )
+    ctx = Ctx(nodes=nodes, rng=random.Random(seed), runtime=FakeRuntime(), network=FakeNetwork(ids))
+    ctx.leader = leader
+    return ctx
 
 
 def make(name: str, **options: str) -> Any:
@@ -124,8 +133,12 @@ def make(name: str, **options: str) -> Any:
     return nemesis
 
 
-def start(nemesis: Any, ctx: NemesisContext) -> Fault | None:
-    result: Fault | None = asyncio.run(nemesis.start(ctx))
+def start(nemesis: Any, ctx: Ctx, targets: Sequence[str] | None = None) -> Fault | None:
+    """Resolve the nemesis's default targets as the engine does (unless given), start."""
+    if targets is None:
+        ctx.resolved = resolve(nemesis.default_targets, ctx.ids, ctx.rng, FakeLeaders(ctx.leader))
+        targets = ctx.resolved.nodes
+    result: Fault | None = asyncio.run(nemesis.start(ctx, list(targets)))
     return result
 
 
@@ -194,10 +207,12 @@ def test_kill_on_two_nodes_still_kills_one() -> None:
 @pytest.mark.parametrize("name", ["kill-leader", "pause-leader"])
 def test_leader_nemeses_hit_the_current_leader(name: str) -> None:
     ctx = make_ctx(5, leader="n4")
-    fault = start(make(name), ctx)
+    nemesis = make(name)
+    assert nemesis.default_targets == "leader"
+    fault = start(nemesis, ctx)
     assert fault is not None
     assert fault.down == ["n4"]
-    assert fault.detail["leader"] == "n4" and fault.detail["fallback"] is False
+    assert ctx.resolved is not None and ctx.resolved.fallback is False
     verb = "kill" if name == "kill-leader" else "pause"
     assert rt(ctx).calls == [(verb, "n4")]
 
@@ -209,14 +224,29 @@ def test_leader_nemeses_fall_back_to_a_random_node_and_say_so(name: str) -> None
         ctx = make_ctx(5, seed=seed, leader=None)
         fault = start(make(name), ctx)
         assert fault is not None
-        assert fault.detail["leader"] is None and fault.detail["fallback"] is True
+        assert ctx.resolved is not None and ctx.resolved.fallback is True
         victims.add(fault.detail.get("node") or fault.down[0])
     assert len(victims) > 1
 
 
 def test_leader_unknown_to_the_cluster_is_a_fallback() -> None:
-    fault = start(make("kill-leader"), make_ctx(3, leader="ghost"))
-    assert fault is not None and fault.detail["fallback"] is True and fault.down != ["ghost"]
+    ctx = make_ctx(3, leader="ghost")
+    fault = start(make("kill-leader"), ctx)
+    assert fault is not None and fault.down != ["ghost"]
+    assert ctx.resolved is not None and ctx.resolved.fallback is True
+
+
+def test_kill_count_takes_any_selector_so_count_leader_is_kill_leader() -> None:
+    ctx = make_ctx(5, leader="n2")
+    fault = start(make("kill", count="leader"), ctx)
+    assert fault is not None and fault.down == ["n2"]
+
+
+def test_given_targets_are_the_victims_and_unknown_nodes_are_ignored() -> None:
+    ctx = make_ctx(5)
+    fault = start(make("pause"), ctx, ["n5", "n1", "ghost"])
+    assert fault is not None and fault.down == ["n1", "n5"]
+    assert start(make("kill"), make_ctx(5), ["ghost"]) is None
 
 
 @pytest.mark.parametrize("mode", ["cut", "hang"])
@@ -238,7 +268,6 @@ def test_partition_cuts_every_crossing_link_and_heals_exactly_them(mode: str) ->
 
 
 def test_partition_oneway_cuts_one_direction_only() -> None:
-    directions = set()
     for seed in range(10):
         ctx = make_ctx(5, seed=seed)
         fault = start(make("partition-oneway"), ctx)
@@ -246,8 +275,31 @@ def test_partition_oneway_cuts_one_direction_only() -> None:
         src, dst = fault.detail["from"], fault.detail["to"]
         assert fault.cut == g.links_one_way(src, dst)
         assert all((b, a) not in fault.cut for a, b in fault.cut)
-        directions.add(len(src))
-    assert directions == {2, 3}, "either half may be the one that cannot send"
+        assert len(src) == 2, "by default the smaller half cannot send"
+    fault = start(make("partition-oneway"), make_ctx(5), ["n1", "n2", "n3"])
+    assert fault is not None and fault.detail["from"] == ["n1", "n2", "n3"]
+
+
+def test_partition_of_given_targets_and_a_smaller_minority() -> None:
+    ctx = make_ctx(5)
+    fault = start(make("partition"), ctx, ["n4"])
+    assert fault is not None and fault.detail["groups"] == [["n4"], ["n1", "n2", "n3", "n5"]]
+    assert fault.cut == g.links_of("n4", ctx.ids, "both")
+
+
+def test_ring_over_some_nodes_leaves_the_others_connected() -> None:
+    ctx = make_ctx(5)
+    fault = start(make("partition-majorities-ring"), ctx, ["n1", "n2", "n3", "n4"])
+    assert fault is not None and all("n5" not in link for link in fault.cut)
+    assert fault.detail["ring"] == ["n1", "n2", "n3", "n4"]
+
+
+def test_isolate_of_several_targets_isolates_each() -> None:
+    ctx = make_ctx(4)
+    fault = start(make("isolate"), ctx, ["n1", "n2"])
+    assert fault is not None
+    assert ("n1", "n2") in fault.cut and ("n2", "n1") in fault.cut
+    assert fault.detail["nodes"] == ["n1", "n2"]
 
 
 def test_majorities_ring_cuts_its_grudge() -> None:
@@ -264,6 +316,7 @@ def test_bridge_leaves_the_bridge_node_connected() -> None:
     fault = start(make("partition-bridge", mode="hang"), ctx)
     assert fault is not None
     bridge = fault.detail["bridge"]
+    assert ctx.resolved is not None and bridge == ctx.resolved.nodes[-1]
     assert bridge in fault.detail["groups"][1]
     assert all(bridge not in link for link in fault.cut)
     assert len(fault.cut) == 2 * 2 * 2
@@ -285,7 +338,7 @@ def test_isolate_leader_one_way_in() -> None:
     fault = start(nemesis, ctx)
     assert fault is not None
     assert fault.cut == [("n1", "n2"), ("n3", "n2")]
-    assert fault.detail["leader"] == "n2" and fault.detail["direction"] == "in"
+    assert fault.detail["node"] == "n2" and fault.detail["direction"] == "in"
     stop(nemesis, ctx, fault)
     assert net(ctx).cut_links == {}
 
@@ -318,8 +371,8 @@ def test_none_does_nothing() -> None:
     [
         ("partition", {"colour": "red"}, "no option 'colour'"),
         ("partition", {"mode": "drop"}, "mode must be one of cut, hang"),
-        ("kill", {"count": "few"}, "count must be"),
-        ("kill", {"count": "0"}, "at least 1"),
+        ("kill", {"count": "few"}, "count: 'few' is not a selector"),
+        ("kill", {"count": "0"}, "count: '0' is not a selector"),
         ("latency", {"latency_ms": "fast"}, "whole number"),
         ("isolate", {"direction": "up"}, "direction must be one of"),
         ("kill-leader", {"count": "1"}, "no option 'count'"),
@@ -362,3 +415,10 @@ def test_same_seed_same_victims_across_runs() -> None:
     assert first == second
     other, _ = _victims_of_two_runs(names, seed=43)
     assert other != first
+
+
+def test_latency_on_given_targets_delays_only_their_links() -> None:
+    ctx = make_ctx(3)
+    fault = start(make("latency"), ctx, ["n1"])
+    assert fault is not None
+    assert sorted(net(ctx).delayed) == [("n1", "n2"), ("n1", "n3"), ("n2", "n1"), ("n3", "n1")]

@@ -21,6 +21,7 @@ from chaoskit.core.target import Launch, NodeInfo
 from chaoskit.network.toxiproxy import ProxyNetwork
 from chaoskit.proxy import ProxyClient, ProxyServer
 from chaoskit.runtimes.local import LocalRuntime
+from chaoskit.scenario.targets import resolve
 from tests.support.eventually import async_eventually
 
 pytestmark = pytest.mark.integration
@@ -29,8 +30,10 @@ Link = tuple[str, str]
 
 
 class NoLeader:
-    def current_leader(self) -> str | None:
-        return None
+    """The leader stream when nobody leads (the processes here are no cluster)."""
+
+    current: str | None = None
+    previous: str | None = None
 
 
 async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -96,11 +99,11 @@ def test_partitions_cut_exactly_their_links_through_the_proxy(
                     rng=random.Random(3),
                     runtime=cast(Any, None),
                     network=network,
-                    leader=NoLeader(),
                 )
                 nemesis: Any = nemeses.BUILTINS[name]()
                 nemesis.configure(options)
-                fault = await nemesis.start(ctx)
+                targets = resolve(nemesis.default_targets, ctx.ids, ctx.rng, NoLeader())
+                fault = await nemesis.start(ctx, list(targets.nodes))
                 assert fault is not None and fault.cut
                 assert await _open_links(peers) == everything - set(fault.cut)
                 await nemesis.stop(ctx, fault)
@@ -134,10 +137,9 @@ def test_kill_and_pause_act_on_real_processes(tmp_path: Path) -> None:
                 rng=random.Random(1),
                 runtime=runtime,
                 network=cast(Any, None),
-                leader=NoLeader(),
             )
             kill = nemeses.Kill()
-            fault = await kill.start(ctx)
+            fault = await kill.start(ctx, resolve("minority", ctx.ids, ctx.rng, NoLeader()).nodes)
             assert fault is not None
             (victim,) = fault.down
             await async_eventually(lambda: not runtime.is_running(victim), "the victim down")
@@ -146,8 +148,10 @@ def test_kill_and_pause_act_on_real_processes(tmp_path: Path) -> None:
             assert runtime.is_running(victim)
 
             pause = nemeses.PauseLeader()
-            fault = await pause.start(ctx)
-            assert fault is not None and fault.detail["fallback"] is True
+            targets = resolve(pause.default_targets, ctx.ids, ctx.rng, NoLeader())
+            assert targets.fallback is True  # nobody leads: a random node instead
+            fault = await pause.start(ctx, targets.nodes)
+            assert fault is not None
             (victim,) = fault.down
             pid = runtime.pid(victim)
             assert pid is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +107,10 @@ class _Raising:
         self.where = where
         self.name = inner.name
         self.description = "raises"
+        self.default_targets = inner.default_targets
 
-    async def start(self, ctx: NemesisContext) -> Fault | None:
-        fault: Fault | None = await self.inner.start(ctx)
+    async def start(self, ctx: NemesisContext, targets: Sequence[str]) -> Fault | None:
+        fault: Fault | None = await self.inner.start(ctx, targets)
         if self.where == "start":
             raise RuntimeError("boom while the partition is half applied")
         return fault

@@ -114,3 +114,37 @@ def test_the_anomaly_table_names_a_fault_healed_just_before(bad_run: Path) -> No
     results_path.write_text(json.dumps(results))
     page = write_run_report(bad_run).read_text()
     assert "after kill-leader#1 (healed 212 ms before)" in page
+
+
+def test_the_report_shows_the_shrinking_steps_and_the_replay(bad_run: Path) -> None:
+    page = write_run_report(bad_run).read_text()
+    assert "Not shrunk: <code>chaoskit shrink RUN_DIR</code>" in page
+    shrink = {
+        "kind": "split-brain:split-brain",
+        "original": {"events": 6},
+        "shrunk": {"events": 1, "faults": "isolate-leader@4.2s"},
+        "reproduced": 4,
+        "confirm_runs": 5,
+        "reruns_total": 23,
+        "budget": 50,
+        "wall_s": 512.0,
+        "command": "chaoskit run --scenario runs/x/shrunk.toml",
+        "trials": [
+            {"index": 1, "change": "keep only isolate-leader@4.2s (the anomaly's faults)",
+             "events": 1, "runs": [{"reproduced": True}, {"reproduced": True}],
+             "accepted": True},
+            {"index": 2, "change": "isolate-leader@4.2s: lasts 2 s", "events": 1,
+             "runs": [{"reproduced": True}, {"reproduced": False}], "accepted": False},
+        ],
+    }  # fmt: skip
+    (bad_run / "shrink.json").write_text(json.dumps(shrink))
+    (bad_run / "replay.json").write_text(
+        json.dumps({"times": 10, "reproduced": 9, "kind": "split-brain:split-brain"})
+    )
+    page = write_run_report(bad_run).read_text()
+    assert 'id="shrink-steps"' in page and page.count("<td>kept</td>") == 1
+    assert "6 -&gt; 1" in page and "4/5" in page and "23 of a budget of 50" in page
+    assert "chaoskit run --scenario runs/x/shrunk.toml" in page
+    assert "the anomaly&#x27;s faults" in page and "<td>++</td>" in page and "<td>+-</td>" in page
+    assert 'id="replay"' in page and "9 (split-brain:split-brain)" in page
+    assert 'href="shrink.json"' in page

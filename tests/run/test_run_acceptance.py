@@ -199,7 +199,7 @@ def test_same_seed_same_schedule(store: Path, tmp_path: Path) -> None:
         ]
         runs.append((schedule, victims))
     assert runs[0] == runs[1]
-    assert len(runs[0][0]) >= 4
+    assert len(runs[0][0]) >= 2  # schedule.json: one step per fault, at least two faults
 
 
 def _read(path: Path) -> str:
