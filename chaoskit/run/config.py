@@ -192,11 +192,6 @@ class RunConfig:
         """An attached compose cluster brings its own proxy and its own node commands."""
         if self.network != "proxy" or self.toxiproxy_url:
             raise ConfigError("--runtime compose faults links through the compose file's proxy")
-        if any(name.startswith("clock") for spec in self.nemeses for name in spec.names):
-            raise ConfigError(
-                "clock nemeses need --runtime local, docker or ssh (compose nodes "
-                "are not started with libfaketime)"
-            )
         if self.options:
             raise ConfigError("-o target options cannot reach nodes that compose started")
 

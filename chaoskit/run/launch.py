@@ -287,7 +287,9 @@ def _clock_if_needed(
 
 
 def _clock_planned(ctx: LaunchContext) -> bool:
-    return any(n.startswith("clock") for s in ctx.plan.config.nemeses for n in s.names)
+    """Whether a nemesis of the plan moves clocks: those the steps of a scenario file
+    use too, not only ``--nemesis`` (a replay of a clock fault needs the clock)."""
+    return any(n.name.startswith("clock") for n in ctx.plan.nemeses.values())
 
 
 async def _start_containers(

@@ -112,6 +112,11 @@ def plan_run(config: RunConfig) -> RunPlan:
         nemeses = {k: n for spec in config.nemeses for k, n in build_nemeses(spec).items()}
     for nemesis in nemeses.values():
         nemesis.check_cluster(config.nodes)  # count=9 on 5 nodes is refused before the run
+    if config.runtime == "compose" and any(n.name.startswith("clock") for n in nemeses.values()):
+        raise ConfigError(
+            "clock nemeses need --runtime local, docker or ssh (compose nodes "
+            "are not started with libfaketime)"
+        )
     workload_name = config.workload or ("register" if "register" in target.workloads else "none")
     workload: Workload = plugins.load("workloads", workload_name)
     if workload_name != "none" and workload_name not in target.workloads:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from chaoskit.core import plugins
@@ -62,3 +64,20 @@ def test_a_schedule_of_too_many_faults_is_refused_once_defaults_are_known() -> N
     with pytest.raises(ConfigError, match="at most 10000 per run"):
         plan_run(config)
     plan_run(RunConfig(time_limit=86_400, fault_s=0.1, nemeses=[]))  # no fault, no schedule
+
+
+def test_clock_faults_are_refused_for_compose_nodes_from_flags_and_scenario_files(
+    tmp_path: Path,
+) -> None:
+    """Compose starts its nodes without libfaketime: a clock fault, named by --nemesis
+    or by a step of a scenario file, is refused when the run is planned."""
+    compose = tmp_path / "docker-compose.yml"
+    compose.write_text("services: {}\n")
+    refused = "clock nemeses need --runtime local, docker or ssh"
+    flags = RunConfig(runtime="compose", compose_file=compose, nemeses=parse_nemeses("clock-bump"))
+    with pytest.raises(ConfigError, match=refused):
+        plan_run(flags)
+    scenario = tmp_path / "clock.toml"
+    scenario.write_text('[[step]]\nnemesis = "clock-bump"\nat = 1\nduration = 1\n')
+    with pytest.raises(ConfigError, match=refused):
+        plan_run(RunConfig(runtime="compose", compose_file=compose, scenario=scenario))
