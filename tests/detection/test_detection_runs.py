@@ -41,9 +41,9 @@ def _needs_fuse(nemesis: str) -> None:
     from chaoskit.disk import check_fuse_available
     from chaoskit.errors import SetupError
     from chaoskit.run.config import NemesisSpec
-    from chaoskit.run.plan import build_nemesis
+    from chaoskit.run.plan import build_nemeses
 
-    if not needs_disk([build_nemesis(NemesisSpec.parse(nemesis))]):
+    if not needs_disk(build_nemeses(NemesisSpec.parse(nemesis)).values()):
         return
 
     try:
