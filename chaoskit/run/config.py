@@ -8,6 +8,7 @@ table (settings.py), validated before anything starts, and stored with every run
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,7 @@ class RunConfig:
         """An attached compose cluster brings its own proxy and its own node commands."""
         if self.network != "proxy" or self.toxiproxy_url:
             raise ConfigError("--runtime compose faults links through the compose file's proxy")
+        check_compose_clock(name for spec in self.nemeses for name in spec.names)
         if self.options:
             raise ConfigError("-o target options cannot reach nodes that compose started")
 
@@ -259,3 +261,13 @@ def parse_nemeses(text: str) -> list[NemesisSpec]:
     if parts == ["none"]:
         return []
     return [NemesisSpec.parse(p) for p in parts]
+
+
+def check_compose_clock(nemeses: Iterable[str]) -> None:
+    """Compose starts its nodes without libfaketime: refuse clock nemeses (named by
+    ``--nemesis`` here, by a scenario file's steps when the run is planned)."""
+    if any(name.startswith("clock") for name in nemeses):
+        raise ConfigError(
+            "clock nemeses need --runtime local, docker or ssh (compose nodes "
+            "are not started with libfaketime)"
+        )

@@ -17,7 +17,7 @@ from chaoskit.core.target import Policy, Target, check_ports
 from chaoskit.core.workload import Workload
 from chaoskit.errors import ConfigError
 from chaoskit.remote.inventory import Inventory, run_inventory
-from chaoskit.run.config import NemesisSpec, RunConfig, check_fault_count
+from chaoskit.run.config import NemesisSpec, RunConfig, check_compose_clock, check_fault_count
 from chaoskit.run.schedule import default_intervals
 from chaoskit.scenario.files import load_scenario
 from chaoskit.scenario.model import Scenario
@@ -112,11 +112,8 @@ def plan_run(config: RunConfig) -> RunPlan:
         nemeses = {k: n for spec in config.nemeses for k, n in build_nemeses(spec).items()}
     for nemesis in nemeses.values():
         nemesis.check_cluster(config.nodes)  # count=9 on 5 nodes is refused before the run
-    if config.runtime == "compose" and any(n.name.startswith("clock") for n in nemeses.values()):
-        raise ConfigError(
-            "clock nemeses need --runtime local, docker or ssh (compose nodes "
-            "are not started with libfaketime)"
-        )
+    if config.runtime == "compose":
+        check_compose_clock(n.name for n in nemeses.values())
     workload_name = config.workload or ("register" if "register" in target.workloads else "none")
     workload: Workload = plugins.load("workloads", workload_name)
     if workload_name != "none" and workload_name not in target.workloads:
