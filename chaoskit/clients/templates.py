@@ -14,6 +14,7 @@ listed in an error.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterable, Mapping
 from types import SimpleNamespace
@@ -26,6 +27,9 @@ from chaoskit.errors import ConfigError
 NODE_FIELDS = ("id", "index", "host", "port", "data_dir")
 #: A client operation's placeholders.
 OP_FIELDS = ("key", "value", "from", "to")
+#: The widest a placeholder may be formatted (``{id:>99999999}`` is a mistake, not a
+#: command line).
+MAX_FIELD_WIDTH = 1000
 
 
 class Endpoint:
@@ -74,10 +78,17 @@ def check_template(text: str, allowed: set[str], where: str) -> None:
     """``ConfigError`` naming ``where`` for a malformed template or a placeholder that
     is not in ``allowed``."""
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+        fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(text) if name]
     except ValueError as exc:
         raise ConfigError(f"{where}: malformed template {text!r}: {exc}") from exc
-    for name in names:
+    for name, spec in fields:
+        width = re.search(r"\d+", spec or "")
+        if width and int(width.group()) > MAX_FIELD_WIDTH:
+            raise ConfigError(
+                f"{where}: placeholder {{{name}:{spec}}} in {text!r} is too wide "
+                f"(at most {MAX_FIELD_WIDTH} characters)"
+            )
+    for name, _ in fields:
         if name not in allowed:
             raise ConfigError(
                 f"{where}: unknown placeholder {{{name}}} in {text!r} "

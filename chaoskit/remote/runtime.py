@@ -35,7 +35,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,13 +117,11 @@ class SshRuntime:
                 f"{len(hosts)} (one node per host: link faults tell hosts apart by address)"
             )
         used = hosts[: len(ids)]
-        await asyncio.gather(*(self.pool.connect(h.name) for h in used))
+        await _all_settled(self.pool.connect(h.name) for h in used)
         self._prepared.update(h.name for h in used)
-        await asyncio.gather(
-            *(
-                processes.prepare_run(self.pool, h.name, self.paths(h.name), self.controller)
-                for h in used
-            )
+        await _all_settled(
+            processes.prepare_run(self.pool, h.name, self.paths(h.name), self.controller)
+            for h in used
         )
         placed = []
         for index, (node_id, host) in enumerate(zip(ids, used, strict=True)):
@@ -353,3 +351,13 @@ def _ip_of(address: str) -> str:
     except OSError as exc:
         raise SetupError(f"cannot resolve node_host {address!r}: {exc}") from exc
     return str(info[0][4][0])
+
+
+async def _all_settled(steps: Iterable[Awaitable[object]]) -> None:
+    """Run ``steps`` on every host at once and wait for all of them, then raise the first
+    failure: a host still being prepared when another failed must not make its
+    directory after ``close`` removed what was there."""
+    results = await asyncio.gather(*steps, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

@@ -14,7 +14,7 @@ in two steps).
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from chaoskit.core.nemesis import Fault, Nemesis, NemesisContext
@@ -81,8 +81,19 @@ class FaultBook:
             disk=c.disk,
         )
 
-    async def start(self, key: str, targets: Sequence[str], event: int | None = None) -> int | None:
-        """Apply one fault of nemesis ``key`` to ``targets``; its id (None: nothing done)."""
+    async def start(
+        self,
+        key: str,
+        targets: Sequence[str],
+        event: int | None = None,
+        roles: Mapping[str, str] | None = None,
+        fallback: bool = False,
+    ) -> int | None:
+        """Apply one fault of nemesis ``key`` to ``targets``; its id (None: nothing done).
+
+        ``roles``: what each target was when it was chosen (``leader``, ``follower``);
+        ``fallback``: a role was asked for that nobody held, so a random node stood in.
+        Both go into the log, so that it says whom a leader-aimed fault hit."""
         self.started += 1
         fault = await self.nemeses[key].start(self.context(key), list(targets))
         if fault is None:
@@ -101,6 +112,8 @@ class FaultBook:
                 "down": sorted(fault.down),
                 "cut": [list(link) for link in fault.cut],
                 "targets": list(targets),
+                "roles": dict(roles or {}),
+                "fallback": fallback,
                 "event": event,
             }
         )

@@ -90,9 +90,12 @@ class LocalRuntime:
         entry.paused = False
 
     async def kill(self, node: str) -> None:
+        """SIGKILL the node's process group and reap it. Reaped also when the signal
+        found nobody: a process already killed (a power loss signals first) may be
+        gone while asyncio has not yet recorded its exit."""
         entry = self._nodes[node]
-        if self._signal(entry, signal.SIGKILL):
-            await self._reap(entry)
+        self._signal(entry, signal.SIGKILL)
+        await self._reap(entry)
 
     async def signal(self, node: str, sig: int) -> None:
         """Signal the node's process group; never waits (``kill`` reaps)."""
@@ -103,6 +106,7 @@ class LocalRuntime:
         if entry.paused:
             self._signal(entry, signal.SIGCONT)
         if not self._signal(entry, signal.SIGTERM):
+            await self._reap(entry)  # gone already: wait for asyncio to record it
             return
         try:
             await asyncio.wait_for(self._reap(entry), STOP_GRACE_S)

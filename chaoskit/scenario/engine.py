@@ -16,7 +16,7 @@ fake fault book and a fake observer.
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
 from chaoskit.scenario.leaders import LeaderWatch
@@ -40,8 +40,16 @@ class FaultActions(Protocol):
     def default_targets(self, key: str) -> str:
         """The selector the nemesis ``key`` hits when a step names no targets."""
 
-    async def start(self, key: str, targets: list[str], event: int) -> int | None:
-        """Apply the fault of ``key`` to ``targets``; its fault id, None if nothing done."""
+    async def start(
+        self,
+        key: str,
+        targets: list[str],
+        event: int,
+        roles: Mapping[str, str] | None = None,
+        fallback: bool = False,
+    ) -> int | None:
+        """Apply the fault of ``key`` to ``targets`` (their ``roles`` when chosen; a
+        role nobody held gave a random ``fallback``): its fault id, None if nothing done."""
 
     async def stop(self, fault_id: int) -> None:
         """Heal the fault ``fault_id``."""
@@ -183,7 +191,9 @@ class Engine:
             requested=_r(self.now()),
         )
         self.tape.events.append(event)
-        event.fault_id = await self.faults.start(key, list(resolved.nodes), ident)
+        event.fault_id = await self.faults.start(
+            key, list(resolved.nodes), ident, event.roles, event.fallback
+        )
         event.start = _r(self.now())
         if event.applied:
             self._active[id(slot) if slot is not None else -ident] = event

@@ -98,7 +98,8 @@ def iter_jsonl(path: Path) -> Iterator[Record]:
                     raise
 
 
-_LINES: Final = msgspec.json.Decoder()
+#: Every line must be a JSON object: anything else sends the file to the careful reader.
+_LINES: Final = msgspec.json.Decoder(dict)
 
 
 def read_jsonl(path: Path) -> StreamRead:

@@ -20,7 +20,10 @@ TIME_LIMIT = 20.0
 #: One seed per bug that the CI slice runs (any seed finds these bugs most of the time).
 SEEDS: dict[str, tuple[int, ...]] = {
     "double-vote": (1,),
-    "forget-vote": (1,),
+    # A restarted node shows term 0 only until the leader's next heartbeat: on a loaded
+    # machine the observer can miss that moment (seed 1 missed it twice beside other
+    # tests in CI, and found it in every quiet run).
+    "forget-vote": (1, 2, 3),
     "no-step-down": (1,),
     "early-ack": (3,),
     # These two need a read on the deposed leader at the right moment: 5/5 and 9/10 in

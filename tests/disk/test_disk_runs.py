@@ -165,10 +165,16 @@ def test_a_torn_write_run_ends_clean_and_leaves_nothing(runs: Runs) -> None:
 def test_ctrl_c_during_a_power_loss_with_a_partition_leaves_nothing(runs: Runs) -> None:
     """Composed like any fault: the power loss's victims are down, the partition cuts."""
     proc = runs.spawn("run", "--nemesis", "partition&power-loss", *LONG_FAULT)
-    start = _open_fault(runs, proc)
-    assert start["fault"] == "partition&power-loss" and start["down"] and start["cut"]
-    (_, power) = start["detail"]["parts"]
-    assert set(power["detail"]["dropped"]) == set(start["down"])
+    _open_fault(runs, proc)
+
+    def both_started() -> bool:
+        return len([r for r in runs.records() if r["type"] == "start"]) >= 2
+
+    eventually(both_started, "both parts to start", timeout=WAIT_S)
+    starts = {r["fault"]: r for r in runs.records() if r["type"] == "start"}
+    partition, power = starts["partition"], starts["power-loss"]
+    assert partition["cut"] and power["down"] and partition["event"] != power["event"]
+    assert set(power["detail"]["dropped"]) == set(power["down"])
     run_id = runs.run_id()
     assert [m for m in fault_mounts() if m.run_id == run_id]
     proc.send_signal(signal.SIGINT)

@@ -75,9 +75,9 @@ def test_register_isolate_leader(store: Path) -> None:
     # Ready: before the first fault every node ran PostgreSQL (a primary, two replicas).
     before = [r for r in _records(run_dir, "observations.jsonl") if r["time"] < fault["time"]]
     assert {r["node"] for r in before if r["role"] == "follower"} >= set(
-        {"n1", "n2", "n3"} - {fault["detail"]["leader"]}
+        {"n1", "n2", "n3"} - {fault["targets"][0]}
     )
-    victim = fault["detail"]["leader"]
+    victim = fault["targets"][0]
     assert victim is not None, "no primary was observed before the first fault"
     leading = [r for r in _records(run_dir, "observations.jsonl") if r["role"] == "leader"]
     reign = max(r["term"] for r in leading if r["node"] == victim and r["time"] < fault["time"])
@@ -91,7 +91,7 @@ def test_register_isolate_leader(store: Path) -> None:
 def test_set_kill_leader_kills_the_whole_node(store: Path) -> None:
     run_dir, results = _run(store, "--workload", "set", "--nemesis", "kill-leader",
                             "--seed", "5")  # fmt: skip
-    victim = _first_fault(run_dir)["detail"]["leader"]
+    victim = _first_fault(run_dir)["targets"][0]
     assert victim is not None
     log = (run_dir / "logs" / f"{victim}.log").read_text(errors="replace")
     # PostgreSQL died with the group: at the restart it had to recover from a crash.

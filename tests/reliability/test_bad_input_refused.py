@@ -119,18 +119,18 @@ NOT_UTF8 = b'name = "caf\xe9"\n'
         (DEEP_ARRAY, "is nested more than 32 levels deep"),
         (DEEP_KEY, "is nested more than 32 levels deep"),
         (NOT_UTF8, "is not UTF-8 text (byte 11: 0xe9)"),
-        ('name = "x"\n[launch]\nargv = ["a{"]\n', "bad template 'a{'"),
-        ('name = "x"\n[launch]\nargv = ["{id.x}"]\n', "cannot be filled in"),
+        ('name = "x"\n[launch]\nargv = ["a{"]\n', "malformed template 'a{'"),
+        ('name = "x"\n[launch]\nargv = ["{id.x}"]\n', "unknown placeholder {id.x}"),
         ('name = "x"\n[launch]\nargv = ["{id:>99999999}"]\n', "is too wide"),
-        ("election_timeout = inf\n", "must be positive, at most a day"),
+        ("election_timeout = inf\n", "field 'election_timeout': Input should be a finite number"),
         (
             'name = "x"\n[launch]\nargv = ["x"]\n[ops.read]\nhttp = "GET /k"\n'
             'fail_status = ["x"]\n',
-            "field 'fail_status' must be a list of HTTP statuses",
+            "field 'fail_status' (item 0): Input should be a valid integer",
         ),
         (
             'name = "x"\n[launch]\nargv = ["x"]\n[status]\npython = "nosuchmodule:f"\n',
-            "cannot load python callable 'nosuchmodule:f': ModuleNotFoundError",
+            "python 'nosuchmodule:f': cannot import nosuchmodule: ModuleNotFoundError",
         ),
     ],
 )

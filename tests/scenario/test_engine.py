@@ -9,6 +9,7 @@ and the tape records what fired, on whom, when and why.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pytest
@@ -73,7 +74,14 @@ class Book:
     def default_targets(self, key: str) -> str:
         return self.defaults.get(key.partition(":")[0], "one")
 
-    async def start(self, key: str, targets: list[str], event: int) -> int | None:
+    async def start(
+        self,
+        key: str,
+        targets: list[str],
+        event: int,
+        roles: Mapping[str, str] | None = None,
+        fallback: bool = False,
+    ) -> int | None:
         if key in self.nothing:
             return None
         self.log.append((self.time.t, "start", key, tuple(targets)))

@@ -48,7 +48,7 @@ def _reign_ended_after_first_fault(res: Any) -> tuple[int, set[int]]:
     machine), the healed victim can win it again, in a new epoch.
     """
     start: dict[str, Any] = next(r for r in res.records("nemesis.jsonl") if r["type"] == "start")
-    victim = start["detail"]["leader"]
+    victim = start["targets"][0]
     leading = [r for r in res.records("observations.jsonl") if r["role"] == "leader"]
     reign = max(r["term"] for r in leading if r["node"] == victim and r["time"] <= start["time"])
     later = {r["term"] for r in leading if r["time"] > start["time"] and r["term"] > reign}
