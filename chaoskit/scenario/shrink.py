@@ -73,6 +73,11 @@ class ShrinkResult:
     reruns: int
     wall_s: float
     budget_spent: bool
+    #: The result before the finer passes (dropped faults only): the fallback when the
+    #: shorter, smaller ``best`` turns out to reproduce less often.
+    coarse: Candidate | None = None
+    #: When both were confirmed: each one's reproductions and which was kept.
+    fallback: dict[str, Any] | None = None
 
 
 class Shrinker:
@@ -109,10 +114,10 @@ class Shrinker:
     ) -> ShrinkResult:
         """The smallest candidate found that reproduced (``original`` when none did)."""
         started = time.monotonic()
-        best, spent = original, False
+        best, spent, coarse = original, False, None
         try:
             best = await self._hints(best, hints)
-            best = await self._ddmin(best)
+            best = coarse = await self._ddmin(best)
             for shrink_pass in (
                 self._durations,
                 self._start,
@@ -132,6 +137,7 @@ class Shrinker:
             reruns=self.reruns,
             wall_s=round(time.monotonic() - started, 1),
             budget_spent=spent,
+            coarse=coarse,
         )
 
     # -- trying one candidate --------------------------------------------------------

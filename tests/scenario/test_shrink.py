@@ -8,6 +8,7 @@ finer passes (shorter faults, earlier start, smaller targets, fewer clients).
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
 
@@ -146,3 +147,36 @@ async def test_bound_clients_stay_while_a_fault_aims_at_a_role() -> None:
     shrinker = Shrinker(runner, KIND, budget=100, tries=1)
     result = await shrinker.shrink(Candidate(aimed, 4, 5, time_limit=30.0))
     assert result.best.bound_clients == 5 and result.best.concurrency == 0
+
+
+async def test_a_weaker_finer_result_falls_back_to_the_schedule_before_the_finer_passes() -> None:
+    """Confirmed below 80%: the result before the finer passes is confirmed as often
+    and kept when it reproduces more; a strong result or no budget left: no extra run."""
+    from chaoskit.cli.shrink import fall_back_if_weaker
+    from chaoskit.scenario.shrink import ShrinkResult
+
+    long, short = candidate(1), candidate(1)
+    short = Candidate((dataclasses.replace(short.steps[0], duration=1.5),), 4, 2, time_limit=20.0)
+    flaky = iter([True, False] * 10)
+    runner = FakeRunner(lambda c: c.steps[0].duration > 2 or next(flaky))
+
+    def result() -> ShrinkResult:
+        return ShrinkResult(KIND, candidate(), short, [], 10, 1.0, False, coarse=long)
+
+    weak = [await runner(short, "shrink", i) for i in range(4)]  # 2 of 4
+    kept = result()
+    confirmed = await fall_back_if_weaker(kept, weak, runner, KIND, spare=4)  # type: ignore[arg-type]
+    assert kept.best == long and len(confirmed) == 4
+    assert all(o.reproduced(KIND) for o in confirmed)
+    assert kept.fallback == {
+        "finer": {"events": 1, "reproduced": 2, "runs": 4},
+        "coarse": {"events": 1, "reproduced": 4, "runs": 4},
+        "kept": "coarse",
+    }
+    assert kept.reruns == 14  # the confirming runs of the one dropped count too
+    before = len(runner.runs)
+    for spare, outcomes in ((3, weak), (10, [Outcome(None, kinds=[KIND])] * 4)):
+        untouched = result()  # too few re-runs left / already reproducing 4 of 4
+        same = await fall_back_if_weaker(untouched, outcomes, runner, KIND, spare=spare)  # type: ignore[arg-type]
+        assert same is outcomes and untouched.best == short and untouched.fallback is None
+    assert len(runner.runs) == before
