@@ -139,8 +139,10 @@ def test_a_planted_bug_fails_shrinks_and_replays(tmp_path: Path) -> None:
     assert len(shrunk.steps) == summary["shrunk"]["events"]
     assert shrunk.run["seed"] == 2 and shrunk.run["options"] == {"bug": "no-step-down"}
     assert shrunk.run["time_limit"] < 17
-    assert [s.nemesis for s in shrunk.steps] == ["isolate"]
-    assert shrunk.steps[0].targets == "leader"  # a role stays a role
+    # The isolation is the fault that matters; within a budget of 7 a run that missed
+    # by chance can leave one more fault in (it did once in CI: kill + isolate).
+    [isolate] = [s for s in shrunk.steps if s.nemesis == "isolate"]
+    assert isolate.targets == "leader"  # a role stays a role
     assert "chaoskit run --scenario" in shrink.stdout
     assert "shrink-steps" in (run_dir / "report.html").read_text()
     assert any(run_dir.glob("shrink/*/shrink.toml")), "each candidate's scenario is kept"
