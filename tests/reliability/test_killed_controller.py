@@ -121,9 +121,12 @@ def test_sigkill_with_embedded_proxy_leaves_nodes_that_cleanup_kills(session: Se
 
 def test_cleanup_without_run_id_spares_a_run_in_progress(session: Session) -> None:
     proc = session.spawn(*RUN, "--nemesis", "none")
+    latest = session.cwd / "runs" / "latest"
     eventually(
         lambda: (
-            (session.cwd / "runs" / "latest" / "observations.jsonl").exists()
+            # The streams are opened before config.json is first written: wait for both.
+            (latest / "config.json").exists()
+            and (latest / "observations.jsonl").exists()
             and len(find_leftovers(session.config()["run_id"])) >= 3
         ),
         "the nodes to start",
