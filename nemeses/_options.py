@@ -74,3 +74,28 @@ def check_count(nemesis: str, count: object, nodes: int) -> None:
             f"nemesis '{nemesis}': count={count} is more than the {nodes} node(s) of the "
             "cluster (use count=all to hit every node)"
         )
+
+
+class TargetedOptions:
+    """The options every nemesis that hits a group of nodes shares: ``count=`` (any
+    target selector, stored as ``default_targets``), checked against the cluster size
+    before the run; a subclass reads its own options in ``_configure``."""
+
+    name = ""
+    options: tuple[str, ...] = ()
+    default_targets = "minority"
+
+    def configure(self, options: Mapping[str, str]) -> None:
+        """Take this nemesis's options; an unknown one is a ``ConfigError``."""
+        check_keys(self.name, options, self.options)
+        if "count" in options:
+            self.default_targets = parse_targets(self.name, options["count"])
+        self._configure(options)
+
+    def _configure(self, options: Mapping[str, str]) -> None:
+        pass
+
+    def check_cluster(self, nodes: int) -> None:
+        """A fixed count needs that many nodes (a selector such as ``minority`` or
+        ``leader`` always fits)."""
+        check_count(self.name, self.default_targets, nodes)

@@ -9,13 +9,13 @@ checkers read it to know whether a majority was up.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from chaoskit.core.nemesis import Fault, NemesisContext
-from chaoskit.nemeses._options import check_count, check_keys, parse_targets
+from chaoskit.nemeses._options import TargetedOptions
 
 
-class _ProcessFault:
+class _ProcessFault(TargetedOptions):
     """Shared shape: act on each victim, undo on each at stop."""
 
     name = ""
@@ -24,17 +24,6 @@ class _ProcessFault:
     #: What the runtime does to a victim, and how stop undoes it.
     action = ""
     options: tuple[str, ...] = ()
-
-    def configure(self, options: Mapping[str, str]) -> None:
-        """Take this nemesis's options; unknown ones are a ``ConfigError``."""
-        check_keys(self.name, options, self.options)
-        if "count" in options:
-            self.default_targets = parse_targets(self.name, options["count"])
-
-    def check_cluster(self, nodes: int) -> None:
-        """A fixed count needs that many nodes (a selector such as ``minority`` or
-        ``leader`` always fits)."""
-        check_count(self.name, self.default_targets, nodes)
 
     async def start(self, ctx: NemesisContext, targets: Sequence[str]) -> Fault | None:
         victims = sorted(set(targets) & set(ctx.ids))

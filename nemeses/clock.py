@@ -35,7 +35,7 @@ from typing import Any
 from chaoskit.core.clock import MAX_OFFSET_S, MAX_RATE, MIN_RATE, Clock
 from chaoskit.core.nemesis import Fault, NemesisContext
 from chaoskit.errors import ConfigError, SetupError
-from chaoskit.nemeses._options import check_count, check_keys, parse_int, parse_targets
+from chaoskit.nemeses._options import TargetedOptions, parse_int
 
 DEFAULT_MAX_OFFSET_S = 30.0
 DEFAULT_STROBE_OFFSET_S = 0.5
@@ -102,28 +102,13 @@ def clock_fault(
     )
 
 
-class _ClockNemesis:
+class _ClockNemesis(TargetedOptions):
     """Shared shape: parse options, pick victims, set their clocks; stop resets them."""
 
     name = ""
     description = ""
     options: tuple[str, ...] = ("count",)
     default_targets = "random"
-
-    def configure(self, options: Mapping[str, str]) -> None:
-        """Take this nemesis's options; an unknown one is a ``ConfigError``."""
-        check_keys(self.name, options, self.options)
-        if "count" in options:
-            self.default_targets = parse_targets(self.name, options["count"])
-        self._configure(options)
-
-    def _configure(self, options: Mapping[str, str]) -> None:
-        pass
-
-    def check_cluster(self, nodes: int) -> None:
-        """A fixed count needs that many nodes (a selector such as ``minority`` or
-        ``leader`` always fits)."""
-        check_count(self.name, self.default_targets, nodes)
 
     async def start(self, ctx: NemesisContext, targets: Sequence[str]) -> Fault | None:
         clock = require_clock(ctx, self.name)

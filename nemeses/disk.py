@@ -32,13 +32,7 @@ from typing import Any
 from chaoskit.core.disk import CORRUPT_MODES, CorruptMode, Disk
 from chaoskit.core.nemesis import Fault, NemesisContext
 from chaoskit.errors import SetupError
-from chaoskit.nemeses._options import (
-    check_count,
-    check_keys,
-    parse_choice,
-    parse_int,
-    parse_targets,
-)
+from chaoskit.nemeses._options import TargetedOptions, parse_choice, parse_int
 
 
 def require_disk(ctx: NemesisContext, nemesis: str) -> Disk:
@@ -51,7 +45,7 @@ def require_disk(ctx: NemesisContext, nemesis: str) -> Disk:
     return ctx.disk
 
 
-class _DiskFault:
+class _DiskFault(TargetedOptions):
     """Shared shape: parse options, pick victims, fault them; stop restarts them."""
 
     name = ""
@@ -60,20 +54,6 @@ class _DiskFault:
     options: tuple[str, ...] = ()
     #: Victims by default: a target selector (``count=`` when among the options).
     default_targets = "minority"
-
-    def configure(self, options: Mapping[str, str]) -> None:
-        """Take this nemesis's options; unknown ones are a ``ConfigError``."""
-        check_keys(self.name, options, self.options)
-        if "count" in options:
-            self.default_targets = parse_targets(self.name, options["count"])
-        self._configure(options)
-
-    def _configure(self, options: Mapping[str, str]) -> None:
-        pass
-
-    def check_cluster(self, nodes: int) -> None:
-        """A fixed count needs that many nodes."""
-        check_count(self.name, self.default_targets, nodes)
 
     async def start(self, ctx: NemesisContext, targets: Sequence[str]) -> Fault | None:
         disk = require_disk(ctx, self.name)
