@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 #   patroni, postgresql: the patroni target (with etcd-server as its store)
 #   chromium     headless browser tests of the HTML reports
 #   docker.io, debootstrap, iptables: the Docker runtime (images built offline)
+#   iproute2     `ip`, for the proxy test that runs in a network namespace of its own
 #   fuse3 (fusermount3), libfuse3-dev, pkg-config, gcc: disk faults; pyfuse3 builds
 #                from PyPI against libfuse3
 PACKAGES=(socat faketime etcd-server zookeeper nats-server patroni postgresql chromium
-          docker.io debootstrap iptables make fuse3 libfuse3-dev pkg-config gcc)
+          docker.io debootstrap iptables iproute2 make fuse3 libfuse3-dev pkg-config gcc)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,8 +1,9 @@
 """One named proxy: a listening socket, its open links, and its toxics.
 
-``enabled = False`` is the "cut" fault: the listener closes (new connections are
-refused by the kernel) and every open link is reset. Enabling binds the same
-address again; a port chosen by the kernel (listen port 0) is kept across restarts.
+``enabled = False`` is the "cut" fault: the listener stops listening (new connections
+are refused by the kernel) and every open link is reset. The port stays bound while
+the proxy is disabled (``_parking``), so enabling listens on the same address again
+and nothing else can take a port the kernel chose (listen port 0) in between.
 
 Accepting is chaoskit's own loop on the listening socket, not ``loop.create_server``:
 asyncio's answers a process out of file descriptors (``EMFILE``, after 11,000
@@ -30,6 +31,7 @@ from collections.abc import Callable, Mapping
 from chaoskit.errors import ProxyError
 from chaoskit.proxy._link import CONNECT_RETRY, Admission, Link
 from chaoskit.proxy._model import ProxyFields, join_hostport, split_hostport
+from chaoskit.proxy._parking import park, unpark
 from chaoskit.proxy._policy import Policy
 from chaoskit.proxy._toxics import Stream, ToxicSpec
 
@@ -40,6 +42,8 @@ MAX_LINKS = 1024
 ACCEPT_RETRY_S = 0.5
 #: Accept errors that mean "out of resources now", not "this connection failed".
 OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+#: The kernel's queue of connections not yet accepted.
+BACKLOG = 512
 #: Connections accepted per readiness event, so one busy proxy cannot starve the loop.
 ACCEPT_BATCH = 64
 #: A flood flaps (descriptors run out, links fail and free some, run out again): it is
@@ -88,7 +92,7 @@ async def bind(listen: str) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(512)
+        sock.listen(BACKLOG)
         sock.setblocking(False)
     except OSError as exc:
         sock.close()
@@ -113,6 +117,8 @@ class Proxy:
         self.connect_retry = CONNECT_RETRY
         self.max_links = MAX_LINKS
         self._listener: socket.socket | None = None
+        #: The listener of a disabled proxy, bound but not listening (``_parking``).
+        self._parked: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._accepting = False
         self._retry: asyncio.TimerHandle | None = None
@@ -152,7 +158,7 @@ class Proxy:
                 sock.close()
             return
         if sock is None:
-            sock = await bind(self.listen)
+            sock = self._unpark() or await bind(self.listen)
         host, port = sock.getsockname()[:2]
         self.listen = join_hostport(host, port)
         self._listener = sock
@@ -278,11 +284,22 @@ class Proxy:
             else:
                 link.set_held(mode == "hang")
 
-    def stop(self) -> None:
-        """Stop listening and reset every open connection."""
+    def _unpark(self) -> socket.socket | None:
+        holder, self._parked = self._parked, None
+        return unpark(holder, BACKLOG) if holder is not None else None
+
+    def stop(self, *, keep_port: bool = False) -> None:
+        """Stop listening and reset every open connection; with ``keep_port`` the port
+        stays bound for the next ``start`` (a disable), else it is released."""
+        if self._parked is not None:
+            self._parked.close()
+            self._parked = None
         if self._listener is not None:
             self._pause_accepting()  # before closing: the descriptor may be reused at once
-            self._listener.close()
+            if keep_port:
+                self._parked = park(self._listener)
+            else:
+                self._listener.close()
             self._listener = None
         if self._retry is not None:
             self._retry.cancel()
@@ -310,7 +327,7 @@ class Proxy:
         if fields.enabled and not self.enabled:
             await self.start()
         elif not fields.enabled and self.enabled:
-            self.stop()
+            self.stop(keep_port=True)
 
     # -- toxics -----------------------------------------------------------------------
     def set_toxic(self, spec: ToxicSpec) -> None:

@@ -330,3 +330,34 @@ def test_server_close_ends_every_listener_and_connection(kit) -> None:  # type: 
             await kit.close(writer)
 
     kit.run(scenario())
+
+
+def test_a_disabled_proxy_keeps_its_port(kit) -> None:  # type: ignore[no-untyped-def]
+    """A cut refuses connections but holds the port the kernel chose, so that nothing
+    opened meanwhile can take it and the heal finds it free (it once failed a run
+    with "address already in use")."""
+
+    async def scenario() -> None:
+        async with kit.upstream() as echo, kit.proxy() as (_, client):
+            info = await client.create_proxy("p", "127.0.0.1:0", f"127.0.0.1:{echo}")
+            port = info.listen_port
+            await client.update_proxy("p", enabled=False)
+            with pytest.raises(ConnectionRefusedError):
+                await kit.connect(port)
+            squatter = socket.socket()  # no SO_REUSEADDR, as an outgoing connection binds
+            with pytest.raises(OSError, match="in use"):
+                squatter.bind(("127.0.0.1", port))
+            squatter.close()
+            for _ in range(2):  # disabled and enabled again, twice: the same port
+                enabled = await client.update_proxy("p", enabled=True)
+                assert enabled.listen_port == port
+                reader, writer = await kit.connect(port)
+                await kit.round_trip(reader, writer)
+                await kit.close(writer)
+                await client.update_proxy("p", enabled=False)
+            await client.delete_proxy("p")  # deleting releases it
+            free = socket.socket()
+            free.bind(("127.0.0.1", port))
+            free.close()
+
+    kit.run(scenario())
