@@ -13,6 +13,8 @@ and heartbeats dropped from the full queue cost the leader its leadership. So a
 message may carry a ``key``: a newer message under the same key replaces the one
 still waiting (in its place in line), and only messages that say something new queue
 up. Replacing is losing the older message, which every protocol here tolerates.
+
+Each worker owns one kept-open connection to its peer (``_post.PeerLine``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import logging
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-import aiohttp
+from chaoskit.targets._node._post import PeerLine, PostError
 
 log = logging.getLogger("chaoskit.targets.node.sender")
 
@@ -48,24 +50,19 @@ class PeerSender:
         queue_size: int = 64,
         timeout: float = 0.5,
     ) -> None:
-        self._urls = {p: f"http://{h}:{port}/peer" for p, (h, port) in peers.items()}
+        self._lines = {p: PeerLine(h, port) for p, (h, port) in peers.items()}
         self._queues: dict[str, asyncio.Queue[_Slot]] = {
             p: asyncio.Queue(maxsize=queue_size) for p in peers
         }
         #: Per peer, the slots still waiting that a newer message of their key replaces.
         self._waiting: dict[str, dict[Hashable, _Slot]] = {p: {} for p in peers}
         self._timeout = timeout
-        self._session: aiohttp.ClientSession | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.dropped = 0
         self.replaced = 0
         self.failed = 0
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self._timeout),
-            connector=aiohttp.TCPConnector(limit_per_host=2, force_close=False),
-        )
         self._tasks = [asyncio.create_task(self._worker(p)) for p in self._queues]
 
     def send(self, peer: str, body: dict[str, Any], *, key: Hashable | None = None) -> None:
@@ -92,16 +89,14 @@ class PeerSender:
             waiting[key] = slot
 
     async def _worker(self, peer: str) -> None:
-        queue, url, waiting = self._queues[peer], self._urls[peer], self._waiting[peer]
-        assert self._session is not None
+        queue, line, waiting = self._queues[peer], self._lines[peer], self._waiting[peer]
         while True:
             slot = await queue.get()
             if slot.key is not None and waiting.get(slot.key) is slot:
                 del waiting[slot.key]
             try:
-                async with self._session.post(url, json=slot.body) as resp:
-                    await resp.read()
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                await line.post(slot.body, self._timeout)
+            except PostError as exc:
                 self.failed += 1
                 log.debug("to %s: %s", peer, exc)
 
@@ -111,5 +106,5 @@ class PeerSender:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._session is not None:
-            await self._session.close()
+        for line in self._lines.values():
+            line.close()
