@@ -9,6 +9,9 @@ elections, non-linearizable histories and lost writes::
     result = run(RunConfig(target="raft", time_limit=20, seed=7))
     assert result.valid is True, result.run_dir
 
+    # the settings by the names of the command line (a scenario's [run] applies):
+    result = run(run_config(scenario="stale_leader.toml", seed=7))
+
 The implementation lives in private modules; this package re-exports the public API.
 """
 
@@ -27,7 +30,7 @@ from chaoskit.errors import (
     ProxyError,
     SetupError,
 )
-from chaoskit.run.api import check_run, run
+from chaoskit.run.api import check_run, run, run_config
 from chaoskit.run.config import NemesisSpec, RunConfig
 
 __version__ = "0.1.0"
@@ -63,4 +66,5 @@ __all__ = [
     "check_run",
     "merge_verdicts",
     "run",
+    "run_config",
 ]

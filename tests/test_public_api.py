@@ -38,6 +38,7 @@ EXPECTED = {
     "check_run",
     "merge_verdicts",
     "run",
+    "run_config",
 }
 
 
