@@ -156,6 +156,37 @@ def test_lost_writes_are_reported_at_the_final_read() -> None:
     assert unconfirmed(live.anomalies, results) == []
 
 
+def test_live_lost_writes_name_the_same_faults_as_the_offline_check() -> None:
+    """The add of 2 is acknowledged while n1 is killed and the add of 3 a moment before
+    n2 is: each stretch names its fault, live as offline (where the fault log is read)."""
+    nemesis = [
+        {"time": 3 * MS, "type": "start", "id": 1, "fault": "kill", "down": ["n1"]},
+        {"time": 5 * MS, "type": "stop", "id": 1, "fault": "kill"},
+        {"time": 2600 * MS, "type": "start", "id": 2, "fault": "kill", "down": ["n2"]},
+        {"time": 2700 * MS, "type": "stop", "id": 2, "fault": "kill"},
+    ]
+    history = [
+        {"type": "invoke", "f": "add", "process": 0, "value": 2, "time": 1 * MS},
+        {"type": "ok", "f": "add", "process": 0, "value": 2, "time": 4 * MS},
+        {"type": "invoke", "f": "add", "process": 0, "value": 3, "time": 2000 * MS},
+        {"type": "ok", "f": "add", "process": 0, "value": 3, "time": 2100 * MS},
+        {"type": "invoke", "f": "read-set", "process": 1, "value": None, "time": 4000 * MS},
+        {"type": "ok", "f": "read-set", "process": 1, "value": [], "time": 4001 * MS},
+    ]
+    live = LiveChecker(config(), ["lost-writes"])
+    for rec in sorted(nemesis + history, key=lambda r: r["time"]):
+        (live.fault if "fault" in rec else live.history)(rec)
+    results = run_checkers(
+        RunData(history, [], nemesis, config()), {"lost-writes": LostWritesChecker()}
+    )
+    offline_anomalies = results["checkers"]["lost-writes"]["anomalies"]
+    keys = ("elements", "faults", "fault_ids", "after_faults", "before_faults", "message")
+    told = [{k: a.get(k) for k in keys} for a in live.anomalies]
+    assert told == [{k: a.get(k) for k in keys} for a in offline_anomalies]
+    assert [a["fault_ids"] for a in live.anomalies] == [[1], []]
+    assert live.anomalies[1]["before_faults"][0]["id"] == 2
+
+
 def test_a_crashing_live_check_stops_quietly(caplog: pytest.LogCaptureFixture) -> None:
     live = LiveChecker(config(), ["split-brain", "stalled-election"])
     live.observation({"node": "n1", "role": "leader"})  # no time: not a record

@@ -50,7 +50,7 @@ class LiveChecker:
         self._elections = (
             LiveStalledElection(self.run, self._emit) if "stalled-election" in names else None
         )
-        self._writes = LiveLostWrites(self._emit) if "lost-writes" in names else None
+        self._writes = LiveLostWrites(self.run, self._emit) if "lost-writes" in names else None
 
     @property
     def checkers(self) -> list[str]:
