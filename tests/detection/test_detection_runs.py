@@ -1,10 +1,11 @@
 """Real runs: each planted bug caught by its pairing, the correct Raft clean under it.
 
 A small, fixed slice of ``benchmarks/detection.py`` (which runs the whole bug x seed
-matrix): one seed per bug, 20 s runs, and the correct Raft on one seed per distinct
-pairing. About 6 minutes on a quiet 2-core machine. ``stale-read`` and ``lease-read``
-need clients bound to nodes (``--bound-clients``, in their pairings) and, for
-``lease-read``, a clock fault together with the isolation (``a&b``).
+matrix): one seed per bug, 20 s runs (30 s for the two read bugs), and the correct
+Raft on one seed per distinct pairing. About 6 minutes on a quiet 2-core machine.
+``stale-read`` and ``lease-read`` need clients bound to nodes (``--bound-clients``, in
+their pairings) and, for ``lease-read``, a clock fault together with the isolation
+(``a&b``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,11 @@ import pytest
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
 TIME_LIMIT = 20.0
+#: Bugs whose runs need longer: a stale read needs a read on the deposed leader at the
+#: right moment, and a 20 s run isolates the leader about once. Measured on the quiet
+#: machine (2026-12-06): ``stale-read`` found in 4 of 8 seeds in 20 s runs (twice, the
+#: CI slice then missed all three of its seeds once), 4 of 5 in 30 s runs.
+TIME_LIMITS: dict[str, float] = {"stale-read": 30.0, "lease-read": 30.0}
 #: One seed per bug that the CI slice runs (any seed finds these bugs most of the time).
 SEEDS: dict[str, tuple[int, ...]] = {
     "double-vote": (1,),
@@ -27,9 +33,9 @@ SEEDS: dict[str, tuple[int, ...]] = {
     "no-step-down": (1,),
     "early-ack": (3,),
     # These two need a read on the deposed leader at the right moment: 5/5 and 9/10 in
-    # 30 s runs on a quiet machine (docs/detection.md), less in 20 s runs beside other
-    # tests. More seeds keep a miss by chance from failing CI; a bug that can no longer
-    # be found still fails it.
+    # 30 s runs on a quiet machine (docs/detection.md), about half in 20 s runs. More
+    # seeds (and TIME_LIMITS) keep a miss by chance from failing CI; a bug that can no
+    # longer be found still fails it.
     "stale-read": (1, 2, 3),
     "lease-read": (1, 2, 4),
     # power-loss-all: every node loses the last second of acknowledged adds (10/10).
@@ -63,7 +69,8 @@ def test_planted_bug_is_caught_by_its_pairing(
     _needs_fuse(p.nemesis)
     for seed in SEEDS[bug]:
         cell = detection.Cell(bug, bug, "leader", p.nemesis, p.workload, seed)
-        cell = detection.run_cell(cell, TIME_LIMIT, tmp_path / f"seed-{seed}")
+        limit = TIME_LIMITS.get(bug, TIME_LIMIT)
+        cell = detection.run_cell(cell, limit, tmp_path / f"seed-{seed}")
         assert cell.error is None, cell.output
         if cell.detected:
             break
