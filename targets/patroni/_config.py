@@ -142,6 +142,11 @@ def patroni_config(
                 # Patroni and the clients use TCP.
                 "unix_socket_directories": "",
                 "shared_buffers": "16MB",
+                # Dynamic shared memory as files in the data directory, not POSIX
+                # segments in /dev/shm: a PostgreSQL killed by a fault (SIGKILL, power
+                # loss) never removes its segments, and nothing else would (about 19
+                # per CI run were left in /dev/shm). Files go with the run's data.
+                "dynamic_shared_memory_type": "mmap",
             },
             "pg_hba": hba,
         },

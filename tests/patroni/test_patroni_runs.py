@@ -88,9 +88,18 @@ def test_register_isolate_leader(store: Path) -> None:
     assert "linearizable" in results["checkers"]
 
 
+def _shared_memory() -> set[str]:
+    """PostgreSQL's POSIX shared memory segments on this machine."""
+    return {p.name for p in Path("/dev/shm").glob("PostgreSQL.*")}
+
+
 def test_set_kill_leader_kills_the_whole_node(store: Path) -> None:
+    before = _shared_memory()
     run_dir, results = _run(store, "--workload", "set", "--nemesis", "kill-leader",
                             "--seed", "5")  # fmt: skip
+    # A killed PostgreSQL leaves no segment in /dev/shm (its dynamic shared memory is
+    # files in its data directory).
+    assert _shared_memory() <= before, "segments left in /dev/shm"
     victim = _first_fault(run_dir)["targets"][0]
     assert victim is not None
     log = (run_dir / "logs" / f"{victim}.log").read_text(errors="replace")
